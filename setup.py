@@ -1,0 +1,32 @@
+"""Install tsodso: DSO-led bilevel TSO-DSO coordination with its own branch-and-bound.
+
+`kernels/` (Numba assembly kernels) installs as `tsodso.kernels`; `cases/` ships as
+package data under `tsodso/cases` so the default case is found after a non-editable install.
+"""
+from setuptools import setup
+
+setup(
+    name="tsodso",
+    version="0.1.0",
+    description="DSO-led bilevel TSO-DSO coordination: SOC-DistFlow + DC-OPF KKT MISOCP, "
+                "solved by a custom branch-and-bound over ECOS",
+    long_description=open("README.md", encoding="utf-8").read(),
+    long_description_content_type="text/markdown",
+    python_requires=">=3.9",
+    packages=[
+        "tsodso", "tsodso.data", "tsodso.formulation", "tsodso.conic", "tsodso.solver",
+        "tsodso.schemes", "tsodso.report", "tsodso.kernels", "tsodso.cases",
+    ],
+    package_dir={"tsodso.kernels": "kernels", "tsodso.cases": "cases"},
+    package_data={"tsodso.cases": ["*.m", "*.csv", "*.json", "*.md"]},
+    install_requires=["numpy>=1.23", "scipy>=1.10", "ecos>=2.0.10", "ortools>=9.6",
+                      "numba>=0.57", "h5py>=3.8"],
+    extras_require={
+        # pyscipopt: the independent reference solver (SCIP) used only by tests and bench;
+        # highspy: HiGHS QP solver, independent check of the quadratic-cost DC-OPF.
+        "test": ["pytest>=7", "pyscipopt>=5.0", "highspy>=1.7"],
+        # matplotlib: figures of the scheme comparison (tsodso compare).
+        "plot": ["matplotlib>=3.6"],
+    },
+    entry_points={"console_scripts": ["tsodso = tsodso.cli:main"]},
+)

@@ -1,0 +1,4 @@
+"""Conic problem layer: standard form (ECOS layout) with named blocks, ECOS adapter, CBF I/O."""
+from .problem import ConicProblem, ProblemBuilder
+
+__all__ = ["ConicProblem", "ProblemBuilder"]
