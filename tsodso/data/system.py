@@ -118,7 +118,8 @@ class System:
     fee_grid_usd_per_mwh: float       # distribution use-of-system fee on grid purchases
     fee_local_usd_per_mwh: float      # fee on local-pool P2P purchases
     fee_cross_usd_per_mwh: np.ndarray  # (A, A) fee on cross-ADN purchases a -> a' (incl. local fee); diag unused
-    pcc_import_max_mw: np.ndarray     # (A,) admissible |PCC exchange| bound, MW (see builder docs)
+    pcc_min_mw: np.ndarray            # (A, T) lowest PCC import the ADN's physics allows, MW (< 0 = export)
+    pcc_max_mw: np.ndarray            # (A, T) highest PCC import the ADN's physics allows, MW
     seed: int = 0
     scenario: dict = field(default_factory=dict)   # the scenario as read, for provenance
 
