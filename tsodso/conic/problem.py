@@ -165,19 +165,16 @@ class ProblemBuilder:
 
     # ---------------------------------------------------------------- objective
     def add_cost(self, cols, vals) -> None:
-        cols = np.asarray(cols, np.int64).reshape(-1)
+        cols = np.asarray(cols, np.int64)
         vals = np.broadcast_to(np.asarray(vals, float), cols.shape).reshape(-1)
-        self._c.append((cols, vals.copy()))
+        self._c.append((cols.reshape(-1), vals.copy()))
 
     # ---------------------------------------------------------------- constraints
     @staticmethod
     def _trip(rows, cols, vals):
-        rows = np.asarray(rows, np.int64).reshape(-1)
-        cols = np.asarray(cols, np.int64).reshape(-1)
-        vals = np.broadcast_to(np.asarray(vals, float), rows.shape).reshape(-1).copy()
-        if rows.shape != cols.shape:
-            raise ValueError("rows and cols differ in length")
-        return rows, cols, vals
+        rows, cols = np.broadcast_arrays(np.asarray(rows, np.int64), np.asarray(cols, np.int64))
+        vals = np.broadcast_to(np.asarray(vals, float), rows.shape)
+        return rows.reshape(-1).copy(), cols.reshape(-1).copy(), np.array(vals, float).reshape(-1)
 
     def add_eq(self, name: str, rows, cols, vals, rhs) -> None:
         """Block of equality rows  sum_j vals * x[cols] = rhs[rows]."""

@@ -1,0 +1,120 @@
+"""SOC relaxation of DistFlow (branch flow model) for one radial ADN, all hours at once.
+
+For line l = (i, j) oriented away from the root (model.md section 3; ADN pu):
+
+    P_l - r_l l_l - sum_{k child of j} P_k + p_j = 0       (p_j: net injection at j, linear in DER)
+    Q_l - x_l l_l - sum_{k child of j} Q_k + q_j = 0
+    v_j - v_i + 2 (r_l P_l + x_l Q_l) - (r_l^2 + x_l^2) l_l = 0
+    P_l^2 + Q_l^2 <= v_i l_l   as   ||(2 P_l, 2 Q_l, v_i - l_l)|| <= v_i + l_l
+    v_min^2 <= v <= v_max^2,  0 <= l <= I_max^2,  v_0 = V0^2
+    P0 - sum_{l out of 0} P_l = 0                           (P0: import from the TN, > 0 importing)
+
+`v` and `l` are squared voltage and current magnitudes. The injection terms p_j (PV,
+BESS) are added by the DER block through `FeederVars.p_rows` (a `Rows` on the P balance).
+Loads are the constant right-hand side.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..conic import ProblemBuilder
+from ..data.system import ADN
+from .common import Rows, add_eq_rows
+
+
+@dataclass
+class FeederVars:
+    P: np.ndarray      # (T, nl) active flow at the sending end, pu
+    Q: np.ndarray      # (T, nl)
+    l: np.ndarray      # (T, nl) squared current
+    v: np.ndarray      # (T, nbus) squared voltage
+    pcc: np.ndarray    # (T,) import from the TN, pu on the ADN base
+    p_rows: Rows       # P balance rows (row t*nl + line_into[j]) for injection terms
+    line_into: np.ndarray  # (nbus,) line whose `to` is bus j, -1 for the root
+
+
+def feeder_topology(adn: ADN):
+    nb, nl = adn.n_bus, adn.n_line
+    line_into = -np.ones(nb, np.int64)
+    line_into[adn.line_to] = np.arange(nl)
+    return line_into
+
+
+def add_distflow(bld: ProblemBuilder, adn: ADN, T: int, prefix: str, pcc_bounds_pu=None) -> FeederVars:
+    """Variables and rows of the SOC-DistFlow of `adn` for hours 0..T-1 (P balance left open)."""
+    nb, nl = adn.n_bus, adn.n_line
+    fr, to = np.asarray(adn.line_from, np.int64), np.asarray(adn.line_to, np.int64)
+    r, x = np.asarray(adn.line_r_pu, float), np.asarray(adn.line_x_pu, float)
+    line_into = feeder_topology(adn)
+    inf = np.inf
+    imax2 = np.where(np.isfinite(adn.line_imax_pu), np.asarray(adn.line_imax_pu, float) ** 2, inf)
+    vlo = np.full(nb, adn.vmin_pu ** 2)
+    vhi = np.full(nb, adn.vmax_pu ** 2)
+    vlo[0] = vhi[0] = adn.v0_pu ** 2
+    P = bld.var(f"{prefix}.line_p_pu", (T, nl))
+    Q = bld.var(f"{prefix}.line_q_pu", (T, nl))
+    L = bld.var(f"{prefix}.line_l_pu2", (T, nl), 0.0, imax2)
+    V = bld.var(f"{prefix}.bus_v_pu2", (T, nb), vlo, vhi)
+    lo, hi = (-inf, inf) if pcc_bounds_pu is None else pcc_bounds_pu
+    pcc = bld.var(f"{prefix}.pcc_p_pu", (T,), lo, hi)
+
+    tt = np.arange(T)[:, None]
+    rl = tt * nl + np.arange(nl)[None, :]          # row of line l at hour t
+    child_row = tt * nl + line_into[fr][None, :]   # row of the parent line of each line's from-bus
+    not_root = fr != 0
+    load_p = np.asarray(adn.load_p_mw, float)[:T] / adn.base_mva
+    load_q = np.asarray(adn.load_q_mvar, float)[:T] / adn.base_mva
+
+    rows = {}
+    for name, F, imp, load in (("p", P, r, load_p), ("q", Q, x, load_q)):
+        bal = Rows(T * nl)
+        bal.add(rl, F, 1.0)
+        bal.add(rl, L, -imp[None, :])
+        bal.add(child_row[:, not_root], F[:, not_root], -1.0)
+        bal.rhs[:] = load[:, to].reshape(-1)      # net injection p_j = DER - load  ->  rhs = load_j
+        rows[name] = bal
+    add_eq_rows(bld, f"{prefix}.balance_q", rows["q"])
+
+    vd = Rows(T * nl)
+    vd.add(rl, V[:, to], 1.0)
+    vd.add(rl, V[:, fr], -1.0)
+    vd.add(rl, P, 2.0 * r[None, :])
+    vd.add(rl, Q, 2.0 * x[None, :])
+    vd.add(rl, L, -(r ** 2 + x ** 2)[None, :])
+    add_eq_rows(bld, f"{prefix}.voltage_drop", vd)
+
+    head = np.flatnonzero(fr == 0)
+    pc = Rows(T)
+    pc.add(np.arange(T), pcc, 1.0)
+    pc.add(np.repeat(np.arange(T), head.size), P[:, head].reshape(-1), -1.0)
+    add_eq_rows(bld, f"{prefix}.pcc", pc)
+
+    # rotated cones v_i * l >= P^2 + Q^2, cone c = t*nl + l, rows 4c + {0,1,2,3}
+    m = T * nl
+    c4 = 4 * np.arange(m)
+    vi = V[:, fr].reshape(-1)
+    Lf, Pf, Qf = L.reshape(-1), P.reshape(-1), Q.reshape(-1)
+    crow = np.concatenate([c4, c4, c4 + 1, c4 + 2, c4 + 3, c4 + 3])
+    ccol = np.concatenate([vi, Lf, Pf, Qf, vi, Lf])
+    cval = np.concatenate([np.ones(m), np.ones(m), 2 * np.ones(m), 2 * np.ones(m), np.ones(m), -np.ones(m)])
+    bld.add_cones(f"{prefix}.branch_soc", crow, ccol, cval, np.zeros(4 * m), 4)
+    return FeederVars(P=P, Q=Q, l=L, v=V, pcc=pcc, p_rows=rows["p"], line_into=line_into)
+
+
+def close_p_balance(bld: ProblemBuilder, fv: FeederVars, prefix: str):
+    """Emit the active-power balance once every injection term has been added."""
+    add_eq_rows(bld, f"{prefix}.balance_p", fv.p_rows)
+
+
+def add_injection(fv: FeederVars, bus: np.ndarray, cols: np.ndarray, sign: float):
+    """Add `sign * x[cols[t, i]]` to the net injection p_j at `bus[i]` (cols shape (T, n)).
+
+    sign = +1 for generation (PV, discharge), -1 for consumption (charge)."""
+    T = cols.shape[0]
+    nl = fv.line_into.size - 1
+    line = fv.line_into[np.asarray(bus, np.int64)]
+    if np.any(line < 0):
+        raise ValueError("injection at the root bus (bus 0) is not modelled")
+    fv.p_rows.add(np.arange(T)[:, None] * nl + line[None, :], cols, sign)
