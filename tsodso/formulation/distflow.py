@@ -118,3 +118,8 @@ def add_injection(fv: FeederVars, bus: np.ndarray, cols: np.ndarray, sign: float
     if np.any(line < 0):
         raise ValueError("injection at the root bus (bus 0) is not modelled")
     fv.p_rows.add(np.arange(T)[:, None] * nl + line[None, :], cols, sign)
+
+
+def soc_gap(P, Q, L, V, line_from) -> np.ndarray:
+    """v_i l_ij - P_ij^2 - Q_ij^2 per (hour, line), pu^2 (>= 0 up to solver tolerance; 0 = exact)."""
+    return V[:, line_from] * L - P ** 2 - Q ** 2

@@ -1,0 +1,134 @@
+"""The DSO-led bilevel problem as one MISOCP (model.md): the problem recipe.
+
+    leader   (all DSOs, one aggregate):  SOC-DistFlow + DER + settlement per ADN, cross-ADN P2P
+    follower (TSO, per hour):            DC-OPF primal + KKT (duals, stationarity, complementarity)
+    objective (k$):  wholesale at LMP via strong duality + fees + BESS degradation
+                     + P2P platform cost + PV curtailment penalty
+
+`build_dso_led(system)` returns (ConicProblem, Layout). `Layout` keeps the index arrays of
+every block so results and certificates read the solution back by name.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import List
+
+import numpy as np
+
+from ..conic import ProblemBuilder
+from ..data.system import System
+from .bigm import DualBounds, derive_dual_bounds
+from .common import usd_per_mwh_to_obj, USD_PER_OBJ_UNIT
+from .der import DERVars, add_der
+from .distflow import FeederVars, add_distflow, close_p_balance
+from .kkt import KKTVars, add_kkt, wholesale_terms
+from .p2p import CrossVars, SettleVars, add_cross_adn, add_settlement
+from .tn import TNData, TNVars, add_dcopf_primal
+
+
+@dataclass
+class Layout:
+    system: System
+    T: int
+    tn: TNData
+    tnv: TNVars
+    feeders: List[FeederVars]
+    ders: List[DERVars]
+    settle: List[SettleVars]
+    cross: CrossVars
+    kkt: KKTVars | None
+    bounds: DualBounds | None
+    mode: str
+    pcc_bus_distinct: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    binary_groups: dict = field(default_factory=dict)
+
+
+def pcc_box(system: System, T: int):
+    """Distinct PCC buses and the (T, m) box of their total ADN demand, TN pu."""
+    pcc = np.array([a.pcc_bus for a in system.adns], np.int64)
+    buses = np.unique(pcc)
+    base = system.tn.base_mva
+    lo = np.zeros((T, buses.size)); hi = np.zeros((T, buses.size))
+    for a, b in enumerate(pcc):
+        j = int(np.searchsorted(buses, b))
+        lo[:, j] += system.pcc_min_mw[a, :T] / base
+        hi[:, j] += system.pcc_max_mw[a, :T] / base
+    return buses, lo, hi
+
+
+def add_leader(bld: ProblemBuilder, system: System, T: int):
+    feeders, ders, settle = [], [], []
+    for a, adn in enumerate(system.adns):
+        p = f"adn{a}"
+        box = (system.pcc_min_mw[a, :T] / adn.base_mva, system.pcc_max_mw[a, :T] / adn.base_mva)
+        fv = add_distflow(bld, adn, T, p, pcc_bounds_pu=box)
+        dv = add_der(bld, adn, fv, T, system.dt_h, p)
+        close_p_balance(bld, fv, p)
+        sv = add_settlement(bld, adn, dv, T, p)
+        feeders.append(fv); ders.append(dv); settle.append(sv)
+    cross = add_cross_adn(bld, system.adns, settle, T)
+    return feeders, ders, settle, cross
+
+
+def add_leader_costs(bld: ProblemBuilder, system: System, T: int, ders, settle, cross):
+    """Fees, degradation, platform and curtailment costs (k$); the wholesale term is separate."""
+    dt = system.dt_h
+    for a, adn in enumerate(system.adns):
+        S = adn.base_mva
+        sv, dv = settle[a], ders[a]
+        bld.add_cost(sv.buy_grid, usd_per_mwh_to_obj(system.fee_grid_usd_per_mwh, S, dt))
+        bld.add_cost(sv.buy_local, usd_per_mwh_to_obj(system.fee_local_usd_per_mwh, S, dt))
+        deg = usd_per_mwh_to_obj(np.asarray(adn.bess_deg_usd_per_mwh, float), S, dt)
+        bld.add_cost(dv.ch, np.broadcast_to(deg, dv.ch.shape))
+        bld.add_cost(dv.dis, np.broadcast_to(deg, dv.dis.shape))
+        if sv.trade.size:
+            bld.add_cost(sv.trade, adn.platform_usd_per_h * dt / USD_PER_OBJ_UNIT)
+        if adn.pv_curtail_usd_per_mwh > 0 and adn.pv_bus.size:
+            pen = usd_per_mwh_to_obj(adn.pv_curtail_usd_per_mwh, S, dt)
+            bld.add_cost(dv.pv, -pen)
+            bld.c0 += float(pen * np.sum(np.asarray(adn.pv_avail_mw, float)[:T] / S))
+    fee_x = np.asarray(system.fee_cross_usd_per_mwh, float)[cross.pairs[:, 0], cross.pairs[:, 1]]
+    bld.add_cost(cross.x, np.broadcast_to(usd_per_mwh_to_obj(fee_x, cross.base_x, dt), cross.x.shape))
+
+
+def pcc_injections(system: System, feeders):
+    """(bus, cols, coef) terms that put each ADN's PCC import into the TN balance."""
+    return [(adn.pcc_bus, fv.pcc, adn.base_mva / system.tn.base_mva)
+            for adn, fv in zip(system.adns, feeders)]
+
+
+def build_dso_led(system: System, hours: int | None = None, complementarity: str = "bigm"):
+    """The single-level MISOCP of the DSO-led bilevel problem. Returns (problem, layout)."""
+    T = system.n_hours if hours is None else int(hours)
+    bld = ProblemBuilder()
+    feeders, ders, settle, cross = add_leader(bld, system, T)
+    d = TNData.from_tn(system.tn, T)
+    tnv = add_dcopf_primal(bld, d, pcc_injections(system, feeders), bounds=False)
+    buses, lo, hi = pcc_box(system, T)
+    bounds = derive_dual_bounds(d, buses, lo, hi)
+    kkt = add_kkt(bld, d, tnv, bounds, complementarity)
+    cols, coefs = wholesale_terms(d, tnv, kkt, system.dt_h)
+    for c, v in zip(cols, coefs):
+        bld.add_cost(c, v)
+    add_leader_costs(bld, system, T, ders, settle, cross)
+    lay = Layout(system=system, T=T, tn=d, tnv=tnv, feeders=feeders, ders=ders, settle=settle,
+                 cross=cross, kkt=kkt, bounds=bounds, mode=complementarity, pcc_bus_distinct=buses)
+    lay.binary_groups = binary_groups(lay)
+    bld.meta.update({"scheme": "dso-led", "complementarity_mode": complementarity,
+                     "objective_unit": "k$", "hours": T, "adns": system.n_adn})
+    if complementarity == "branch":
+        bld.meta["complementarity_pairs"] = kkt.pairs
+    prob = bld.build()
+    prob.meta["layout"] = lay
+    return prob, lay
+
+
+def binary_groups(lay: Layout) -> dict:
+    """Counts of binaries by role: DER, P2P role, platform, cross-ADN role, KKT."""
+    return {
+        "der": int(sum(d.on_ch.size + d.on_dis.size for d in lay.ders)),
+        "p2p_role": int(sum(s.role.size for s in lay.settle)),
+        "p2p_platform": int(sum(s.trade.size for s in lay.settle)),
+        "cross_role": int(lay.cross.exporter.size),
+        "kkt": int(lay.kkt.z.size) if lay.kkt is not None else 0,
+    }

@@ -1,0 +1,124 @@
+"""The follower's KKT conditions (model.md section 4), all hours at once (TN pu, k$/h).
+
+Primal feasibility with explicit slacks (>= 0, bounded by `DualBounds`):
+    s_fu = F - f,  s_fl = F + f,  s_gu = Gmax - g,  s_gl = g - Gmin
+Dual feasibility: mu_u, mu_l, nu_u, nu_l in [0, M_t]; lambda (LMP), phi free.
+Stationarity (Lagrangian f(g) + lambda'(D + P0 - E_g g + A f) + phi'(f - B theta) + ...):
+    g_i:      2 c2_i g_i + c1_i - lambda_{bus(i)} + nu_u_i - nu_l_i = 0
+    f_k:      lambda_from(k) - lambda_to(k) + phi_k + mu_u_k - mu_l_k = 0
+    theta_b:  - sum_{k from b} b_k phi_k + sum_{k to b} b_k phi_k = 0        (b != ref)
+so lambda_b = d(cost)/d(D_b) is the LMP (k$/h per pu; x10 = $/MWh at 100 MVA).
+Complementarity pairs (dual, slack): (mu_u, s_fu), (mu_l, s_fl), (nu_u, s_gu), (nu_l, s_gl):
+2|K| + 2|G| per hour, listed in `pairs` (variable indices) for branch mode, and in big-M mode
+linearised with one binary each: dual <= M_t z, slack <= S_max (1 - z).
+Aggregate cut (valid, see bigm.py): sum of all inequality duals of hour t <= M_t.
+
+Strong duality turns the leader's bilinear wholesale term into (per hour)
+    sum_b lambda_b P0_b = 2 sum c2 g^2 + sum c1 g - sum_b lambda_b D_b
+                          + sum_k F_k (mu_u + mu_l) + sum_g (Gmax nu_u - Gmin nu_l)
+(`wholesale_terms`), exact whenever the KKT conditions hold.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..conic import ProblemBuilder
+from .bigm import DualBounds
+from .common import Rows, add_eq_rows, add_leq_rows
+from .tn import TNData, TNVars
+
+
+@dataclass
+class KKTVars:
+    lam: np.ndarray
+    phi: np.ndarray
+    mu_u: np.ndarray
+    mu_l: np.ndarray
+    nu_u: np.ndarray
+    nu_l: np.ndarray
+    s_fu: np.ndarray
+    s_fl: np.ndarray
+    s_gu: np.ndarray
+    s_gl: np.ndarray
+    pairs: np.ndarray      # (T*(2nk+2ng), 2) variable indices (dual, slack), hour-major
+    z: np.ndarray          # (T, 2nk+2ng) binaries of big-M mode (T, 0) in branch mode
+
+
+def add_kkt(bld: ProblemBuilder, d: TNData, v: TNVars, bounds: DualBounds, mode: str = "bigm") -> KKTVars:
+    if mode not in ("bigm", "branch"):
+        raise ValueError(f"complementarity mode must be 'bigm' or 'branch', not {mode!r}")
+    T, nb, nk, ng = d.T, d.nb, d.nk, d.ng
+    M = bounds.dual_max[:, None]
+    lam = bld.var("kkt.lmp", (T, nb))
+    phi = bld.var("kkt.flow_def_dual", (T, nk))
+    mu_u = bld.var("kkt.line_max_dual", (T, nk), 0.0, np.broadcast_to(M, (T, nk)))
+    mu_l = bld.var("kkt.line_min_dual", (T, nk), 0.0, np.broadcast_to(M, (T, nk)))
+    nu_u = bld.var("kkt.gen_max_dual", (T, ng), 0.0, np.broadcast_to(M, (T, ng)))
+    nu_l = bld.var("kkt.gen_min_dual", (T, ng), 0.0, np.broadcast_to(M, (T, ng)))
+    s_fu = bld.var("kkt.line_max_slack", (T, nk), 0.0, bounds.slack_line_max)
+    s_fl = bld.var("kkt.line_min_slack", (T, nk), 0.0, bounds.slack_line_max)
+    s_gu = bld.var("kkt.gen_max_slack", (T, ng), 0.0, bounds.slack_gen_max)
+    s_gl = bld.var("kkt.gen_min_slack", (T, ng), 0.0, bounds.slack_gen_max)
+    tt = np.arange(T)[:, None]
+
+    # primal feasibility with slacks: rows [fu | fl | gu | gl]
+    rk = tt * nk + np.arange(nk)[None, :]
+    rg = tt * ng + np.arange(ng)[None, :]
+    pf = Rows(2 * T * nk + 2 * T * ng)
+    o1, o2, o3 = T * nk, 2 * T * nk, 2 * T * nk + T * ng
+    pf.add(rk, s_fu, 1.0); pf.add(rk, v.f, 1.0); pf.rhs[:o1] = np.tile(d.F_pu, T)
+    pf.add(o1 + rk, s_fl, 1.0); pf.add(o1 + rk, v.f, -1.0); pf.rhs[o1:o2] = np.tile(d.F_pu, T)
+    pf.add(o2 + rg, s_gu, 1.0); pf.add(o2 + rg, v.g, 1.0); pf.rhs[o2:o3] = np.tile(d.gmax_pu, T)
+    pf.add(o3 + rg, s_gl, 1.0); pf.add(o3 + rg, v.g, -1.0); pf.rhs[o3:] = np.tile(-d.gmin_pu, T)
+    add_eq_rows(bld, "kkt.primal_slack", pf)
+
+    # stationarity: rows [g (T*ng) | f (T*nk) | theta (T*(nb-1))]
+    st = Rows(T * ng + T * nk + T * (nb - 1))
+    st.add(rg, v.g, 2.0 * d.c2[None, :])
+    st.add(rg, lam[:, d.gen_bus], -1.0)
+    st.add(rg, nu_u, 1.0); st.add(rg, nu_l, -1.0)
+    st.rhs[: T * ng] = np.tile(-d.c1, T)
+    of = T * ng
+    st.add(of + rk, lam[:, d.fr], 1.0); st.add(of + rk, lam[:, d.to], -1.0)
+    st.add(of + rk, phi, 1.0); st.add(of + rk, mu_u, 1.0); st.add(of + rk, mu_l, -1.0)
+    ot = of + T * nk
+    for ends, sign in ((d.fr, -1.0), (d.to, 1.0)):
+        keep = d.theta_col[ends] >= 0
+        st.add(ot + tt * (nb - 1) + d.theta_col[ends[keep]][None, :], phi[:, keep], sign * d.b_pu[keep][None, :])
+    add_eq_rows(bld, "kkt.stationarity", st)
+
+    duals = np.concatenate([mu_u, mu_l, nu_u, nu_l], axis=1)     # (T, 2nk+2ng)
+    slacks = np.concatenate([s_fu, s_fl, s_gu, s_gl], axis=1)
+    smax = np.concatenate([bounds.slack_line_max, bounds.slack_line_max,
+                           bounds.slack_gen_max, bounds.slack_gen_max])
+    npair = duals.shape[1]
+    cut = Rows(T)
+    cut.add(np.repeat(np.arange(T), npair), duals.reshape(-1), 1.0)
+    cut.rhs[:] = bounds.dual_max
+    add_leq_rows(bld, "kkt.dual_sum_cut", cut)
+
+    if mode == "bigm":
+        z = bld.binary("kkt.active", (T, npair))
+        rp = tt * npair + np.arange(npair)[None, :]
+        bm = Rows(2 * T * npair)
+        bm.add(rp, duals, 1.0); bm.add(rp, z, -M)                    # dual <= M z
+        bm.add(T * npair + rp, slacks, 1.0); bm.add(T * npair + rp, z, smax[None, :])
+        bm.rhs[T * npair:] = np.tile(smax, T)                          # slack <= Smax (1 - z)
+        add_leq_rows(bld, "kkt.bigm", bm)
+    else:
+        z = np.zeros((T, 0), np.int64)
+    pairs = np.stack([duals.reshape(-1), slacks.reshape(-1)], axis=1)
+    return KKTVars(lam, phi, mu_u, mu_l, nu_u, nu_l, s_fu, s_fl, s_gu, s_gl, pairs, z)
+
+
+def wholesale_terms(d: TNData, v: TNVars, k: KKTVars, dt_h: float):
+    """(cols, coefs) of sum_t dt * sum_b lambda_b P0_b by strong duality (k$)."""
+    T = d.T
+    cols = [v.tau, v.g, k.lam, k.mu_u, k.mu_l, k.nu_u, k.nu_l]
+    coefs = [np.broadcast_to(2 * d.c2, (T, d.ng)), np.broadcast_to(d.c1, (T, d.ng)), -d.D_pu,
+             np.broadcast_to(d.F_pu, (T, d.nk)), np.broadcast_to(d.F_pu, (T, d.nk)),
+             np.broadcast_to(d.gmax_pu, (T, d.ng)), np.broadcast_to(-d.gmin_pu, (T, d.ng))]
+    return ([np.asarray(c).reshape(-1) for c in cols],
+            [dt_h * np.asarray(c, float).reshape(-1) for c in coefs])
