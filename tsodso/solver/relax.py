@@ -1,0 +1,126 @@
+"""Node solve: the continuous relaxation with ECOS, statuses handled strictly.
+
+Only ECOS's OPTIMAL is trusted. The attempts, in order, stop at the first trusted answer:
+
+    0  the options' tolerances and max_iters
+    1  max_iters x 5
+    2  row equilibration (every row of A, every LP row of G, every cone of G scaled by
+       1 / its largest |coefficient|; a positive scale per cone keeps the cone), max_iters x 5
+    3  as 2 with feastol / abstol / reltol 10x looser (still ECOS's OPTIMAL at those tolerances)
+
+`options.retries` limits the attempts after the first. Outcomes (`NodeResult.status`):
+
+* "optimal": x and a bound. The node bound is min(pcost, dcost): ECOS's dual cost is a
+  lower bound up to its residuals; taking the smaller of the two never overstates it.
+* "infeasible": ECOS's certificate of primal infeasibility (exit 1) -> the node is pruned.
+  INFEASIBLE_INACCURATE (11) is retried like any untrusted status.
+* "unbounded": ECOS's certificate of dual infeasibility (exit 2).
+* "untrusted": nothing trusted after every attempt. The caller must not prune on it; x is
+  the last point ECOS returned (may be None), usable for branching decisions only.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, replace
+from typing import Optional
+
+import numpy as np
+import scipy.sparse as sp
+
+from ..conic import ecos_adapter as ea
+
+__all__ = ["NodeResult", "NodeSolver", "equilibrate"]
+
+
+@dataclass
+class NodeResult:
+    status: str                        # optimal | infeasible | unbounded | untrusted
+    x: Optional[np.ndarray]
+    objective: float                   # c'x + c0 (nan unless optimal)
+    bound: float                       # valid lower bound (nan unless optimal)
+    attempts: int                      # ECOS calls made
+    inaccurate: int                    # of which ended with an untrusted status
+    ecos_seconds: float
+    ecos_statuses: tuple = ()
+
+
+def equilibrate(prob):
+    """A copy of `prob` with every row scaled by 1/max|coef| (cones: one factor per cone)."""
+    def row_scale(M):
+        if M.shape[0] == 0:
+            return np.ones(0)
+        mx = np.asarray(abs(M).max(axis=1).todense()).ravel()
+        return np.where(mx > 0, 1.0 / np.where(mx > 0, mx, 1.0), 1.0)
+
+    sa = row_scale(prob.A.tocsr())
+    G = prob.G.tocsr()
+    sg = row_scale(G)
+    k = prob.n_lp
+    for q in prob.cone_sizes:                  # one factor per cone
+        sg[k: k + q] = sg[k: k + q].min()
+        k += q
+    A = sp.diags(sa) @ prob.A
+    Gs = sp.diags(sg) @ prob.G
+    return replace(prob, A=sp.csc_matrix(A), b=prob.b * sa, G=sp.csc_matrix(Gs), h=prob.h * sg)
+
+
+class NodeSolver:
+    """Solves node relaxations of one problem; counts and times every ECOS call."""
+
+    def __init__(self, prob, options):
+        self.prob = prob
+        self.opts = options
+        self._scaled = None
+        self.calls = 0
+        self.inaccurate = 0
+        self.ecos_seconds = 0.0
+
+    def _attempts(self):
+        o = self.opts
+        base = o.ecos_tolerances
+        more = dict(base, max_iters=5 * o.ecos_max_iters)
+        loose = dict(more, feastol=10 * o.ecos_feastol, abstol=10 * o.ecos_abstol, reltol=10 * o.ecos_reltol)
+        plan = [(False, base), (False, more), (True, more), (True, loose)]
+        return plan[: 1 + o.retries]
+
+    def _scaled_prob(self):
+        if self._scaled is None:
+            self._scaled = equilibrate(self.prob)
+        return self._scaled
+
+    def solve(self, lb, ub) -> NodeResult:
+        attempts = inacc = 0
+        secs = 0.0
+        statuses = []
+        last_x = None
+        for scaled, tol in self._attempts():
+            prob = self._scaled_prob() if scaled else self.prob
+            t0 = time.perf_counter()
+            try:
+                sol = ea.solve(prob, lb, ub, **tol)
+                status, x = sol.status, sol.x
+            except ea.ECOSDataError:
+                raise
+            except Exception as exc:           # ECOS crashed: treat as untrusted
+                sol, status, x = None, f"error: {exc}", None
+            dt = time.perf_counter() - t0
+            secs += dt
+            attempts += 1
+            statuses.append(status)
+            if status == ea.OPTIMAL:
+                bound = min(sol.objective, sol.dual_objective) if np.isfinite(sol.dual_objective) else sol.objective
+                return self._done(NodeResult("optimal", x, sol.objective, bound, attempts, inacc, secs, tuple(statuses)))
+            if status == ea.INFEASIBLE:
+                return self._done(NodeResult("infeasible", None, np.nan, np.nan, attempts, inacc, secs, tuple(statuses)))
+            if status == ea.UNBOUNDED:
+                return self._done(NodeResult("unbounded", None, np.nan, -np.inf, attempts, inacc, secs, tuple(statuses)))
+            inacc += 1
+            if x is not None:
+                last_x = x
+        return self._done(NodeResult("untrusted", last_x, np.nan, np.nan, attempts, inacc, secs, tuple(statuses)))
+
+    def _done(self, res: NodeResult) -> NodeResult:
+        self.calls += res.attempts
+        self.inaccurate += res.inaccurate
+        self.ecos_seconds += res.ecos_seconds
+        return res
