@@ -162,10 +162,11 @@ def invert(raw: dict, inverse: dict, build_seconds: float) -> ConicSolution:
     z_ub = np.zeros(n)
     z_lb[inverse["free_l"]] = z[n_lp: n_lp + nl]
     z_ub[inverse["free_u"]] = z[n_lp + nl: n_lp + nl + nu]
-    # fixed variables: an equality multiplier y_f splits into a lower (-y_f)_+ ... keep sign info
+    # fixed variables x_j = v_j: d objective / d v_j = -y_f (ECOS sign). A lower bound has
+    # d obj / d lb = +z_lb, an upper bound d obj / d ub = -z_ub, so z_lb = (-y_f)_+, z_ub = (y_f)_+.
     yf = y[inverse["n_eq"]:]
-    z_lb[inverse["fixed"]] += np.maximum(yf, 0.0)
-    z_ub[inverse["fixed"]] += np.maximum(-yf, 0.0)
+    z_lb[inverse["fixed"]] += np.maximum(-yf, 0.0)
+    z_ub[inverse["fixed"]] += np.maximum(yf, 0.0)
     timing = info.get("timing", {})
     return ConicSolution(
         status=status, exit_flag=flag,
