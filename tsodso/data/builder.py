@@ -1,0 +1,410 @@
+"""Build a `System` (TN + N ADNs over T hours) from the case files and a scenario.
+
+    load_system(scenario=None, adns=5, hours=24, seed=0) -> System
+
+`scenario` is a path to a scenario JSON (None = the shipped cases/default_scenario.json).
+Bus numbers in the scenario are MATPOWER numbers of the named case files; they become
+0-based indices in the `System`.
+
+ADN list
+* `adns == len(scenario["adns"])` and `seed == scenario["seed"]`: the listed ADNs (the
+  default case: 5 ADNs, seed 0).
+* otherwise: `adns` ADNs generated from `numpy.random.default_rng(seed)`: load scale and PV
+  scale uniform in the scenario's `generator` ranges, PCC buses assigned round-robin over a
+  seeded permutation of `generator.pcc_candidates_bus_id` (so every candidate hosts the same
+  number of ADNs, +-1). Deterministic given (scenario, adns, seed).
+
+Scaling rule (keeps the TN feasible for any number of ADNs; see cases/README.md)
+  sigma = fleet nominal peak load / default fleet nominal peak load
+  (fleet nominal peak = sum over ADNs of feeders_aggregated * load_scale * 3.715 MW).
+  The TN's loads, generator limits and line ratings are multiplied by sigma and its quadratic
+  cost coefficients divided by sigma. The DC-OPF is then an exact blow-up of the default one:
+  a dispatch g' = sigma g, flows sigma f, the same LMPs. So the ADN fleet keeps its share of
+  the system and the TN's margins (generation and lines) are those of the default case.
+  sigma = 1 for the default case.
+
+Horizon: `hours = T` takes hours `window_start .. window_start + T - 1` of the 24-h profiles
+(`scenario["hours"]["start"]`, default 0 = midnight), T in 1..24, wrapping past midnight.
+
+PCC bounds (A, T), MW, import > 0:
+  pcc_min = load - PV available - sum BESS Pmax     (lossless, loads are inflexible, so no
+                                                    admissible schedule is lower)
+  pcc_max = load + sum BESS Pmax + margin * (load + sum BESS Pmax),  margin = 0.10
+            (PV curtailed to 0; losses of the feeder at v0 = 1.05 stay under 7 % of the flow
+            even at 1.3 x nominal load, measured with `radial_pf`, so 10 % bounds them).
+"""
+from __future__ import annotations
+
+import csv
+import json
+import os
+from typing import List, Optional
+
+import numpy as np
+
+from .errors import CaseError
+from .matpower import Feeder, feeder_from_case, read_case, transmission_from_case
+from .radial_pf import radial_power_flow
+from .system import ADN, System, Transmission
+from . import columns as C
+
+SCENARIO_FORMAT = "tsodso-scenario/1"
+DEFAULT_SCENARIO = "default_scenario.json"
+
+
+# ------------------------------------------------------------------------------ locating
+def case_dir() -> str:
+    """Directory of the shipped case files: package `tsodso.cases`, else the repo's cases/."""
+    try:
+        from importlib import resources
+        d = resources.files("tsodso.cases")
+        p = os.fspath(d)
+        if os.path.isfile(os.path.join(p, DEFAULT_SCENARIO)):
+            return p
+    except Exception:  # noqa: BLE001 - not installed, or a namespace without files
+        pass
+    here = os.path.dirname(os.path.abspath(__file__))
+    p = os.path.normpath(os.path.join(here, "..", "..", "cases"))
+    if os.path.isfile(os.path.join(p, DEFAULT_SCENARIO)):
+        return p
+    raise CaseError(p, "cases", DEFAULT_SCENARIO,
+                    "case directory not found (neither package tsodso.cases nor repo cases/)")
+
+
+def default_scenario_path() -> str:
+    return os.path.join(case_dir(), DEFAULT_SCENARIO)
+
+
+# ------------------------------------------------------------------------------ profiles
+def read_profiles(path) -> dict:
+    """Read a profile CSV (comment lines start with '#'; header 'hour,...'): name -> (24,)."""
+    path = str(path)
+    if not os.path.isfile(path):
+        raise CaseError(path, "file", path, "profile file not found")
+    with open(path, encoding="utf-8") as fh:
+        lines = [(no, ln) for no, ln in enumerate(fh, start=1)
+                 if ln.strip() and not ln.lstrip().startswith("#")]
+    if not lines:
+        raise CaseError(path, "header", None, "no data")
+    header = [h.strip() for h in lines[0][1].split(",")]
+    if header[0] != "hour":
+        raise CaseError(path, "header", header[0], "first column must be 'hour'", row=lines[0][0])
+    cols = {h: [] for h in header[1:]}
+    for no, ln in lines[1:]:
+        vals = [v.strip() for v in ln.split(",")]
+        if len(vals) != len(header):
+            raise CaseError(path, "row", len(vals), f"expected {len(header)} values", row=no)
+        for h, v in zip(header[1:], vals[1:]):
+            try:
+                x = float(v)
+            except ValueError:
+                raise CaseError(path, h, v, "not a number", row=no) from None
+            if not np.isfinite(x):
+                raise CaseError(path, h, v, "NaN or infinite profile value", row=no)
+            if x < 0:
+                raise CaseError(path, h, x, "negative profile value", row=no)
+            cols[h].append(x)
+    out = {h: np.array(v) for h, v in cols.items()}
+    n = len(lines) - 1
+    if n != 24:
+        raise CaseError(path, "hour", n, "profiles must have 24 hourly rows")
+    return out
+
+
+# ------------------------------------------------------------------------------ scenario
+def read_scenario(path) -> dict:
+    path = str(path)
+    if not os.path.isfile(path):
+        raise CaseError(path, "file", path, "scenario file not found")
+    with open(path, encoding="utf-8") as fh:
+        try:
+            sc = json.load(fh)
+        except json.JSONDecodeError as e:
+            raise CaseError(path, "json", e.msg, f"malformed JSON at line {e.lineno}",
+                            row=e.lineno) from None
+    if not isinstance(sc, dict):
+        raise CaseError(path, "scenario", type(sc).__name__, "top level must be an object")
+    if sc.get("format") != SCENARIO_FORMAT:
+        raise CaseError(path, "format", sc.get("format"), f"expected '{SCENARIO_FORMAT}'")
+    for key in ("tn_case", "feeder_case", "profiles", "tn", "adn_defaults", "adns",
+                "generator", "fees"):
+        if key not in sc:
+            raise CaseError(path, key, None, "missing key")
+    sc["_path"] = path
+    return sc
+
+
+def _get(sc, dotted, kind=float, positive=False, nonneg=False):
+    """Fetch a scenario value by dotted key, with type and sign checks naming the key."""
+    cur = sc
+    for k in dotted.split("."):
+        if not isinstance(cur, dict) or k not in cur:
+            raise CaseError(sc["_path"], dotted, None, "missing key")
+        cur = cur[k]
+    vals = cur if isinstance(cur, list) else [cur]
+    for v in vals:
+        if kind is float and (isinstance(v, bool) or not isinstance(v, (int, float))):
+            raise CaseError(sc["_path"], dotted, v, "must be a number")
+        if kind is float and not np.isfinite(v):
+            raise CaseError(sc["_path"], dotted, v, "must be finite")
+        if positive and not v > 0:
+            raise CaseError(sc["_path"], dotted, v, "must be > 0")
+        if nonneg and v < 0:
+            raise CaseError(sc["_path"], dotted, v, "must be >= 0")
+    return cur
+
+
+def _resolve(sc, name) -> str:
+    p = sc[name]
+    if not os.path.isabs(p):
+        p = os.path.join(os.path.dirname(sc["_path"]), p)
+    return p
+
+
+# ------------------------------------------------------------------------------ builder
+def load_system(scenario=None, adns: int = 5, hours: int = 24, seed: int = 0) -> System:
+    """TN + `adns` ADNs over `hours` hours from a scenario (None = the shipped default case).
+
+    Raises `CaseError` for any problem in the files or the arguments.
+    """
+    path = default_scenario_path() if scenario is None else str(scenario)
+    sc = read_scenario(path)
+    if isinstance(adns, bool) or not isinstance(adns, (int, np.integer)) or adns < 1:
+        raise CaseError(path, "adns", adns, "number of ADNs must be an integer >= 1")
+    if isinstance(hours, bool) or not isinstance(hours, (int, np.integer)) or not 1 <= hours <= 24:
+        raise CaseError(path, "hours", hours, "horizon must be an integer in 1..24")
+    tn_case = read_case(_resolve(sc, "tn_case"))
+    fd_case = read_case(_resolve(sc, "feeder_case"))
+    feeder = feeder_from_case(fd_case)
+    prof = read_profiles(_resolve(sc, "profiles"))
+    start = int(sc.get("hours", {}).get("start", 0))
+    hrs = (start + np.arange(hours)) % 24
+
+    tn_bus_idx = tn_case.bus_index()
+    fd_bus_idx = {int(b): i for i, b in enumerate(feeder.bus_id)}
+    ad = sc["adn_defaults"]
+    specs = _adn_specs(sc, adns, seed, tn_bus_idx)
+
+    def prof_col(key):
+        name = _get(sc, key, kind=str)
+        if name not in prof:
+            raise CaseError(sc["_path"], key, name, f"no such profile column in {sc['profiles']}")
+        return prof[name][hrs]
+
+    tn_mult = prof_col("tn.load_profile")
+    adn_mult = prof_col("adn_defaults.load_profile")
+    pv_mult = prof_col("adn_defaults.pv_profile")
+
+    adn_list: List[ADN] = []
+    for a, s in enumerate(specs):
+        adn_list.append(_build_adn(sc, a, s, feeder, fd_bus_idx, adn_mult, pv_mult))
+
+    # scaling rule
+    fleet = sum(s["feeders"] * s["load_scale"] for s in specs)
+    fleet0 = sum(s["feeders"] * s["load_scale"]
+                 for s in _adn_specs(sc, len(sc["adns"]), int(sc.get("seed", 0)), tn_bus_idx))
+    sigma = fleet / fleet0
+    tn = _build_tn(sc, tn_case, tn_mult, sigma)
+
+    # fees
+    fee_grid = _get(sc, "fees.grid_usd_per_mwh", nonneg=True)
+    fee_local = _get(sc, "fees.local_usd_per_mwh", nonneg=True)
+    tx0 = _get(sc, "fees.transmission_base_usd_per_mwh", nonneg=True)
+    tx1 = _get(sc, "fees.transmission_usd_per_mwh_per_pu_x", nonneg=True)
+    dist = electrical_distance_pu(tn)
+    pcc = np.array([x.pcc_bus for x in adn_list])
+    fee_cross = fee_local + tx0 + tx1 * dist[np.ix_(pcc, pcc)]
+    np.fill_diagonal(fee_cross, fee_local)
+
+    margin = _get(sc, "adn_defaults.pcc_loss_margin", nonneg=True)
+    pmin = np.zeros((adns, hours))
+    pmax = np.zeros((adns, hours))
+    for a, x in enumerate(adn_list):
+        load = x.load_p_mw.sum(axis=1)
+        pv = x.pv_avail_mw.sum(axis=1)
+        bess = x.bess_pmax_mw.sum()
+        pmin[a] = load - pv - bess
+        pmax[a] = (load + bess) * (1.0 + margin)
+    scen = {k: v for k, v in sc.items() if k != "_path"}
+    scen["_path"] = path
+    scen["_sigma"] = sigma
+    scen["_hours"] = hrs.tolist()
+    return System(tn=tn, adns=adn_list, dt_h=1.0, fee_grid_usd_per_mwh=float(fee_grid),
+                  fee_local_usd_per_mwh=float(fee_local), fee_cross_usd_per_mwh=fee_cross,
+                  pcc_min_mw=pmin, pcc_max_mw=pmax, seed=int(seed), scenario=scen)
+
+
+def _adn_specs(sc, adns, seed, tn_bus_idx):
+    """Per-ADN (name, pcc bus index, feeders, load_scale, pv_scale)."""
+    path = sc["_path"]
+    k_def = int(_get(sc, "adn_defaults.feeders_aggregated", positive=True))
+    listed = sc["adns"]
+    if not isinstance(listed, list) or not listed:
+        raise CaseError(path, "adns", listed, "must be a non-empty list")
+
+    def pcc_index(b, key):
+        if b not in tn_bus_idx:
+            raise CaseError(path, key, b, "unknown PCC bus (not a bus of the TN case)")
+        return tn_bus_idx[b]
+
+    if adns == len(listed) and seed == int(sc.get("seed", 0)):
+        out = []
+        for i, d in enumerate(listed):
+            key = f"adns[{i}]"
+            for f in ("load_scale", "pv_scale"):
+                v = d.get(f)
+                if isinstance(v, bool) or not isinstance(v, (int, float)) or not v >= 0:
+                    raise CaseError(path, f"{key}.{f}", v, "must be a number >= 0")
+            k = d.get("feeders_aggregated", k_def)
+            if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+                raise CaseError(path, f"{key}.feeders_aggregated", k, "must be an integer >= 1")
+            out.append(dict(name=d.get("name", f"ADN{i + 1}"),
+                            pcc=pcc_index(d.get("pcc_bus_id"), f"{key}.pcc_bus_id"),
+                            feeders=k, load_scale=float(d["load_scale"]),
+                            pv_scale=float(d["pv_scale"])))
+        return out
+    g = sc["generator"]
+    cands = _get(sc, "generator.pcc_candidates_bus_id")
+    if not isinstance(cands, list) or not cands:
+        raise CaseError(path, "generator.pcc_candidates_bus_id", cands, "non-empty list needed")
+    cand_idx = [pcc_index(b, "generator.pcc_candidates_bus_id") for b in cands]
+    lo_l, hi_l = _get(sc, "generator.load_scale_range", nonneg=True)
+    lo_p, hi_p = _get(sc, "generator.pv_scale_range", nonneg=True)
+    if lo_l > hi_l or lo_p > hi_p:
+        raise CaseError(path, "generator.*_range", [lo_l, hi_l, lo_p, hi_p], "low > high")
+    rng = np.random.default_rng(seed)
+    n_rounds = -(-adns // len(cand_idx))
+    order = np.concatenate([rng.permutation(len(cand_idx)) for _ in range(n_rounds)])[:adns]
+    ls = rng.uniform(lo_l, hi_l, adns)
+    ps = rng.uniform(lo_p, hi_p, adns)
+    return [dict(name=f"ADN{i + 1}", pcc=cand_idx[order[i]], feeders=k_def,
+                 load_scale=float(np.round(ls[i], 3)), pv_scale=float(np.round(ps[i], 3)))
+            for i in range(adns)]
+
+
+def _feeder_bus(sc, fd_bus_idx, key, ids):
+    out = []
+    for b in ids:
+        if b not in fd_bus_idx or fd_bus_idx[b] == 0:
+            raise CaseError(sc["_path"], key, b, "unknown feeder bus (or the root bus)")
+        out.append(fd_bus_idx[b])
+    return np.array(out, dtype=int)
+
+
+def _build_adn(sc, a, s, feeder: Feeder, fd_bus_idx, adn_mult, pv_mult) -> ADN:
+    k = s["feeders"]
+    path = sc["_path"]
+    v0 = _get(sc, "adn_defaults.v0_pu", positive=True)
+    vmin = _get(sc, "adn_defaults.vmin_pu", positive=True)
+    vmax = _get(sc, "adn_defaults.vmax_pu", positive=True)
+    if not vmin <= v0 <= vmax:
+        raise CaseError(path, "adn_defaults.v0_pu", v0, f"outside [vmin, vmax] = [{vmin}, {vmax}]")
+    # PV
+    pv_ids = _get(sc, "adn_defaults.pv.bus_id", kind=int)
+    pv_mw = np.asarray(_get(sc, "adn_defaults.pv.mwp_per_feeder", nonneg=True), float)
+    if len(pv_ids) != len(pv_mw):
+        raise CaseError(path, "adn_defaults.pv.mwp_per_feeder", len(pv_mw),
+                        f"needs one size per PV bus ({len(pv_ids)})")
+    pv_bus = _feeder_bus(sc, fd_bus_idx, "adn_defaults.pv.bus_id", pv_ids)
+    pv_cap = k * s["pv_scale"] * pv_mw
+    # BESS
+    bs = sc["adn_defaults"]["bess"]
+    b_ids = _get(sc, "adn_defaults.bess.bus_id", kind=int)
+    b_bus = _feeder_bus(sc, fd_bus_idx, "adn_defaults.bess.bus_id", b_ids)
+    nb = len(b_bus)
+    pmax = k * np.asarray(_get(sc, "adn_defaults.bess.pmax_mw_per_feeder", nonneg=True), float)
+    hours_e = _get(sc, "adn_defaults.bess.energy_hours", positive=True)
+    pmin_frac = _get(sc, "adn_defaults.bess.pmin_fraction", nonneg=True)
+    emin_frac = _get(sc, "adn_defaults.bess.emin_fraction", nonneg=True)
+    e0_frac = _get(sc, "adn_defaults.bess.e0_fraction", nonneg=True)
+    eta_c = _get(sc, "adn_defaults.bess.eta_charge", positive=True)
+    eta_d = _get(sc, "adn_defaults.bess.eta_discharge", positive=True)
+    deg = _get(sc, "adn_defaults.bess.degradation_usd_per_mwh", nonneg=True)
+    if pmax.size != nb:
+        raise CaseError(path, "adn_defaults.bess.pmax_mw_per_feeder", pmax.size,
+                        f"needs one value per BESS bus ({nb})")
+    for key, v in (("eta_charge", eta_c), ("eta_discharge", eta_d), ("pmin_fraction", pmin_frac),
+                   ("emin_fraction", emin_frac), ("e0_fraction", e0_frac)):
+        if v > 1:
+            raise CaseError(path, f"adn_defaults.bess.{key}", v, "must be <= 1")
+    if e0_frac < emin_frac:
+        raise CaseError(path, "adn_defaults.bess.e0_fraction", e0_frac, "below emin_fraction")
+    emax = pmax * hours_e
+    # loads
+    load_p = k * s["load_scale"] * np.outer(adn_mult, feeder.load_p_mw)
+    load_q = k * s["load_scale"] * np.outer(adn_mult, feeder.load_q_mvar)
+    r = feeder.line_r_pu / k
+    x = feeder.line_x_pu / k
+    # current limit: imax_factor x the AC current at the hour of peak load (PV 0, BESS idle)
+    fac = _get(sc, "adn_defaults.imax_factor", positive=True)
+    tpk = int(np.argmax(load_p.sum(axis=1)))
+    pf = radial_power_flow(feeder.line_from, feeder.line_to, r, x,
+                           load_p[tpk] / feeder.base_mva, load_q[tpk] / feeder.base_mva, v0)
+    if pf.v_pu.min() < vmin:
+        raise CaseError(path, "adn_defaults.vmin_pu", vmin,
+                        f"ADN {s['name']}: peak-load voltage {pf.v_pu.min():.4f} pu is below it")
+    pros_ids = _get(sc, "adn_defaults.prosumer_bus_id", kind=int)
+    pros = _feeder_bus(sc, fd_bus_idx, "adn_defaults.prosumer_bus_id", pros_ids)
+    return ADN(
+        name=s["name"], pcc_bus=int(s["pcc"]), base_kv=feeder.base_kv, base_mva=feeder.base_mva,
+        line_from=feeder.line_from.copy(), line_to=feeder.line_to.copy(),
+        line_r_pu=r, line_x_pu=x, line_imax_pu=fac * pf.i_pu,
+        v0_pu=float(v0), vmin_pu=float(vmin), vmax_pu=float(vmax),
+        load_p_mw=load_p, load_q_mvar=load_q,
+        pv_bus=pv_bus, pv_avail_mw=np.outer(pv_mult, pv_cap),
+        bess_bus=b_bus, bess_emax_mwh=emax, bess_emin_mwh=emin_frac * emax,
+        bess_e0_mwh=e0_frac * emax, bess_pmax_mw=pmax, bess_pmin_mw=pmin_frac * pmax,
+        bess_eta_c=np.full(nb, float(eta_c)), bess_eta_d=np.full(nb, float(eta_d)),
+        bess_deg_usd_per_mwh=np.full(nb, float(deg)),
+        prosumer_bus=pros,
+        platform_usd_per_h=float(_get(sc, "adn_defaults.platform_usd_per_h", nonneg=True)),
+        pv_curtail_usd_per_mwh=float(_get(sc, "adn_defaults.pv_curtail_usd_per_mwh",
+                                          nonneg=True)),
+        feeders_aggregated=int(k),
+    )
+
+
+def _build_tn(sc, tn_case, tn_mult, sigma) -> Transmission:
+    path = sc["_path"]
+    scale = _get(sc, "tn.cost_scale", positive=True)
+    pd = tn_case.bus[:, C.PD]
+    tn = transmission_from_case(tn_case, load_mw=np.outer(tn_mult, pd), cost_scale=scale)
+    # rating overrides: {"from-to": MW} in MATPOWER bus numbers
+    over = sc["tn"].get("rate_override_mw", {})
+    ids = tn.bus_id
+    for key, mw in over.items():
+        try:
+            f, t = (int(v) for v in key.split("-"))
+        except ValueError:
+            raise CaseError(path, "tn.rate_override_mw", key, "key must be 'from-to'") from None
+        hit = np.nonzero(((ids[tn.line_from] == f) & (ids[tn.line_to] == t)) |
+                         ((ids[tn.line_from] == t) & (ids[tn.line_to] == f)))[0]
+        if hit.size == 0:
+            raise CaseError(path, "tn.rate_override_mw", key, "no such TN line")
+        if isinstance(mw, bool) or not isinstance(mw, (int, float)) or not mw > 0:
+            raise CaseError(path, f"tn.rate_override_mw.{key}", mw, "rating must be > 0")
+        tn.line_rate_mw[hit] = float(mw)
+    tn.load_mw = tn.load_mw * sigma
+    tn.gen_pmin_mw = tn.gen_pmin_mw * sigma
+    tn.gen_pmax_mw = tn.gen_pmax_mw * sigma
+    tn.line_rate_mw = tn.line_rate_mw * sigma
+    tn.gen_c2_usd_per_mw2h = tn.gen_c2_usd_per_mw2h / sigma
+    return tn
+
+
+def electrical_distance_pu(tn: Transmission) -> np.ndarray:
+    """(nb, nb) Thevenin reactance between bus pairs of the DC network, pu:
+    d_ij = (e_i - e_j)' X (e_i - e_j), X = inverse of B with the reference row/column removed."""
+    nb = tn.n_bus
+    b = 1.0 / tn.line_x_pu
+    B = np.zeros((nb, nb))
+    for f, t, y in zip(tn.line_from, tn.line_to, b):
+        B[f, f] += y
+        B[t, t] += y
+        B[f, t] -= y
+        B[t, f] -= y
+    keep = np.arange(nb) != tn.ref_bus
+    X = np.zeros((nb, nb))
+    X[np.ix_(keep, keep)] = np.linalg.inv(B[np.ix_(keep, keep)])
+    dX = np.diag(X)
+    return dX[:, None] + dX[None, :] - 2 * X
