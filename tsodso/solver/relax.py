@@ -88,13 +88,36 @@ class NodeSolver:
             self._scaled = equilibrate(self.prob)
         return self._scaled
 
+    def _all_fixed(self, lb, ub) -> NodeResult:
+        """Every variable fixed: no ECOS call, the point is evaluated exactly."""
+        x = lb.astype(float).copy()
+        prob = self.prob
+        scale = max(np.max(np.abs(prob.b), initial=0.0), np.max(np.abs(prob.h), initial=0.0))
+        res = prob.residuals(x)
+        if max(res["eq"], res["lp"], res["cone"]) <= self.opts.feas_tol * (1.0 + scale):
+            obj = prob.objective(x)
+            return NodeResult("optimal", x, obj, obj, 0, 0, 0.0, ("all_fixed",))
+        return NodeResult("infeasible", None, np.nan, np.nan, 0, 0, 0.0, ("all_fixed",))
+
+    def _with_dummy_row(self, prob):
+        """ECOS needs one inequality row: append the redundant LP row 0'x <= 1."""
+        G = sp.vstack([prob.G[: prob.n_lp], sp.csc_matrix((1, prob.n)), prob.G[prob.n_lp:]], format="csc")
+        h = np.concatenate([prob.h[: prob.n_lp], [1.0], prob.h[prob.n_lp:]])
+        return replace(prob, G=G, h=h, n_lp=prob.n_lp + 1)
+
     def solve(self, lb, ub) -> NodeResult:
+        if np.all(lb == ub):
+            return self._done(self._all_fixed(lb, ub))
+        needs_row = (self.prob.G.shape[0] == 0
+                     and not np.any((np.isfinite(lb) | np.isfinite(ub)) & (lb != ub)))
         attempts = inacc = 0
         secs = 0.0
         statuses = []
         last_x = None
         for scaled, tol in self._attempts():
             prob = self._scaled_prob() if scaled else self.prob
+            if needs_row:
+                prob = self._with_dummy_row(prob)
             t0 = time.perf_counter()
             try:
                 sol = ea.solve(prob, lb, ub, **tol)
