@@ -20,6 +20,8 @@ class CaseError(ValueError):
         self.file = str(file)
         self.row = row
         self.field = field
+        if hasattr(value, "item") and getattr(value, "ndim", 1) == 0:
+            value = value.item()          # numpy scalar -> plain Python for the message
         self.value = value
         self.reason = reason
         where = self.file if row is None else f"{self.file}, row {row}"
