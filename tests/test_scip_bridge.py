@@ -171,3 +171,11 @@ def test_infeasible_integer_program_cvxpy_578(tmp_path):
     assert solve_scip_file(f).status == "infeasible"
     r = solve_ecos_bb(prob)
     assert r.status != "optimal"          # ecos 2.0.14 says infeasible; older versions "optimal"
+
+
+def test_ecos_bb_time_limit_runs_in_child_process():
+    """With a time limit ECOS_BB runs in a child process; a generous limit gives the same answer."""
+    prob = misocp(1)
+    direct, limited = solve_ecos_bb(prob), solve_ecos_bb(prob, time_limit=30.0)
+    assert limited.status == direct.status
+    assert close(limited.objective, direct.objective)
