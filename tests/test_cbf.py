@@ -255,3 +255,15 @@ def test_integer_section_and_misocp_relaxation(tmp_path):
     q = read_cbf(f)
     np.testing.assert_array_equal(q.integer, p.integer)
     assert math.isfinite(ea.solve(q).objective)
+
+
+def test_general_cbf_var_q_cone_and_equalities(tmp_path):
+    """VAR (t, x1, x2) in Q^3, CON L=: x1 = 3, x2 = 4; min t -> 5 (3-4-5 triangle)."""
+    f = tmp_path / "q.cbf"
+    f.write_text("VER\n3\n\nVAR\n3 1\nQ 3\n\nCON\n2 1\nL= 2\n\nOBJACOORD\n1\n0 1.0\n\n"
+                 "ACOORD\n2\n0 1 1.0\n1 2 1.0\n\nBCOORD\n2\n0 -3.0\n1 -4.0\n")
+    q = read_cbf(f)
+    assert q.n_eq == 2 and q.cone_sizes == [3]
+    s = ea.solve(q)
+    assert s.status == ea.OPTIMAL
+    assert s.objective == pytest.approx(5.0, abs=TOL)
