@@ -30,7 +30,9 @@ tree is exhausted without a feasible point and without unresolved nodes; "unreso
 the tree is exhausted with unresolved nodes; "feasible" when the tree is exhausted with an
 incumbent but the gap is not within tolerance (numerical trouble); "time_limit",
 "node_limit", "interrupted" (Ctrl-C or the callback) when a limit stopped the search, with
-the best incumbent in x (None if there is none); "unbounded" when a relaxation is unbounded.
+the best incumbent in x (None if there is none). There is no "unbounded": an ECOS
+unboundedness answer is treated as untrusted (see relax.py), so a truly unbounded problem
+ends "unresolved" or at a limit, never with a wrong claim.
 
 The callback is called after every node with a dict (nodes, open_nodes, incumbent,
 best_bound, abs_gap, rel_gap, seconds); returning True stops the search ("interrupted").
@@ -55,8 +57,7 @@ from .relax import NodeSolver
 
 __all__ = ["solve", "BnBResult", "complementarity_pairs"]
 
-STATUSES = ("optimal", "feasible", "infeasible", "unresolved", "time_limit", "node_limit",
-            "interrupted", "unbounded")
+STATUSES = ("optimal", "feasible", "infeasible", "unresolved", "time_limit", "node_limit", "interrupted")
 
 
 @dataclass
@@ -127,7 +128,6 @@ def solve(prob, options=None, heuristics: Sequence[Callable] = (), callback: Opt
     unresolved = {}
     nodes = 0
     stop = None
-    unbounded = False
     mark = " "
 
     def offer(x, source) -> Tuple[bool, bool]:
@@ -203,10 +203,6 @@ def solve(prob, options=None, heuristics: Sequence[Callable] = (), callback: Opt
             res = solver.solve(lb, ub)
             if res.status == "infeasible":
                 continue
-            if res.status == "unbounded":
-                unbounded = True
-                stop = "unbounded"
-                break
             if res.status == "untrusted":
                 node.untrusted_solves += 1
                 dec = select(prob, res.x, lb, ub, opts, pairs, None) if res.x is not None else None
@@ -268,8 +264,6 @@ def solve(prob, options=None, heuristics: Sequence[Callable] = (), callback: Opt
             status = "feasible"
         else:
             status, stop = "infeasible", "infeasible"
-    elif stop == "unbounded":
-        status = "unbounded"
     else:
         status = stop
     seconds = tracker.elapsed()

@@ -14,7 +14,10 @@ Only ECOS's OPTIMAL is trusted. The attempts, in order, stop at the first truste
   lower bound up to its residuals; taking the smaller of the two never overstates it.
 * "infeasible": ECOS's certificate of primal infeasibility (exit 1) -> the node is pruned.
   INFEASIBLE_INACCURATE (11) is retried like any untrusted status.
-* "unbounded": ECOS's certificate of dual infeasibility (exit 2).
+* ECOS's certificate of dual infeasibility (exit 2, "unbounded") is retried like an
+  inaccurate status: it proves nothing a B&B can use (no bound, no pruning), and ECOS
+  returns it wrongly on some infeasible nodes (ecos_pr174 with x1 >= 4, x2 >= 8: exit 2 at
+  tolerance 1e-8, exit 1 "primal infeasible" at 1e-7).
 * "untrusted": nothing trusted after every attempt. The caller must not prune on it; x is
   the last point ECOS returned (may be None), usable for branching decisions only.
 """
@@ -34,7 +37,7 @@ __all__ = ["NodeResult", "NodeSolver", "equilibrate"]
 
 @dataclass
 class NodeResult:
-    status: str                        # optimal | infeasible | unbounded | untrusted
+    status: str                        # optimal | infeasible | untrusted
     x: Optional[np.ndarray]
     objective: float                   # c'x + c0 (nan unless optimal)
     bound: float                       # valid lower bound (nan unless optimal)
@@ -135,8 +138,6 @@ class NodeSolver:
                 return self._done(NodeResult("optimal", x, sol.objective, bound, attempts, inacc, secs, tuple(statuses)))
             if status == ea.INFEASIBLE:
                 return self._done(NodeResult("infeasible", None, np.nan, np.nan, attempts, inacc, secs, tuple(statuses)))
-            if status == ea.UNBOUNDED:
-                return self._done(NodeResult("unbounded", None, np.nan, -np.inf, attempts, inacc, secs, tuple(statuses)))
             inacc += 1
             if x is not None:
                 last_x = x
