@@ -21,9 +21,9 @@ from .bigm import DualBounds, derive_dual_bounds
 from .common import usd_per_mwh_to_obj, USD_PER_OBJ_UNIT
 from .der import DERVars, add_der
 from .distflow import FeederVars, add_distflow, close_p_balance
-from .kkt import KKTVars, add_kkt, wholesale_terms
+from .kkt import KKTVars, add_kkt, add_weak_duality_cuts, wholesale_terms
 from .p2p import CrossVars, SettleVars, add_cross_adn, add_settlement
-from .tn import TNData, TNVars, add_dcopf_primal
+from .tn import TNData, TNVars, add_dcopf_primal, follower_cost
 
 
 @dataclass
@@ -56,6 +56,21 @@ def pcc_box(system: System, T: int):
     return buses, lo, hi
 
 
+def reference_follower_costs(d: TNData, buses, lo, hi, n_interior: int = 3):
+    """Reference PCC demands (box corners lo, hi and interior points) and the follower cost there.
+
+    Returns r_ref (K, T, m) and V_ref (K, T) in k$/h; V from an ECOS solve of each hour's DC-OPF
+    (a reference point whose OPF is not solved to OPTIMAL is dropped: a cut needs a true V).
+    """
+    fr = [lo, hi] + [lo + (hi - lo) * (i + 1) / (n_interior + 1) for i in range(n_interior)]
+    r_ref, V_ref = [], []
+    for r in fr:
+        V = follower_cost(d, buses, r)
+        if np.all(np.isfinite(V)):
+            r_ref.append(r); V_ref.append(V)
+    return np.array(r_ref), np.array(V_ref)
+
+
 def add_leader(bld: ProblemBuilder, system: System, T: int):
     feeders, ders, settle = [], [], []
     for a, adn in enumerate(system.adns):
@@ -77,7 +92,7 @@ def add_leader_costs(bld: ProblemBuilder, system: System, T: int, ders, settle, 
         S = adn.base_mva
         sv, dv = settle[a], ders[a]
         bld.add_cost(sv.buy_grid, usd_per_mwh_to_obj(system.fee_grid_usd_per_mwh, S, dt))
-        bld.add_cost(sv.buy_local, usd_per_mwh_to_obj(system.fee_local_usd_per_mwh, S, dt))
+        bld.add_cost(sv.buy_loc, usd_per_mwh_to_obj(system.fee_local_usd_per_mwh, S, dt))
         deg = usd_per_mwh_to_obj(np.asarray(adn.bess_deg_usd_per_mwh, float), S, dt)
         bld.add_cost(dv.ch, np.broadcast_to(deg, dv.ch.shape))
         bld.add_cost(dv.dis, np.broadcast_to(deg, dv.dis.shape))
@@ -97,7 +112,8 @@ def pcc_injections(system: System, feeders):
             for adn, fv in zip(system.adns, feeders)]
 
 
-def build_dso_led(system: System, hours: int | None = None, complementarity: str = "bigm"):
+def build_dso_led(system: System, hours: int | None = None, complementarity: str = "bigm",
+                  weak_duality_cuts: bool = True):
     """The single-level MISOCP of the DSO-led bilevel problem. Returns (problem, layout)."""
     T = system.n_hours if hours is None else int(hours)
     bld = ProblemBuilder()
@@ -107,6 +123,9 @@ def build_dso_led(system: System, hours: int | None = None, complementarity: str
     buses, lo, hi = pcc_box(system, T)
     bounds = derive_dual_bounds(d, buses, lo, hi)
     kkt = add_kkt(bld, d, tnv, bounds, complementarity)
+    if weak_duality_cuts:
+        r_ref, V_ref = reference_follower_costs(d, buses, lo, hi)
+        add_weak_duality_cuts(bld, d, tnv, kkt, buses, r_ref, V_ref)
     cols, coefs = wholesale_terms(d, tnv, kkt, system.dt_h)
     for c, v in zip(cols, coefs):
         bld.add_cost(c, v)

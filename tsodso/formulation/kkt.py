@@ -122,3 +122,34 @@ def wholesale_terms(d: TNData, v: TNVars, k: KKTVars, dt_h: float):
              np.broadcast_to(d.gmax_pu, (T, d.ng)), np.broadcast_to(-d.gmin_pu, (T, d.ng))]
     return ([np.asarray(c).reshape(-1) for c in cols],
             [dt_h * np.asarray(c, float).reshape(-1) for c in coefs])
+
+
+def add_weak_duality_cuts(bld: ProblemBuilder, d: TNData, v: TNVars, k: KKTVars, pcc_bus: np.ndarray,
+                          r_ref: np.ndarray, V_ref: np.ndarray) -> None:
+    """Valid cuts: the follower's dual objective at reference demands is at most their cost.
+
+    The KKT multipliers (lambda, mu, nu) with g from stationarity are feasible for the dual of
+    the follower's QP for ANY right-hand side; by weak duality, at demand D + r (r = PCC
+    demand per distinct PCC bus, TN pu) the dual objective is at most V(D + r):
+
+        lambda'(D + E r) - sum_k F_k (mu_u + mu_l) - sum_g (Gmax nu_u - Gmin nu_l) - sum c2 g^2 <= V(D + E r)
+
+    Linear with tau >= g^2 replacing g^2 (tau appears with coefficient -c2 on the left, so the
+    cut is implied by its exact form). Equivalently lambda'P0 >= V(D+P0) - V(D+r) + lambda' E r:
+    a subgradient inequality of the follower's convex value function; at a bilevel-feasible point
+    it holds, while the big-M relaxation alone lets the LMPs drift far from any follower response.
+
+    r_ref: (K, T, m) reference PCC demands; V_ref: (K, T) follower costs there (k$/h).
+    """
+    K, T = V_ref.shape
+    cut = Rows(K * T)
+    for j in range(K):
+        rows = j * T + np.arange(T)[:, None]
+        dem = d.D_pu.copy()
+        np.add.at(dem.T, pcc_bus, r_ref[j].T)
+        cut.add(rows, k.lam, dem)
+        cut.add(rows, k.mu_u, -d.F_pu[None, :]); cut.add(rows, k.mu_l, -d.F_pu[None, :])
+        cut.add(rows, k.nu_u, -d.gmax_pu[None, :]); cut.add(rows, k.nu_l, d.gmin_pu[None, :])
+        cut.add(rows, v.tau, -d.c2[None, :])
+        cut.rhs[j * T:(j + 1) * T] = V_ref[j]
+    add_leq_rows(bld, "kkt.weak_duality_cut", cut)

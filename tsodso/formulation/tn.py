@@ -146,3 +146,25 @@ def dcopf_readback(prob, sol, d: TNData) -> dict:
         "lmp_usd_per_mwh": -y * USD_PER_OBJ_UNIT / d.base_mva,
         "cost_usd": sol.objective * USD_PER_OBJ_UNIT,
     }
+
+
+def follower_cost(d: TNData, pcc_bus, r_pu) -> np.ndarray:
+    """Optimal follower cost V_t (k$/h) per hour with extra demand r_pu (T, m) at `pcc_bus`.
+
+    nan where ECOS does not return OPTIMAL (callers must not use such a value as a bound).
+    """
+    from ..conic.ecos_adapter import solve
+    dd = TNData(**{**d.__dict__})
+    dd.D_pu = d.D_pu.copy()
+    np.add.at(dd.D_pu.T, np.asarray(pcc_bus), np.asarray(r_pu).T)
+    out = np.full(d.T, np.nan)
+    for t in range(d.T):
+        one = TNData(**{**dd.__dict__, "T": 1, "D_pu": dd.D_pu[t:t + 1]})
+        bld = ProblemBuilder()
+        v = add_dcopf_primal(bld, one)
+        bld.add_cost(v.tau, np.broadcast_to(one.c2, v.tau.shape))
+        bld.add_cost(v.g, np.broadcast_to(one.c1, v.g.shape))
+        sol = solve(bld.build())
+        if sol.ok:
+            out[t] = sol.objective
+    return out
