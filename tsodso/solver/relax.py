@@ -3,10 +3,13 @@
 Only ECOS's OPTIMAL is trusted. The attempts, in order, stop at the first trusted answer:
 
     0  the options' tolerances and max_iters
-    1  max_iters x 5
-    2  row equilibration (every row of A, every LP row of G, every cone of G scaled by
-       1 / its largest |coefficient|; a positive scale per cone keeps the cone), max_iters x 5
+    1  row equilibration (every row of A, every LP row of G, every cone of G scaled by
+       1 / its largest |coefficient|; a positive scale per cone keeps the cone)
+    2  as 1 with max_iters x 5
     3  as 2 with feastol / abstol / reltol 10x looser (still ECOS's OPTIMAL at those tolerances)
+
+(Order measured on a 2-ADN x 2 h model instance: every untrusted first attempt stayed
+untrusted with 5x the iterations and became OPTIMAL after equilibration.)
 
 `options.retries` limits the attempts after the first. Outcomes (`NodeResult.status`):
 
@@ -83,7 +86,7 @@ class NodeSolver:
         base = o.ecos_tolerances
         more = dict(base, max_iters=5 * o.ecos_max_iters)
         loose = dict(more, feastol=10 * o.ecos_feastol, abstol=10 * o.ecos_abstol, reltol=10 * o.ecos_reltol)
-        plan = [(False, base), (False, more), (True, more), (True, loose)]
+        plan = [(False, base), (True, base), (True, more), (True, loose)]
         return plan[: 1 + o.retries]
 
     def _scaled_prob(self):
