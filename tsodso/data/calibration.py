@@ -24,6 +24,7 @@ import numpy as np
 
 from .system import System, Transmission
 
+_VERBOSE = False
 BIND_TOL_MW = 1e-4   # a line binds when |f| >= rate - tol (HiGHS primal tolerance is 1e-7 pu)
 
 
@@ -58,45 +59,65 @@ def ptdf(tn: Transmission) -> np.ndarray:
 def solve_dcopf(tn: Transmission, demand_mw: np.ndarray, H: Optional[np.ndarray] = None
                 ) -> DCOPFResult:
     """min sum c2 g^2 + c1 g + c0 s.t. sum g = sum D (dual lam), |PTDF (C g - D)| <= rate
-    (duals y_k), Gmin <= g <= Gmax. Solved by HiGHS' QP solver (PTDF form: ng variables,
-    well scaled). LMP_b = d cost / d D_b = lam + sum_k y_k PTDF_kb (HiGHS row duals are
-    d obj / d bound; a demand increase at b shifts both bounds of line row k by PTDF_kb).
-    `demand_mw` (nb,) includes the ADNs' PCC imports."""
-    import highspy
+    (duals y_k), Gmin <= g <= Gmax. Solved by HiGHS' QP solver in PTDF form (ng variables).
 
+    LMP_b = d cost / d D_b = lam + sum_k y_k PTDF_kb (HiGHS row duals are d obj / d bound; a
+    demand increase at b shifts both bounds of line row k by PTDF_kb); checked against finite
+    differences in the tests. Line rows are added lazily (solve, add the lines whose flow
+    exceeds the rating, re-solve): with all 41 nearly-degenerate rows HiGHS' active-set QP
+    solver sometimes stops with a spurious "non-convex" status; the lazy active set avoids
+    it and gives the same optimum (a relaxation whose solution is feasible is optimal).
+    `demand_mw` (nb,) includes the ADNs' PCC imports.
+    """
     H = ptdf(tn) if H is None else H
     nb, ng, nk = tn.n_bus, tn.n_gen, tn.n_line
     Hg = H[:, tn.gen_bus]                       # (nk, ng)
+    Hg = np.where(np.abs(Hg) < 1e-12, 0.0, Hg)
     fd = H @ demand_mw                          # flow caused by demand (withdrawal)
-    lim = np.nonzero(np.isfinite(tn.line_rate_mw))[0]
+    rate = tn.line_rate_mw
+    active: List[int] = []
+    for _ in range(nk + 1):
+        st, g, dual = _qp(tn, Hg, fd, demand_mw, active)
+        if st != "optimal":
+            return DCOPFResult(st, np.nan, np.full(ng, np.nan), np.full(nk, np.nan),
+                               np.full(nb, np.nan))
+        flow = Hg @ g - fd
+        viol = [k for k in range(nk) if k not in active and abs(flow[k]) > rate[k] * (1 + 1e-9)]
+        if not viol:
+            break
+        active.extend(viol)
+    y = np.zeros(nk)
+    y[active] = dual[1:]
+    lmp = dual[0] + H.T @ y
+    obj = float(np.sum(tn.gen_c2_usd_per_mw2h * g ** 2 + tn.gen_c1_usd_per_mwh * g)
+                + np.sum(tn.gen_c0_usd_per_h))
+    return DCOPFResult("optimal", obj, g, flow, lmp)
+
+
+def _qp(tn, Hg, fd, demand_mw, lines):
+    import highspy
+
+    ng = tn.n_gen
     h = highspy.Highs()
-    h.setOptionValue("output_flag", False)
+    h.setOptionValue("output_flag", _VERBOSE)
     h.addVars(ng, tn.gen_pmin_mw.astype(float), tn.gen_pmax_mw.astype(float))
-    h.changeColsCost(ng, np.arange(ng, dtype=np.int32), tn.gen_c1_usd_per_mwh.astype(float))
     allg = np.arange(ng, dtype=np.int32)
+    h.changeColsCost(ng, allg, tn.gen_c1_usd_per_mwh.astype(float))
     tot = float(np.sum(demand_mw))
     h.addRow(tot, tot, ng, allg, np.ones(ng))
-    for k in lim:
+    for k in lines:
+        nz = np.nonzero(Hg[k])[0].astype(np.int32)
         h.addRow(float(-tn.line_rate_mw[k] + fd[k]), float(tn.line_rate_mw[k] + fd[k]),
-                 ng, allg, Hg[k].astype(float))
+                 nz.size, nz, Hg[k, nz].astype(float))
     q = 2.0 * tn.gen_c2_usd_per_mw2h              # HiGHS objective: c'x + 0.5 x'Qx
     if np.any(q > 0):
         h.passHessian(ng, ng, highspy.HessianFormat.kTriangular,
                       np.arange(ng + 1, dtype=np.int32), allg, q.astype(float))
     h.run()
     if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
-        return DCOPFResult(h.modelStatusToString(h.getModelStatus()), np.nan,
-                           np.full(ng, np.nan), np.full(nk, np.nan), np.full(nb, np.nan))
+        return h.modelStatusToString(h.getModelStatus()), None, None
     sol = h.getSolution()
-    g = np.array(sol.col_value)
-    dual = np.array(sol.row_dual)
-    y = np.zeros(nk)
-    y[lim] = dual[1:]
-    lmp = dual[0] + H.T @ y
-    flow = Hg @ g - fd
-    obj = float(np.sum(tn.gen_c2_usd_per_mw2h * g ** 2 + tn.gen_c1_usd_per_mwh * g)
-                + np.sum(tn.gen_c0_usd_per_h))
-    return DCOPFResult("optimal", obj, g, flow, lmp)
+    return "optimal", np.array(sol.col_value), np.array(sol.row_dual)
 
 
 def pcc_injection(system: System, pcc_mw: np.ndarray) -> np.ndarray:
