@@ -275,3 +275,17 @@ def test_missing_case_file(tmp_path):
 
 def test_default_scenario_path_exists():
     assert os.path.isfile(default_scenario_path())
+
+
+def test_bad_window_start(tmp_path):
+    _bad_scenario(tmp_path, lambda s: s.__setitem__("hours", {"start": 30}), "hours.start", 30)
+
+
+def test_window_start_wraps(tmp_path):
+    p = _copy_cases(tmp_path)
+    sc = json.loads(p.read_text())
+    sc["hours"] = {"start": 22}
+    p.write_text(json.dumps(sc))
+    s = load_system(p, hours=4)
+    d = load_system()
+    np.testing.assert_array_equal(s.tn.load_mw, d.tn.load_mw[[22, 23, 0, 1]])

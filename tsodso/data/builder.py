@@ -177,7 +177,9 @@ def load_system(scenario=None, adns: int = 5, hours: int = 24, seed: int = 0) ->
     fd_case = read_case(_resolve(sc, "feeder_case"))
     feeder = feeder_from_case(fd_case)
     prof = read_profiles(_resolve(sc, "profiles"))
-    start = int(sc.get("hours", {}).get("start", 0))
+    start = sc.get("hours", {}).get("start", 0)
+    if isinstance(start, bool) or not isinstance(start, int) or not 0 <= start <= 23:
+        raise CaseError(path, "hours.start", start, "first hour must be an integer in 0..23")
     hrs = (start + np.arange(hours)) % 24
 
     tn_bus_idx = tn_case.bus_index()
