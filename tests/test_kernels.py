@@ -11,8 +11,6 @@ explicit zeros) and the shipped 33-bus feeder. TNs: random meshed networks (2, 5
 """
 from __future__ import annotations
 
-import os
-
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -236,7 +234,6 @@ def test_build_dso_led_identical(T, mode):
 
 
 @needs_numba
-@pytest.mark.skipif(os.environ.get("TSODSO_SLOW") != "1", reason="24-hour build of 2 ADNs: set TSODSO_SLOW=1")
 def test_build_dso_led_identical_24h():
     system = _case_system(2, 24)
     a, b = _build_both(system, 24, "bigm")

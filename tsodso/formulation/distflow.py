@@ -67,6 +67,27 @@ def add_distflow(bld: ProblemBuilder, adn: ADN, T: int, prefix: str, pcc_bounds_
     load_p = np.asarray(adn.load_p_mw, float)[:T] / adn.base_mva
     load_q = np.asarray(adn.load_q_mvar, float)[:T] / adn.base_mva
 
+    try:
+        from ..kernels import assembly as asm   # installed: setup.py maps kernels/ -> tsodso.kernels
+    except ImportError:
+        try:
+            from kernels import assembly as asm  # source tree: the repo root is on sys.path
+        except ImportError:
+            asm = None
+    if asm is not None and asm.backend() == "numba":
+        # same triplets from the Numba kernel (kernels/assembly.py); numpy path below
+        blk = asm.split_blocks(*asm.distflow_triplets(fr, to, r, x, line_into, P, Q, L, V, pcc),
+                               asm.DISTFLOW_BLOCKS)
+        rows = {}
+        for name, load in (("p", load_p), ("q", load_q)):
+            rows[name] = Rows(T * nl).add(*blk[f"balance_{name}"])
+            rows[name].rhs[:] = load[:, to].reshape(-1)
+        add_eq_rows(bld, f"{prefix}.balance_q", rows["q"])
+        bld.add_eq(f"{prefix}.voltage_drop", *blk["voltage_drop"], np.zeros(T * nl))
+        bld.add_eq(f"{prefix}.pcc", *blk["pcc"], np.zeros(T))
+        bld.add_cones(f"{prefix}.branch_soc", *blk["branch_soc"], np.zeros(4 * T * nl), 4)
+        return FeederVars(P=P, Q=Q, l=L, v=V, pcc=pcc, p_rows=rows["p"], line_into=line_into)
+
     rows = {}
     for name, F, imp, load in (("p", P, r, load_p), ("q", Q, x, load_q)):
         bal = Rows(T * nl)
