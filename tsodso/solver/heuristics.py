@@ -4,8 +4,9 @@ may become the incumbent; no heuristic can make the search wrong, only slower.
 1. fix_and_solve (integral-relaxation detection): when a relaxation point satisfies every
    integrality and complementarity requirement within tolerance, round the integers, fix
    them (lb = ub = rounded), in branch mode fix the smaller side of every pair to 0, and
-   re-solve the continuous problem with ECOS. A trusted OPTIMAL answer, with the integers
-   set exactly to their rounded values, is the candidate.
+   re-solve the continuous problem with ECOS. Its point, with the fixed variables set
+   exactly, is the candidate (also after an inaccurate ECOS status: feasibility is decided
+   by the certificate below, not by ECOS's status).
 2. rounding_dive: a relaxation point with fractional integers: fix the near-integral
    integers and the half of the fractional ones nearest to an integer, re-solve, repeat
    (`dive_rounds` times) until all are integral, then fix_and_solve.
@@ -13,7 +14,8 @@ may become the incumbent; no heuristic can make the search wrong, only slower.
    `solve(..., heuristics=[...])`; exceptions in them are reported, not raised.
 
 Certification (`Certifier.check`): every entry of `prob.residuals(x)` other than integrality
-is <= feas_tol * (1 + max(|b|_inf, |h|_inf)), integrality <= 1e-9 (integers are snapped
+is <= feas_tol (absolute; a tolerance relative to max(|b|, |h|) let a model point with
+LP residual 8e-6 through whose objective beat a trusted relaxation bound), integrality <= 1e-9 (integers are snapped
 before the check), x within the root bounds up to the same tolerance, and every
 complementarity pair satisfies min(x_a, x_b) <= comp_tol.
 """
@@ -33,8 +35,7 @@ class Certifier:
     def __init__(self, prob, opts, pairs):
         self.prob = prob
         self.pairs = pairs
-        scale = max(np.max(np.abs(prob.b), initial=0.0), np.max(np.abs(prob.h), initial=0.0))
-        self.tol = opts.feas_tol * (1.0 + scale)
+        self.tol = opts.feas_tol          # absolute, per row (as SCIP's feastol)
         self.comp_tol = opts.comp_tol
         self.rejected = 0
         self.last_reason = ""
@@ -78,8 +79,10 @@ def fix_and_solve(prob, node_solver, x, lb, ub, opts, pairs) -> Optional[np.ndar
         if np.any(lb[side] > 0):
             return None
     res = node_solver.solve(lb, ub)
-    if res.status != "optimal":
+    if res.x is None:                   # infeasible, or no point at all
         return None
+    # An untrusted (inaccurate) answer is still a point: the Certifier decides, on the
+    # residuals alone, whether it is feasible. Only bounds and pruning need a trusted status.
     y = res.x.copy()
     fixed = lb == ub
     y[fixed] = lb[fixed]
@@ -107,9 +110,9 @@ def rounding_dive(prob, node_solver, x, lb, ub, opts, pairs) -> Optional[np.ndar
         lb[pick] = r
         ub[pick] = r
         res = node_solver.solve(lb, ub)
-        if res.status != "optimal":
+        if res.x is None:
             return None
-        x = res.x
+        x = res.x                       # guidance only; the final point is certified
     return fix_and_solve(prob, node_solver, x, lb, ub, opts, pairs)
 
 

@@ -54,7 +54,7 @@ OPTION_TABLE: Dict[str, Tuple[Any, Callable[[Any], bool], str, str]] = {
     "comp_tol": (1e-6, _pos, "> 0", "a complementarity pair (a, b) is satisfied if min(x_a, x_b) <= comp_tol"),
     "feas_tol": (1e-6, _pos, "> 0",
                  "a candidate point becomes the incumbent only if every residual of prob.residuals "
-                 "(eq, lp, cone, bound) is <= feas_tol * (1 + max(|b|_inf, |h|_inf)) and integrality is exact"),
+                 "(eq, lp, cone, bound; absolute, per row) is <= feas_tol and integrality is exact"),
     # ------------------------------------------------------------ search
     "branching": ("pseudocost", _one_of("most_fractional", "pseudocost"), "'most_fractional' | 'pseudocost'",
                   "variable selection rule; priorities in prob.meta['branch_priority'] come first"),
