@@ -198,13 +198,39 @@ def test_nan_data_rejected():
         ea.solve(lp_two_vars(), lb=np.array([np.nan, 0.0]))
 
 
-def test_empty_equality_row_rejected():
+def test_empty_equality_rows_dropped_or_infeasible():
+    # ECOS's KKT factorisation fails on an empty (rank-deficient) row of A: the adapter drops a
+    # row 0 = 0 and reports a row 0 = 1 as infeasible without calling ECOS.
+    for rhs, status in ((0.0, ea.OPTIMAL), (1.0, ea.INFEASIBLE)):
+        pb = ProblemBuilder()
+        x = pb.var("x", 2, lb=0.0)
+        pb.add_cost(x, [1.0, 1.0])
+        pb.add_eq("rows", [0, 0], [x[0], x[1]], [1.0, 1.0], [1.0, rhs])   # row 1 has no entries
+        sol = ea.solve(pb.build())
+        assert sol.status == status
+        if status == ea.OPTIMAL:
+            assert sol.objective == pytest.approx(1.0, abs=1e-7)
+
+
+def test_fixed_variables_eliminated_exactly():
+    # min x0 + 2 x1 + 3 x2, x0 + x1 + x2 = 2, x >= 0, x2 fixed at 0.5: optimum x0 = 1.5 -> 3.0
     pb = ProblemBuilder()
-    x = pb.var("x", 2, lb=0.0)
-    pb.add_cost(x, [1.0, 1.0])
-    pb.add_eq("rows", [0, 0], [x[0], x[1]], [1.0, 1.0], [1.0, 0.0])   # row 1 has no entries
-    with pytest.raises(ea.ECOSDataError, match="equality row 1 of A is empty"):
-        ea.solve(pb.build())
+    x = pb.var("x", 3, lb=0.0, ub=10.0)
+    pb.add_cost(x, [1.0, 2.0, 3.0])
+    pb.add_eq("sum", [0, 0, 0], x, 1.0, [2.0])
+    prob = pb.build()
+    lb, ub = prob.lb.copy(), prob.ub.copy()
+    lb[2] = ub[2] = 0.5
+    sol = ea.solve(prob, lb, ub)
+    assert sol.status == ea.OPTIMAL
+    assert sol.objective == pytest.approx(3.0, abs=1e-7)
+    assert sol.x[2] == 0.5
+    # d obj / d x2 = 3 - 1 = 2 > 0: the lower-bound multiplier of the fixed variable is 2
+    assert sol.z_lb[2] == pytest.approx(2.0, abs=1e-6) and sol.z_ub[2] == pytest.approx(0.0, abs=1e-9)
+    lb[:] = ub[:] = [1.0, 0.5, 0.5]      # all fixed and feasible
+    assert ea.solve(prob, lb, ub).objective == pytest.approx(3.5)
+    lb[:] = ub[:] = [1.0, 1.0, 1.0]      # all fixed, violates the equality
+    assert ea.solve(prob, lb, ub).status == ea.INFEASIBLE
 
 
 def test_crossing_bounds_rejected():

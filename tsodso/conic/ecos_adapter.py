@@ -66,6 +66,10 @@ DEFAULT_TOLERANCES = dict(feastol=1e-8, abstol=1e-8, reltol=1e-8,
                           max_iters=100)
 
 
+# An equality / LP row whose every variable is fixed is checked against this relative tolerance.
+FIXED_ROW_TOL = 1e-9
+
+
 class ECOSDataError(ValueError):
     """Problem data that ECOS would mishandle (crash, hang or answer wrongly)."""
 
@@ -101,51 +105,80 @@ def _check_finite(name, arr):
 def apply(prob: ConicProblem, lb: Optional[np.ndarray] = None, ub: Optional[np.ndarray] = None):
     """ECOS data for `prob` with bounds `lb, ub` (defaults: the problem's own).
 
+    Fixed variables (lb == ub) are eliminated: their columns move to the right-hand sides and
+    the objective constant (ECOS's KKT system degrades with many singleton equality rows,
+    which deep B&B nodes and fix-and-solve heuristics produce). Rows left without entries are
+    dropped when their right-hand side is satisfied (tolerance `FIXED_ROW_TOL`, relative) and
+    make the problem trivially infeasible otherwise (`inverse['trivial']` says which row).
+
     Returns (data, inverse) where data holds c, G, h, dims, A, b and inverse what `invert`
     needs to map the answer back.
     """
     lb = prob.lb if lb is None else lb
     ub = prob.ub if ub is None else ub
     n = prob.n
-    if np.any(lb > ub + 0.0):
-        j = int(np.argmax(lb > ub))
-        raise ECOSDataError(f"bounds cross at variable {j}: lb {lb[j]} > ub {ub[j]}")
     if np.any(np.isnan(lb)) or np.any(np.isnan(ub)):
         raise ECOSDataError("NaN in variable bounds")
-    fixed = np.flatnonzero(lb == ub)
-    free_l = np.flatnonzero(np.isfinite(lb) & (lb != ub))
-    free_u = np.flatnonzero(np.isfinite(ub) & (lb != ub))
-    nf, nl, nu = fixed.size, free_l.size, free_u.size
-
-    A = prob.A
-    b = prob.b
-    if nf:
-        Af = sp.csc_matrix((np.ones(nf), (np.arange(nf), fixed)), shape=(nf, n))
-        A = sp.vstack([A, Af], format="csc")
-        b = np.concatenate([b, lb[fixed]])
-    Gb = sp.csc_matrix((np.concatenate([-np.ones(nl), np.ones(nu)]),
-                        (np.arange(nl + nu), np.concatenate([free_l, free_u]))), shape=(nl + nu, n))
-    hb = np.concatenate([-lb[free_l], ub[free_u]])
-    G = sp.vstack([prob.G[: prob.n_lp], Gb, prob.G[prob.n_lp:]], format="csc")
-    h = np.concatenate([prob.h[: prob.n_lp], hb, prob.h[prob.n_lp:]])
-    if G.shape[0] == 0:
-        raise ECOSDataError("ECOS needs at least one inequality or cone row; the problem has none")
-    for name, arr in (("c", prob.c), ("b", b), ("h", h), ("A.data", A.data), ("G.data", G.data)):
+    if np.any(lb > ub):
+        j = int(np.argmax(lb > ub))
+        raise ECOSDataError(f"bounds cross at variable {j}: lb {lb[j]} > ub {ub[j]}")
+    for name, arr in (("c", prob.c), ("b", prob.b), ("h", prob.h), ("A.data", prob.A.data),
+                      ("G.data", prob.G.data)):
         _check_finite(name, arr)
-    if A.shape[0]:
-        empty = np.flatnonzero(np.diff(A.tocsr().indptr) == 0)
-        if empty.size:
-            i = int(empty[0])
-            raise ECOSDataError(f"equality row {i} of A is empty (rhs {b[i]}): ECOS's KKT "
-                                "factorisation fails on rank-deficient A; remove the row")
-    for M in (A, G):
+    fixed = np.flatnonzero(lb == ub)
+    keep = np.flatnonzero(lb != ub)
+    xF = lb[fixed]
+    A_all, G_all = prob.A.tocsc(), prob.G.tocsc()
+    b = prob.b - (A_all[:, fixed] @ xF if fixed.size else 0.0)
+    h = prob.h - (G_all[:, fixed] @ xF if fixed.size else 0.0)
+    c0 = prob.c0 + float(prob.c[fixed] @ xF)
+    A = A_all[:, keep]
+    G = G_all[:, keep]
+    trivial = None
+    # equality rows without entries
+    a_nnz = np.diff(A.tocsr().indptr) if A.shape[0] else np.zeros(0, int)
+    a_rows = np.flatnonzero(a_nnz > 0)
+    for i in np.flatnonzero(a_nnz == 0):
+        if abs(b[i]) > FIXED_ROW_TOL * max(1.0, abs(prob.b[i])):
+            trivial = f"equality row {i} violated by fixed variables (residual {b[i]:.3g})"
+            break
+    g_nnz = np.diff(G.tocsr().indptr) if G.shape[0] else np.zeros(0, int)
+    lp_rows = np.flatnonzero(g_nnz[: prob.n_lp] > 0)
+    for i in np.flatnonzero(g_nnz[: prob.n_lp] == 0):
+        if h[i] < -FIXED_ROW_TOL * max(1.0, abs(prob.h[i])):
+            trivial = trivial or f"inequality row {i} violated by fixed variables (residual {h[i]:.3g})"
+    cone_rows = np.arange(prob.n_lp, G.shape[0])
+    nk = keep.size
+    lbk, ubk = lb[keep], ub[keep]
+    free_l = np.flatnonzero(np.isfinite(lbk))
+    free_u = np.flatnonzero(np.isfinite(ubk))
+    nl, nu = free_l.size, free_u.size
+    Ar = A[a_rows]
+    Gb = sp.csc_matrix((np.concatenate([-np.ones(nl), np.ones(nu)]),
+                        (np.arange(nl + nu), np.concatenate([free_l, free_u]))), shape=(nl + nu, nk))
+    hb = np.concatenate([-lbk[free_l], ubk[free_u]])
+    parts = [G[lp_rows], Gb]
+    hparts = [h[lp_rows], hb]
+    dummy = lp_rows.size + nl + nu == 0 and cone_rows.size == 0 and nk > 0
+    if dummy:   # ECOS needs at least one inequality row with an entry: 0 x_0 <= 1 (stored zero)
+        dz = sp.csc_matrix((np.zeros(1), (np.zeros(1, int), np.zeros(1, int))), shape=(1, nk))
+        parts.append(dz); hparts.append(np.ones(1))
+    Gr = sp.vstack(parts + [G[cone_rows]], format="csc")
+    if dummy and Gr.nnz == 0:   # vstack may drop the stored zero
+        Gr = sp.csc_matrix((np.zeros(1), np.zeros(1, np.int64), np.r_[0, np.ones(nk, np.int64)]), shape=(1, nk))
+    hr = np.concatenate(hparts + [h[cone_rows]])
+    for M in (Ar, Gr):
+        M.sort_indices()
         M.indices = M.indices.astype(np.int64, copy=False)
         M.indptr = M.indptr.astype(np.int64, copy=False)
-    dims = {"l": int(prob.n_lp + nl + nu), "q": [int(q) for q in prob.cone_sizes], "e": 0}
-    data = dict(c=np.asarray(prob.c, float), G=G, h=h, dims=dims,
-                A=A if A.shape[0] else None, b=b if A.shape[0] else None)
-    inverse = dict(n_eq=prob.n_eq, n_lp=prob.n_lp, nl=nl, nu=nu, free_l=free_l, free_u=free_u,
-                   fixed=fixed, c0=prob.c0, n=n)
+    n_lp_red = lp_rows.size + nl + nu + int(dummy)
+    dims = {"l": int(n_lp_red), "q": [int(q) for q in prob.cone_sizes], "e": 0}
+    data = dict(c=np.asarray(prob.c[keep], float), G=Gr, h=hr, dims=dims,
+                A=Ar if Ar.shape[0] else None, b=b[a_rows] if Ar.shape[0] else None)
+    inverse = dict(n_eq=prob.n_eq, n_lp=prob.n_lp, nl=nl, nu=nu, free_l=keep[free_l],
+                   free_u=keep[free_u], fixed=fixed, keep=keep, xF=xF, c0=c0, n=n,
+                   a_rows=a_rows, lp_rows=lp_rows, n_lp_red=n_lp_red, n_cone=cone_rows.size,
+                   trivial=trivial, prob=prob)
     return data, inverse
 
 
@@ -153,28 +186,38 @@ def invert(raw: dict, inverse: dict, build_seconds: float) -> ConicSolution:
     info = raw["info"]
     flag = int(info["exitFlag"])
     status = STATUS_MAP.get(flag, FATAL)
-    n_lp, nl, nu, n = inverse["n_lp"], inverse["nl"], inverse["nu"], inverse["n"]
-    x = np.asarray(raw["x"], float).copy()
-    y = np.asarray(raw["y"], float)
-    z = np.asarray(raw["z"], float)
+    n, keep, fixed = inverse["n"], inverse["keep"], inverse["fixed"]
+    nl, nu = inverse["nl"], inverse["nu"]
+    prob = inverse["prob"]
+    xr = np.asarray(raw["x"], float)
+    yr = np.asarray(raw["y"], float)
+    zr = np.asarray(raw["z"], float)
     has_point = status in (OPTIMAL, OPTIMAL_INACCURATE, MAX_ITERS, NUMERICAL_ERROR)
+    x = np.zeros(n)
+    x[keep] = xr
+    x[fixed] = inverse["xF"]
+    y = np.zeros(inverse["n_eq"])
+    y[inverse["a_rows"]] = yr[: inverse["a_rows"].size]
+    nlp = inverse["lp_rows"].size
+    z = np.zeros(inverse["n_lp"] + inverse["n_cone"])
+    z[inverse["lp_rows"]] = zr[:nlp]
+    z[inverse["n_lp"]:] = zr[inverse["n_lp_red"]:]
     z_lb = np.zeros(n)
     z_ub = np.zeros(n)
-    z_lb[inverse["free_l"]] = z[n_lp: n_lp + nl]
-    z_ub[inverse["free_u"]] = z[n_lp + nl: n_lp + nl + nu]
-    # fixed variables x_j = v_j: d objective / d v_j = -y_f (ECOS sign). A lower bound has
-    # d obj / d lb = +z_lb, an upper bound d obj / d ub = -z_ub, so z_lb = (-y_f)_+, z_ub = (y_f)_+.
-    yf = y[inverse["n_eq"]:]
-    z_lb[inverse["fixed"]] += np.maximum(-yf, 0.0)
-    z_ub[inverse["fixed"]] += np.maximum(yf, 0.0)
+    z_lb[inverse["free_l"]] = zr[nlp: nlp + nl]
+    z_ub[inverse["free_u"]] = zr[nlp + nl: nlp + nl + nu]
+    if fixed.size:
+        # reduced cost r = c + A'y + G'z of an eliminated variable: stationarity with bound
+        # multipliers, c + A'y + G'z - z_lb + z_ub = 0, gives z_lb = (r)_+, z_ub = (-r)_+.
+        r = prob.c[fixed] + prob.A[:, fixed].T @ y + prob.G[:, fixed].T @ z
+        z_lb[fixed] = np.maximum(r, 0.0)
+        z_ub[fixed] = np.maximum(-r, 0.0)
     timing = info.get("timing", {})
     return ConicSolution(
         status=status, exit_flag=flag,
         x=x if has_point else None,
         objective=float(info["pcost"] + inverse["c0"]) if has_point else np.nan,
-        y=y[: inverse["n_eq"]].copy(),
-        z=np.concatenate([z[:n_lp], z[n_lp + nl + nu:]]),
-        z_lb=z_lb, z_ub=z_ub,
+        y=y, z=z, z_lb=z_lb, z_ub=z_ub,
         dual_objective=float(info["dcost"] + inverse["c0"]),
         iterations=int(info.get("iter", 0)),
         build_seconds=build_seconds,
@@ -190,6 +233,21 @@ def solve(prob: ConicProblem, lb=None, ub=None, verbose: bool = False, **toleran
     opts = dict(DEFAULT_TOLERANCES)
     opts.update(tolerances)
     build = time.perf_counter() - t0
+    if inverse["trivial"] is not None:
+        return ConicSolution(status=INFEASIBLE, exit_flag=1, x=None, objective=np.nan,
+                             build_seconds=build, info={"infostring": inverse["trivial"]})
+    if data["c"].size == 0:
+        # every variable fixed: the point is feasible iff every cone row holds
+        x = np.zeros(inverse["n"])
+        x[inverse["fixed"]] = inverse["xF"]
+        res = prob.residuals(x)
+        ok = max(res["eq"], res["lp"], res["cone"]) <= 1e-9
+        return ConicSolution(status=OPTIMAL if ok else INFEASIBLE, exit_flag=0 if ok else 1,
+                             x=x if ok else None, objective=prob.objective(x) if ok else np.nan,
+                             y=np.zeros(prob.n_eq), z=np.zeros(prob.G.shape[0]),
+                             z_lb=np.zeros(prob.n), z_ub=np.zeros(prob.n),
+                             dual_objective=prob.objective(x) if ok else np.nan,
+                             build_seconds=build, info={"infostring": "all variables fixed"})
     raw = ecos.solve(data["c"], data["G"], data["h"], data["dims"], data["A"], data["b"],
                      verbose=verbose, **opts)
     return invert(raw, inverse, build)

@@ -22,7 +22,10 @@ and the generation policy g(u) = g0 + Gamma u with flows f(u) = PTDF (E_g g(u) -
                      f0 +- |Fmat| 1  within [-F + delta, F - delta]
 (|.| by auxiliary variables). delta* > 0 certifies strict feasibility with slack delta* over
 the whole box. An affine policy is a restriction, so delta* <= 0 does not prove the box
-unsafe; it means the bounds cannot be certified and the model refuses to build (ModelError).
+unsafe; for such an hour the exact minimum over the box's vertices is computed instead
+(`vertex_slack`), and only if that is <= 0 (or there are too many PCC buses to enumerate)
+does the model refuse to build (ModelError): some admissible PCC schedule then leaves the
+follower without a strictly feasible point and its duals are unbounded.
 """
 from __future__ import annotations
 
@@ -124,11 +127,38 @@ def robust_slack(d: TNData, t: int, pcc_bus: np.ndarray, r_lo: np.ndarray, r_hi:
     return float(res.x[idl])
 
 
+def vertex_slack(d: TNData, t: int, pcc_bus: np.ndarray, r_lo: np.ndarray, r_hi: np.ndarray,
+                 H: np.ndarray | None = None, max_buses: int = 10) -> float:
+    """Exact min over the box of delta(r) = max slack of a point feasible at demand r.
+
+    delta(r) is the optimal value of an LP whose right-hand side is affine in r, so it is
+    concave in r and its minimum over the box is attained at a vertex: enumerate the 2^m
+    vertices (m <= max_buses, else -inf = not certified).
+    """
+    m = pcc_bus.size
+    if m > max_buses:
+        return -np.inf
+    H = ptdf(d) if H is None else H
+    worst = np.inf
+    for k in range(2 ** m):
+        r = np.where([(k >> j) & 1 for j in range(m)], r_hi, r_lo)
+        worst = min(worst, robust_slack(d, t, pcc_bus, r, r, H))
+        if worst <= 0:
+            break
+    return worst
+
+
 def derive_dual_bounds(d: TNData, pcc_bus: np.ndarray, r_lo: np.ndarray, r_hi: np.ndarray) -> DualBounds:
-    """Bounds for every hour; r_lo, r_hi: (T, m) PCC demand box per distinct PCC bus, TN pu."""
+    """Bounds for every hour; r_lo, r_hi: (T, m) PCC demand box per distinct PCC bus, TN pu.
+
+    The affine-policy slack is tried first (one LP per hour); where it cannot certify an hour,
+    the exact vertex enumeration decides (2^m LPs, m distinct PCC buses).
+    """
     H = ptdf(d)
     cmin, cmax = cost_range(d)
     delta = np.array([robust_slack(d, t, pcc_bus, r_lo[t], r_hi[t], H) for t in range(d.T)])
+    for t in np.flatnonzero(~(delta > 1e-6)):
+        delta[t] = vertex_slack(d, t, pcc_bus, r_lo[t], r_hi[t], H)
     bad = np.flatnonzero(~(delta > 1e-6))
     if bad.size:
         t = int(bad[0])

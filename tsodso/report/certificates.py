@@ -1,0 +1,153 @@
+"""Certificates computed from a DSO-led solution: checks anyone can rerun (model.md section 6).
+
+follower   Fix the leader's PCC schedule and solve each hour's DC-OPF with HiGHS' QP solver in
+           PTDF form (`tsodso.data.calibration.solve_dcopf`): a different solver and a different
+           formulation from the ECOS-based MISOCP. Compare cost ($/h), dispatch (MW) and LMPs
+           ($/MWh). `follower_gap` = max over hours of |cost_ours - cost_highs| / max(1, cost_highs).
+           LMPs can legitimately differ where the follower's duals are not unique (optimistic
+           convention, model.md s.1); dispatch and cost cannot.
+soc        max over ADNs, hours, lines of v_i l_ij - P_ij^2 - Q_ij^2 (pu^2; 0 = exact), and the
+           worst |V_sweep - sqrt(v)| (pu) against a backward/forward sweep AC power flow of the
+           solution's net injections at the same root voltage.
+bigm       whether any KKT dual sits at its big-M bound M_t or any slack at its bound (within
+           `BIGM_TOL` relative): a solution with an active big-M may be cut off by the bound.
+objective  the leader objective recomputed by the physical definition of each cost (wholesale
+           energy as sum_b LMP_b P0_b with the solution's own LMPs, fees, degradation, platform,
+           curtailment), in $, and its difference from the MISOCP objective.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..data.calibration import solve_dcopf
+from ..data.radial_pf import radial_power_flow
+from ..formulation.common import USD_PER_OBJ_UNIT
+from ..formulation.distflow import soc_gap
+
+BIGM_TOL = 1e-6
+
+
+def pcc_import_mw(lay, x) -> np.ndarray:
+    """(A, T) PCC imports in MW."""
+    return np.array([x[fv.pcc] * adn.base_mva for fv, adn in zip(lay.feeders, lay.system.adns)])
+
+
+def lmp_usd_per_mwh(lay, x) -> np.ndarray:
+    """(T, nb) LMPs of the solution ($/MWh)."""
+    return x[lay.kkt.lam] * USD_PER_OBJ_UNIT / lay.tn.base_mva
+
+
+def follower_certificate(lay, x) -> dict:
+    d, tn, T = lay.tn, lay.system.tn, lay.T
+    P0 = pcc_import_mw(lay, x)
+    g_ours = x[lay.tnv.g] * d.base_mva
+    lmp_ours = lmp_usd_per_mwh(lay, x)
+    cost_ours = np.sum(tn.gen_c2_usd_per_mw2h * g_ours ** 2 + tn.gen_c1_usd_per_mwh * g_ours, axis=1) \
+        + np.sum(tn.gen_c0_usd_per_h)
+    cost_ref = np.full(T, np.nan)
+    dg = np.full(T, np.nan)
+    dl = np.full(T, np.nan)
+    statuses = []
+    for t in range(T):
+        dem = np.asarray(tn.load_mw[t], float).copy()
+        np.add.at(dem, [a.pcc_bus for a in lay.system.adns], P0[:, t])
+        r = solve_dcopf(tn, dem)
+        statuses.append(r.status)
+        if r.status != "optimal":
+            continue
+        cost_ref[t] = r.cost_usd_per_h
+        dg[t] = np.max(np.abs(r.gen_mw - g_ours[t]))
+        dl[t] = np.max(np.abs(r.lmp_usd_per_mwh - lmp_ours[t]))
+    rel = np.abs(cost_ours - cost_ref) / np.maximum(1.0, np.abs(cost_ref))
+    return {
+        "solver": "HiGHS QP (PTDF form)",
+        "statuses": statuses,
+        "follower_gap": float(np.nanmax(rel)) if np.any(np.isfinite(rel)) else float("nan"),
+        "cost_ours_usd": cost_ours, "cost_ref_usd": cost_ref,
+        "max_dispatch_diff_mw": float(np.nanmax(dg)) if np.any(np.isfinite(dg)) else float("nan"),
+        "max_lmp_diff_usd_per_mwh": float(np.nanmax(dl)) if np.any(np.isfinite(dl)) else float("nan"),
+        "all_solved": all(s == "optimal" for s in statuses),
+    }
+
+
+def net_consumption_pu(lay, x, a) -> tuple:
+    """(T, nbus) net active and reactive consumption (load - generation) of ADN a, ADN pu."""
+    adn, dv = lay.system.adns[a], lay.ders[a]
+    T, S = lay.T, adn.base_mva
+    p = np.asarray(adn.load_p_mw, float)[:T] / S
+    q = np.asarray(adn.load_q_mvar, float)[:T] / S
+    p = p.copy()
+    if adn.pv_bus.size:
+        np.add.at(p.T, adn.pv_bus, -x[dv.pv].T)
+    if adn.bess_bus.size:
+        np.add.at(p.T, adn.bess_bus, (x[dv.ch] - x[dv.dis]).T)
+    return p, q
+
+
+def soc_certificate(lay, x) -> dict:
+    worst_gap, worst_v = 0.0, 0.0
+    for a, (adn, fv) in enumerate(zip(lay.system.adns, lay.feeders)):
+        g = soc_gap(x[fv.P], x[fv.Q], x[fv.l], x[fv.v], adn.line_from)
+        worst_gap = max(worst_gap, float(np.max(np.abs(g))))
+        p, q = net_consumption_pu(lay, x, a)
+        vm = np.sqrt(np.maximum(x[fv.v], 0.0))
+        for t in range(lay.T):
+            pf = radial_power_flow(adn.line_from, adn.line_to, adn.line_r_pu, adn.line_x_pu,
+                                   p[t], q[t], v0_pu=adn.v0_pu)
+            worst_v = max(worst_v, float(np.max(np.abs(pf.v_pu - vm[t]))))
+    return {"soc_gap": worst_gap, "max_voltage_mismatch_pu": worst_v}
+
+
+def bigm_certificate(lay, x) -> dict:
+    k, b = lay.kkt, lay.bounds
+    M = b.dual_max[:, None]
+    duals = np.concatenate([x[k.mu_u], x[k.mu_l], x[k.nu_u], x[k.nu_l]], axis=1)
+    d_act = duals >= M * (1 - BIGM_TOL)
+    smax = np.concatenate([b.slack_line_max, b.slack_line_max, b.slack_gen_max, b.slack_gen_max])
+    slacks = np.concatenate([x[k.s_fu], x[k.s_fl], x[k.s_gu], x[k.s_gl]], axis=1)
+    s_act = slacks >= smax[None, :] * (1 - BIGM_TOL)
+    return {"bigm_active": bool(d_act.any() or s_act.any()),
+            "dual_bound_active": int(d_act.sum()), "slack_bound_active": int(s_act.sum()),
+            "max_dual_over_bound": float(np.max(duals / M)) if duals.size else 0.0}
+
+
+def cost_breakdown_usd(lay, x) -> dict:
+    """Leader cost by its physical definition, $ over the horizon."""
+    sys, T, dt = lay.system, lay.T, lay.system.dt_h
+    P0 = pcc_import_mw(lay, x)
+    lmp = lmp_usd_per_mwh(lay, x)
+    pcc = np.array([a.pcc_bus for a in sys.adns])
+    per_adn = {"wholesale": np.sum(lmp[:, pcc].T * P0, axis=1) * dt}
+    fees_grid, fees_loc, deg, plat, curt = [], [], [], [], []
+    for a, adn in enumerate(sys.adns):
+        S, sv, dv = adn.base_mva, lay.settle[a], lay.ders[a]
+        fees_grid.append(sys.fee_grid_usd_per_mwh * x[sv.buy_grid].sum() * S * dt)
+        fees_loc.append(sys.fee_local_usd_per_mwh * x[sv.buy_loc].sum() * S * dt)
+        deg.append(float(np.sum(np.asarray(adn.bess_deg_usd_per_mwh) * (x[dv.ch] + x[dv.dis]).sum(axis=0))) * S * dt)
+        plat.append(adn.platform_usd_per_h * x[sv.trade].sum() * dt if sv.trade.size else 0.0)
+        cut = np.sum(np.asarray(adn.pv_avail_mw, float)[:T] - x[dv.pv] * S) * dt
+        curt.append(adn.pv_curtail_usd_per_mwh * cut)
+    cr = lay.cross
+    fee_x = np.asarray(sys.fee_cross_usd_per_mwh, float)[cr.pairs[:, 0], cr.pairs[:, 1]]
+    xs = x[cr.x] * cr.base_x * dt                       # (T, npairs) MWh
+    fees_x = np.zeros(sys.n_adn)
+    np.add.at(fees_x, cr.pairs[:, 1], (xs * fee_x[None, :]).sum(axis=0))
+    per_adn.update({"fee_grid": np.array(fees_grid), "fee_local": np.array(fees_loc),
+                    "fee_cross": fees_x, "degradation": np.array(deg), "platform": np.array(plat),
+                    "curtailment": np.array(curt)})
+    per_adn["total"] = sum(per_adn.values())
+    return per_adn
+
+
+def objective_certificate(lay, prob, x) -> dict:
+    br = cost_breakdown_usd(lay, x)
+    total = float(np.sum(br["total"]))
+    ours = prob.objective(x) * USD_PER_OBJ_UNIT
+    return {"objective_usd": ours, "recomputed_usd": total, "difference_usd": ours - total,
+            "breakdown_usd": {k: float(np.sum(v)) for k, v in br.items()}}
+
+
+def certify(lay, prob, x) -> dict:
+    """All certificates of a DSO-led solution `x` of `prob` (built with layout `lay`)."""
+    return {"follower": follower_certificate(lay, x), "soc": soc_certificate(lay, x),
+            "bigm": bigm_certificate(lay, x), "objective": objective_certificate(lay, prob, x)}
