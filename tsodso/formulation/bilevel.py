@@ -17,7 +17,7 @@ import numpy as np
 
 from ..conic import ProblemBuilder
 from ..data.system import System
-from .bigm import DualBounds, derive_dual_bounds
+from .bigm import DualBounds, ModelError, derive_dual_bounds
 from .common import usd_per_mwh_to_obj, USD_PER_OBJ_UNIT
 from .der import DERVars, add_der
 from .distflow import FeederVars, add_distflow, close_p_balance
@@ -41,19 +41,49 @@ class Layout:
     mode: str
     pcc_bus_distinct: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     binary_groups: dict = field(default_factory=dict)
+    pcc_box_scale: np.ndarray = field(default_factory=lambda: np.ones(0))
 
 
-def pcc_box(system: System, T: int):
+def pcc_box(system: System, T: int, lo_mw=None, hi_mw=None):
     """Distinct PCC buses and the (T, m) box of their total ADN demand, TN pu."""
+    lo_mw = system.pcc_min_mw[:, :T] if lo_mw is None else lo_mw
+    hi_mw = system.pcc_max_mw[:, :T] if hi_mw is None else hi_mw
     pcc = np.array([a.pcc_bus for a in system.adns], np.int64)
     buses = np.unique(pcc)
     base = system.tn.base_mva
     lo = np.zeros((T, buses.size)); hi = np.zeros((T, buses.size))
     for a, b in enumerate(pcc):
         j = int(np.searchsorted(buses, b))
-        lo[:, j] += system.pcc_min_mw[a, :T] / base
-        hi[:, j] += system.pcc_max_mw[a, :T] / base
+        lo[:, j] += lo_mw[a] / base
+        hi[:, j] += hi_mw[a] / base
     return buses, lo, hi
+
+
+def certified_pcc_bounds(system: System, d: TNData, T: int, shrink: float = 0.9, max_rounds: int = 40):
+    """Per-ADN PCC bounds (A, T) in MW for which the KKT big-Ms are certified, and the bounds.
+
+    Starts from the ADNs' physical bounds. In an hour where the follower cannot be certified
+    strictly feasible over the whole box (some admissible schedule would leave the TN without a
+    strictly feasible dispatch, so its duals are unbounded), that hour's box is shrunk towards
+    its midpoint by `shrink` until it is certified: model.md's "bound the PCC schedules so that
+    the follower always has one". The imposed box is a restriction of the leader and is
+    reported (`Layout.pcc_box_scale`, 1 = the physical box).
+    """
+    lo = np.array(system.pcc_min_mw[:, :T], float)
+    hi = np.array(system.pcc_max_mw[:, :T], float)
+    mid = 0.5 * (lo + hi)
+    scale = np.ones(T)
+    for _ in range(max_rounds):
+        buses, blo, bhi = pcc_box(system, T, lo, hi)
+        try:
+            return lo, hi, derive_dual_bounds(d, buses, blo, bhi), scale, buses
+        except ModelError as e:
+            t = int(str(e).split(":")[0].split()[-1])
+            scale[t] *= shrink
+            lo[:, t] = mid[:, t] + scale[t] * (system.pcc_min_mw[:, t] - mid[:, t])
+            hi[:, t] = mid[:, t] + scale[t] * (system.pcc_max_mw[:, t] - mid[:, t])
+    buses, blo, bhi = pcc_box(system, T, lo, hi)
+    return lo, hi, derive_dual_bounds(d, buses, blo, bhi), scale, buses
 
 
 def reference_follower_costs(d: TNData, buses, lo, hi, n_interior: int = 3):
@@ -71,11 +101,13 @@ def reference_follower_costs(d: TNData, buses, lo, hi, n_interior: int = 3):
     return np.array(r_ref), np.array(V_ref)
 
 
-def add_leader(bld: ProblemBuilder, system: System, T: int):
+def add_leader(bld: ProblemBuilder, system: System, T: int, lo_mw=None, hi_mw=None):
+    lo_mw = system.pcc_min_mw[:, :T] if lo_mw is None else lo_mw
+    hi_mw = system.pcc_max_mw[:, :T] if hi_mw is None else hi_mw
     feeders, ders, settle = [], [], []
     for a, adn in enumerate(system.adns):
         p = f"adn{a}"
-        box = (system.pcc_min_mw[a, :T] / adn.base_mva, system.pcc_max_mw[a, :T] / adn.base_mva)
+        box = (lo_mw[a] / adn.base_mva, hi_mw[a] / adn.base_mva)
         fv = add_distflow(bld, adn, T, p, pcc_bounds_pu=box)
         dv = add_der(bld, adn, fv, T, system.dt_h, p)
         close_p_balance(bld, fv, p)
@@ -117,11 +149,11 @@ def build_dso_led(system: System, hours: int | None = None, complementarity: str
     """The single-level MISOCP of the DSO-led bilevel problem. Returns (problem, layout)."""
     T = system.n_hours if hours is None else int(hours)
     bld = ProblemBuilder()
-    feeders, ders, settle, cross = add_leader(bld, system, T)
     d = TNData.from_tn(system.tn, T)
+    lo_mw, hi_mw, bounds, scale, buses = certified_pcc_bounds(system, d, T)
+    _, lo, hi = pcc_box(system, T, lo_mw, hi_mw)
+    feeders, ders, settle, cross = add_leader(bld, system, T, lo_mw, hi_mw)
     tnv = add_dcopf_primal(bld, d, pcc_injections(system, feeders), bounds=False)
-    buses, lo, hi = pcc_box(system, T)
-    bounds = derive_dual_bounds(d, buses, lo, hi)
     kkt = add_kkt(bld, d, tnv, bounds, complementarity)
     if weak_duality_cuts:
         r_ref, V_ref = reference_follower_costs(d, buses, lo, hi)
@@ -131,7 +163,8 @@ def build_dso_led(system: System, hours: int | None = None, complementarity: str
         bld.add_cost(c, v)
     add_leader_costs(bld, system, T, ders, settle, cross)
     lay = Layout(system=system, T=T, tn=d, tnv=tnv, feeders=feeders, ders=ders, settle=settle,
-                 cross=cross, kkt=kkt, bounds=bounds, mode=complementarity, pcc_bus_distinct=buses)
+                 cross=cross, kkt=kkt, bounds=bounds, mode=complementarity, pcc_bus_distinct=buses,
+                 pcc_box_scale=scale)
     lay.binary_groups = binary_groups(lay)
     bld.meta.update({"scheme": "dso-led", "complementarity_mode": complementarity,
                      "objective_unit": "k$", "hours": T, "adns": system.n_adn})

@@ -1,0 +1,167 @@
+"""Command line: `tsodso solve | validate | size | export`.
+
+Instances are selected the same way everywhere: --adns N --hours T --seed S [--scenario FILE].
+User errors (bad case files, infeasible scenarios) print one clear message and exit 2.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+
+import numpy as np
+
+
+def _instance_args(p, adns_default="5"):
+    p.add_argument("--adns", default=adns_default, help="number of ADNs (default %(default)s)")
+    p.add_argument("--hours", type=int, default=24, help="horizon in hours, 1..24 (default 24)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the ADN variation (default 0)")
+    p.add_argument("--scenario", default=None, help="scenario JSON (default: the shipped default case)")
+
+
+def _system(args, adns=None):
+    from .data import load_system
+    return load_system(args.scenario, adns=int(adns if adns is not None else args.adns),
+                       hours=args.hours, seed=args.seed)
+
+
+def _jsonable(o):
+    if isinstance(o, dict):
+        return {k: _jsonable(v) for k, v in o.items()}
+    if isinstance(o, (list, tuple)):
+        return [_jsonable(v) for v in o]
+    if isinstance(o, np.ndarray):
+        return _jsonable(o.tolist())
+    if isinstance(o, (np.floating, float)):
+        return float(o) if np.isfinite(o) else None
+    if isinstance(o, np.integer):
+        return int(o)
+    return o
+
+
+def _write_atomic(path, text):
+    d = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(dir=d, prefix=".tmp-")
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+    os.replace(tmp, path)
+
+
+def cmd_solve(args):
+    from .schemes.dso_led import solve_dso_led
+    if args.scheme != "dso-led":
+        raise SystemExit(f"tsodso solve: scheme {args.scheme!r} is not implemented yet (only dso-led)")
+    system = _system(args)
+    res = solve_dso_led(system, complementarity=args.complementarity, time_limit=args.time_limit,
+                        rel_gap=args.gap)
+    summ = res.summary()
+    if args.output:
+        from .report.results import write_result
+        os.makedirs(args.output, exist_ok=True)
+        write_result(os.path.join(args.output, "result.h5"), res, args)
+        _write_atomic(os.path.join(args.output, "summary.json"), json.dumps(_jsonable(summ), indent=2))
+    if args.json:
+        print(json.dumps(_jsonable(summ)))
+    else:
+        print(f"scheme      : dso-led ({args.adns} ADNs x {args.hours} h, seed {args.seed}, "
+              f"complementarity {args.complementarity})")
+        print(f"status      : {summ['status']} (stopped by {summ['stop_reason']})")
+        print(f"objective   : {summ['objective']} $   best bound: {summ['best_bound']} $   gap: {summ['gap']}")
+        print(f"nodes       : {summ['nodes']}   time: {summ['seconds']} s (build {summ['build_seconds']} s, "
+              f"ECOS {summ['ecos_seconds']} s)")
+        print(f"certificates: follower_gap {summ['follower_gap']}, soc_gap {summ['soc_gap']}, "
+              f"AC voltage mismatch {summ['max_voltage_mismatch_pu']} pu, bigm_active {summ['bigm_active']}")
+    return 0
+
+
+def cmd_validate(args):
+    from .validate import baran_wu_distflow, case30_dcopf
+    a, b = case30_dcopf(), baran_wu_distflow()
+    out = {"case30_dcopf": {k: v for k, v in a.items() if np.isscalar(v)},
+           "case33bw_distflow": {k: v for k, v in b.items() if np.isscalar(v)}}
+    if args.json:
+        print(json.dumps(_jsonable(out)))
+    else:
+        print(f"case30 DC-OPF   : {a['cost_usd_per_h']:.4f} $/h (published {a['published_usd_per_h']}, "
+              f"HiGHS {a['highs_cost_usd_per_h']:.4f}); max LMP diff {a['max_lmp_diff_usd_per_mwh']:.2e} $/MWh; "
+              f"ECOS {a['status']}")
+        print(f"case33bw SOC-DF : losses {b['losses_kw']:.3f} kW (published {b['published_losses_kw']}), "
+              f"Vmin {b['vmin_pu']:.5f} pu at bus {b['vmin_bus']} (published {b['published_vmin_pu']} at 18); "
+              f"SOC gap {b['soc_gap_max']:.1e}; ECOS {b['status']}")
+    return 0
+
+
+def cmd_size(args):
+    from .formulation.bilevel import build_dso_led
+    rows = []
+    for n in [int(v) for v in str(args.adns).split(",")]:
+        prob, lay = build_dso_led(_system(args, n), complementarity=args.complementarity)
+        r = prob.size_report()
+        rows.append({"adns": n, "hours": lay.T, **r, **{f"bin_{k}": v for k, v in lay.binary_groups.items()},
+                     "cross_pairs": int(lay.cross.pairs.shape[0])})
+    if args.json:
+        print(json.dumps(_jsonable(rows)))
+        return 0
+    cols = ["adns", "continuous", "bin_der", "bin_p2p_role", "bin_p2p_platform", "bin_cross_role",
+            "bin_kkt", "cross_pairs", "eq_rows", "ineq_rows", "cones", "nnz"]
+    print(" ".join(f"{c:>16}" for c in cols))
+    for r in rows:
+        print(" ".join(f"{r[c]:>16}" for c in cols))
+    return 0
+
+
+def cmd_export(args):
+    from .conic.cbf import write_cbf
+    from .formulation.bilevel import build_dso_led
+    if args.format != "cbf":
+        raise SystemExit(f"tsodso export: format {args.format!r} not supported (cbf)")
+    prob, _ = build_dso_led(_system(args), complementarity="bigm")
+    prob.meta.pop("layout", None)
+    write_cbf(prob, args.output)
+    print(f"wrote {args.output}: {prob.n} variables ({prob.integer.size} binary), objective in k$",
+          file=sys.stderr)
+    return 0
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(prog="tsodso", description="DSO-led bilevel TSO-DSO coordination")
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    p = sub.add_parser("solve", help="solve a scheme on an instance (default: DSO-led, default case)")
+    _instance_args(p)
+    p.add_argument("--scheme", default="dso-led")
+    p.add_argument("--complementarity", choices=["bigm", "branch"], default="bigm")
+    p.add_argument("--time-limit", type=float, default=300.0, help="seconds (default 300)")
+    p.add_argument("--gap", type=float, default=1e-4, help="relative gap to prove (default 1e-4)")
+    p.add_argument("--json", action="store_true", help="stdout = one JSON object (log on stderr)")
+    p.add_argument("-o", "--output", default=None, help="directory for result.h5 and summary.json")
+    p.set_defaults(func=cmd_solve)
+    p = sub.add_parser("validate", help="stand-alone models vs published values")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_validate)
+    p = sub.add_parser("size", help="problem size table over ADN counts")
+    _instance_args(p, adns_default="1,2,5,10,20,50")
+    p.add_argument("--complementarity", choices=["bigm", "branch"], default="bigm")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_size)
+    p = sub.add_parser("export", help="write the exact MISOCP (big-M form)")
+    _instance_args(p)
+    p.add_argument("--format", default="cbf")
+    p.add_argument("-o", "--output", required=True)
+    p.set_defaults(func=cmd_export)
+    args = ap.parse_args(argv)
+    from .data.errors import CaseError
+    from .formulation.bigm import ModelError
+    try:
+        return args.func(args)
+    except (CaseError, ModelError) as e:
+        print(f"tsodso: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("tsodso: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
