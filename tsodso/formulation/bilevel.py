@@ -178,7 +178,17 @@ def build_dso_led(system: System, hours: int | None = None, complementarity: str
                      "objective_unit": "k$", "hours": T, "adns": system.n_adn})
     if complementarity == "branch":
         bld.meta["complementarity_pairs"] = kkt.pairs
+    else:
+        # z = 1 forces the slack to 0, z = 0 the dual (kkt.bigm rows): a relaxation point
+        # that satisfies a pair needs no branching on its z (solver/branching.py)
+        bld.meta["implied_binaries"] = np.column_stack([kkt.z.reshape(-1), kkt.pairs])
     prob = bld.build()
+    # branch on the leader's binaries first; KKT binaries only where a pair is violated
+    prio = np.zeros(prob.n)
+    prio[np.asarray(prob.integer)] = 1.0
+    if kkt.z.size:
+        prio[kkt.z.reshape(-1)] = 0.0
+    prob.meta["branch_priority"] = prio
     prob.meta["layout"] = lay
     return prob, lay
 

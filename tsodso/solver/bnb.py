@@ -54,6 +54,7 @@ from .nodes import Node, NodeStore, child_changes
 from .options import BnBOptions
 from .presolve import Propagator
 from .relax import NodeSolver
+from .rounding import Rounder
 
 __all__ = ["solve", "BnBResult", "complementarity_pairs"]
 
@@ -110,8 +111,9 @@ def solve(prob, options=None, heuristics: Sequence[Callable] = (), callback: Opt
     solver = NodeSolver(prob, opts)
     cert = Certifier(prob, opts, pairs)
     prop = Propagator(prob, opts.feas_tol, opts.int_tol) if opts.presolve else None
+    rounder = Rounder(prob) if opts.rounding else None
     pseudo = Pseudocosts(opts.reliability)
-    store = NodeStore(opts.node_selection)
+    store = NodeStore(opts.node_selection, opts.dive_limit)
     size = dict(prob.size_report(), pairs=int(len(pairs)))
     log = BnBLog(opts, size)
     log.header(opts)
@@ -222,7 +224,18 @@ def solve(prob, options=None, heuristics: Sequence[Callable] = (), callback: Opt
                 tracker.close(bound)
                 continue
             x = res.x
+            if rounder is not None:
+                x, _ = rounder.round(x, lb, ub, opts.int_tol)
             dec = select(prob, x, lb, ub, opts, pairs, pseudo)
+            if dec is None and rounder is not None:
+                # integral after lock-based rounding: the point itself is the candidate
+                y = x.copy()
+                y[prob.integer] = np.round(y[prob.integer]) + 0.0
+                ok, improved = offer(y, "relaxation")
+                mark = "*" if improved else mark
+                if ok and prob.objective(y) - bound <= max(opts.abs_gap, opts.rel_gap * max(1.0, abs(prob.objective(y)))):
+                    tracker.close(bound)
+                    continue
             if dec is None:
                 y = fix_and_solve(prob, solver, x, lb, ub, opts, pairs)
                 if y is not None:

@@ -6,6 +6,13 @@ Two kinds of disjunction:
 * complementarity pair k = (a, b) (mode "branch") with min(x_a, x_b) > comp_tol:
       child "a" ub[a] = 0 (the dual is zero),  child "b" ub[b] = 0 (the slack is zero)
 
+Implied binaries (`prob.meta["implied_binaries"]`, optional, int (m, 3) rows (j, a, b)): the
+model's own big-M rows make binary j = 1 force x_b = 0 and j = 0 force x_a = 0 (the KKT
+binaries: a = dual, b = slack). Where the relaxation already satisfies the pair
+(min(x_a, x_b) <= comp_tol) a fractional x_j is not a reason to branch: j = 1 if
+x_b <= x_a else 0 is a consistent value (`implied_rounding`). Where the pair is violated,
+x_j is necessarily fractional and is branched on like any integer.
+
 Selection: candidates of the kind that comes first (`branch_order`) are used when any
 exists. Among them, those with the highest priority (`prob.meta["branch_priority"]`, one
 number per variable, default 0; a pair takes the larger priority of its two variables)
@@ -30,7 +37,8 @@ from typing import List, Optional, Tuple
 
 import numpy as np
 
-__all__ = ["Pseudocosts", "BranchDecision", "select", "fractional", "violated_pairs", "any_split"]
+__all__ = ["Pseudocosts", "BranchDecision", "select", "fractional", "violated_pairs", "any_split",
+           "implied_binaries", "implied_rounding", "branch_fractional"]
 
 
 @dataclass
@@ -47,6 +55,38 @@ def fractional(x, integer, tol):
     f = v - np.floor(v)
     frac = np.abs(v - np.round(v)) > tol
     return integer[frac], f[frac]
+
+
+def implied_binaries(prob) -> np.ndarray:
+    """meta['implied_binaries'] as an int64 (m, 3) array (j, a, b), validated."""
+    p = (prob.meta or {}).get("implied_binaries")
+    if p is None:
+        return np.zeros((0, 3), np.int64)
+    p = np.asarray(p, np.int64).reshape(-1, 3)
+    if p.size and (p.min() < 0 or p.max() >= prob.n):
+        raise ValueError("implied_binaries: variable index outside 0..n-1")
+    return p
+
+
+def implied_rounding(x, implied, comp_tol):
+    """(j, value, satisfied): the consistent value of each implied binary whose pair holds."""
+    if implied.shape[0] == 0:
+        return np.zeros(0, np.int64), np.zeros(0), np.zeros(0, bool)
+    xa, xb = x[implied[:, 1]], x[implied[:, 2]]
+    sat = np.minimum(xa, xb) <= comp_tol
+    val = (xb <= xa).astype(float)
+    return implied[sat, 0], val[sat], sat
+
+
+def branch_fractional(prob, x, tol, comp_tol):
+    """`fractional` without the implied binaries whose pair the point satisfies."""
+    ints, f = fractional(x, prob.integer, tol)
+    imp = implied_binaries(prob)
+    if ints.size and imp.shape[0]:
+        done, _, _ = implied_rounding(x, imp, comp_tol)
+        keep = ~np.isin(ints, done)
+        ints, f = ints[keep], f[keep]
+    return ints, f
 
 
 def violated_pairs(x, pairs, tol):
@@ -99,7 +139,7 @@ def _priority(prob, n):
 
 def select(prob, x, lb, ub, opts, pairs, pseudo: Optional[Pseudocosts]) -> Optional[BranchDecision]:
     """The branching decision at a node with relaxation point x, or None if x satisfies all."""
-    ints, f = fractional(x, prob.integer, opts.int_tol)
+    ints, f = branch_fractional(prob, x, opts.int_tol, opts.comp_tol)
     # only integers whose bounds still allow both children
     pv = violated_pairs(x, pairs, opts.comp_tol) if opts.complementarity == "branch" else np.zeros(0, np.int64)
     kinds = [("int", ints.size > 0), ("pair", pv.size > 0)]

@@ -2,7 +2,8 @@
 may become the incumbent; no heuristic can make the search wrong, only slower.
 
 1. fix_and_solve (integral-relaxation detection): when a relaxation point satisfies every
-   integrality and complementarity requirement within tolerance, round the integers, fix
+   integrality and complementarity requirement within tolerance, round the integers (an
+   implied binary whose pair holds takes its consistent value, see branching.py), fix
    them (lb = ub = rounded), in branch mode fix the smaller side of every pair to 0, and
    re-solve the continuous problem with ECOS. Its point, with the fixed variables set
    exactly, is the candidate (also after an inaccurate ECOS status: feasibility is decided
@@ -26,7 +27,7 @@ from typing import Callable, Optional, Sequence, Tuple
 
 import numpy as np
 
-from .branching import fractional, violated_pairs
+from .branching import branch_fractional, implied_binaries, implied_rounding
 
 __all__ = ["Certifier", "fix_and_solve", "rounding_dive", "run_user_heuristics"]
 
@@ -72,6 +73,10 @@ def fix_and_solve(prob, node_solver, x, lb, ub, opts, pairs) -> Optional[np.ndar
         r = np.clip(np.round(x[ints]), lb[ints], ub[ints])
         lb[ints] = r
         ub[ints] = r
+        j, v, _ = implied_rounding(x, implied_binaries(prob), opts.comp_tol)
+        v = np.clip(v, lb[j], ub[j]) if j.size else v
+        lb[j] = v
+        ub[j] = v
     if opts.complementarity == "branch" and pairs is not None and len(pairs):
         a, b = pairs[:, 0], pairs[:, 1]
         side = np.where(x[a] <= x[b], a, b)
@@ -96,9 +101,12 @@ def rounding_dive(prob, node_solver, x, lb, ub, opts, pairs) -> Optional[np.ndar
     ub = ub.copy()
     ints = prob.integer
     for _ in range(opts.dive_rounds):
-        fr, f = fractional(x, ints, opts.int_tol)
+        fr, f = branch_fractional(prob, x, opts.int_tol, opts.comp_tol)
         integral = np.setdiff1d(ints, fr)
-        r = np.clip(np.round(x[integral]), lb[integral], ub[integral])
+        rx = np.round(x)
+        j, v, _ = implied_rounding(x, implied_binaries(prob), opts.comp_tol)
+        rx[j] = v
+        r = np.clip(rx[integral], lb[integral], ub[integral])
         lb[integral] = r
         ub[integral] = r
         if fr.size == 0:

@@ -9,7 +9,10 @@ Node selection (`NodeStore.pop`):
 * best_bound: the open node with the smallest bound (ties: deeper first, then older).
 * best_bound_dive: as best_bound, except that after a node is branched the next node is
   its preferred child (the dive), and the dive continues until a node is pruned, found
-  infeasible or closed; then the next node is the best-bound one again.
+  infeasible or closed, or `dive_limit` nodes have been taken in a row by diving; then the
+  next node is the best-bound one again. (Without the limit a dive through the ~2,700
+  binaries of a 1-ADN x 24 h instance never ended and the best bound never moved: 155
+  nodes, 156 open, bound = root bound.)
 * depth_first: always the most recently created open node.
 """
 from __future__ import annotations
@@ -54,8 +57,10 @@ def child_changes(node: Node, lb: np.ndarray, ub: np.ndarray, root_lb, root_ub):
 class NodeStore:
     """Open nodes: a heap on (bound, -depth, id) with lazy deletion, plus a dive pointer."""
 
-    def __init__(self, selection: str = "best_bound_dive"):
+    def __init__(self, selection: str = "best_bound_dive", dive_limit: int = 10):
         self.selection = selection
+        self.dive_limit = dive_limit
+        self._dived = 0
         self._heap: List[tuple] = []
         self._open = {}                # id -> Node
         self._dive: Optional[int] = None
@@ -82,11 +87,13 @@ class NodeStore:
             heapq.heappop(self._heap)
 
     def pop(self) -> Node:
-        if self._dive is not None and self._dive in self._open:
+        if self._dive is not None and self._dive in self._open and self._dived < self.dive_limit:
             nid = self._dive
             self._dive = None
+            self._dived += 1
             return self._open.pop(nid)
         self._dive = None
+        self._dived = 0
         if self.selection == "depth_first":
             while self._lifo:
                 nid = self._lifo.pop()

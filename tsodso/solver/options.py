@@ -66,9 +66,13 @@ OPTION_TABLE: Dict[str, Tuple[Any, Callable[[Any], bool], str, str]] = {
     "node_selection": ("best_bound_dive", _one_of("best_bound_dive", "best_bound", "depth_first"),
                        "'best_bound_dive' | 'best_bound' | 'depth_first'",
                        "best-bound, with a depth-first dive into a child of the last node until it is pruned"),
+    "dive_limit": (10, _int_ge(0), "int >= 0",
+                   "best_bound_dive: at most this many nodes in a row are taken by diving"),
     "complementarity": ("bigm", _one_of("bigm", "branch"), "'bigm' | 'branch'",
                         "bigm: the model's own binaries enforce meta['complementarity_pairs'] (pairs only checked); "
                         "branch: branch on violated pairs (child 1: ub[a] = 0, child 2: ub[b] = 0)"),
+    "rounding": (True, _bool, "bool",
+                 "lock-based rounding of every trusted relaxation point before branching (solver/rounding.py)"),
     "presolve": (True, _bool, "bool", "bound propagation on linear rows at every node"),
     "presolve_passes": (3, _int_ge(0), "int >= 0", "propagation sweeps per node"),
     # ------------------------------------------------------------ heuristics
@@ -103,7 +107,9 @@ class BnBOptions:
     reliability: int = OPTION_TABLE["reliability"][0]
     branch_order: str = OPTION_TABLE["branch_order"][0]
     node_selection: str = OPTION_TABLE["node_selection"][0]
+    dive_limit: int = OPTION_TABLE["dive_limit"][0]
     complementarity: str = OPTION_TABLE["complementarity"][0]
+    rounding: bool = OPTION_TABLE["rounding"][0]
     presolve: bool = OPTION_TABLE["presolve"][0]
     presolve_passes: int = OPTION_TABLE["presolve_passes"][0]
     heuristic_freq: int = OPTION_TABLE["heuristic_freq"][0]
