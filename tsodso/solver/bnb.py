@@ -47,7 +47,7 @@ from typing import Callable, List, Optional, Sequence, Tuple
 import numpy as np
 
 from .bounds import BoundTracker
-from .branching import Pseudocosts, any_split, select
+from .branching import Pseudocosts, any_split, meta_indices, select
 from .heuristics import Certifier, fix_and_solve, rounding_dive, run_user_heuristics
 from .log import BnBLog
 from .nodes import Node, NodeStore, child_changes
@@ -90,12 +90,7 @@ class BnBResult:
 
 def complementarity_pairs(prob) -> np.ndarray:
     """meta['complementarity_pairs'] as an int64 (m, 2) array, validated."""
-    p = (prob.meta or {}).get("complementarity_pairs")
-    if p is None:
-        return np.zeros((0, 2), np.int64)
-    p = np.asarray(p, np.int64).reshape(-1, 2)
-    if p.size and (p.min() < 0 or p.max() >= prob.n):
-        raise ValueError("complementarity_pairs: variable index outside 0..n-1")
+    p = meta_indices(prob, "complementarity_pairs", 2)
     neg = np.flatnonzero(np.minimum(prob.lb[p[:, 0]], prob.lb[p[:, 1]]) < 0)
     if neg.size:
         k = int(neg[0])

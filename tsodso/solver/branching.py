@@ -57,15 +57,20 @@ def fractional(x, integer, tol):
     return integer[frac], f[frac]
 
 
+def meta_indices(prob, key: str, width: int) -> np.ndarray:
+    """prob.meta[key] as an int64 (m, width) array of variable indices, validated."""
+    p = (prob.meta or {}).get(key)
+    if p is None:
+        return np.zeros((0, width), np.int64)
+    p = np.asarray(p, np.int64).reshape(-1, width)
+    if p.size and (p.min() < 0 or p.max() >= prob.n):
+        raise ValueError(f"{key}: variable index outside 0..n-1")
+    return p
+
+
 def implied_binaries(prob) -> np.ndarray:
     """meta['implied_binaries'] as an int64 (m, 3) array (j, a, b), validated."""
-    p = (prob.meta or {}).get("implied_binaries")
-    if p is None:
-        return np.zeros((0, 3), np.int64)
-    p = np.asarray(p, np.int64).reshape(-1, 3)
-    if p.size and (p.min() < 0 or p.max() >= prob.n):
-        raise ValueError("implied_binaries: variable index outside 0..n-1")
-    return p
+    return meta_indices(prob, "implied_binaries", 3)
 
 
 def implied_rounding(x, implied, comp_tol):
