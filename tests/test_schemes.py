@@ -1,0 +1,146 @@
+"""Centralised and TSO-led schemes on small instances of the default case.
+
+Instances: the default scenario with the window moved to the evening (hours 17-19 / 18-19:
+PV tails, peak load, congested line 21-22), where our B&B and SCIP both finish in seconds.
+Tolerances: the B&B stops at rel_gap 1e-4 (its default), SCIP at 1e-6, so the two optima
+agree to 1e-4 relative; costs recomputed from the same vector agree to ECOS' accuracy (1e-6
+relative); physical checks (charge x discharge, cross-ADN volumes) at 1e-7 pu, the interior-
+point solver's distance to a bound.
+"""
+import json
+import os
+
+import numpy as np
+import pytest
+
+from tsodso.data import load_system
+from tsodso.data.builder import default_scenario_path
+from tsodso.report.compare import scheme_outcome
+from tsodso.report.metrics import compute_metrics, dso_cost_usd, total_cost_usd
+from tsodso.schemes.centralised import build_centralised, solve_centralised
+from tsodso.schemes.tso_led import clear_tso, solve_tso_led, virtual_battery
+
+QUIET = {"verbose": False}
+
+
+def _system(tmp_path_factory, adns, hours, start):
+    """The default case with its 24-h window starting at `start`."""
+    src = default_scenario_path()
+    with open(src, encoding="utf-8") as f:
+        sc = json.load(f)
+    for k in ("tn_case", "feeder_case", "profiles"):
+        sc[k] = os.path.join(os.path.dirname(src), sc[k])
+    sc["hours"] = {"start": start}
+    path = tmp_path_factory.mktemp("scenario") / f"start{start}.json"
+    path.write_text(json.dumps(sc), encoding="utf-8")
+    return load_system(str(path), adns=adns, hours=hours, seed=0)
+
+
+@pytest.fixture(scope="module")
+def evening(tmp_path_factory):
+    """1 ADN x 3 h from 17:00 and its centralised and tso-led solutions."""
+    s = _system(tmp_path_factory, 1, 3, 17)
+    return s, solve_centralised(s, time_limit=60, options=QUIET), solve_tso_led(s, time_limit=60, options=QUIET)
+
+
+@pytest.fixture(scope="module")
+def two_adns(tmp_path_factory):
+    s = _system(tmp_path_factory, 2, 2, 18)
+    return s, solve_centralised(s, time_limit=60, options=QUIET), solve_tso_led(s, time_limit=60, options=QUIET)
+
+
+@pytest.mark.parametrize("case", ["evening", "two_adns"])
+def test_centralised_matches_scip(case, request):
+    pytest.importorskip("pyscipopt")
+    from tsodso.conic.scip import solve_scip
+    system, res, _ = request.getfixturevalue(case)
+    assert res.status == "optimal"
+    prob, _ = build_centralised(system)
+    ref = solve_scip(prob, time_limit=60, gap=1e-6)
+    assert ref.status in ("optimal", "gap_limit")
+    assert res.objective_usd == pytest.approx(ref.objective * 1000.0, rel=1e-4)
+    assert res.best_bound_usd <= ref.objective * 1000.0 * (1 + 1e-6)
+
+
+@pytest.mark.parametrize("case", ["evening", "two_adns"])
+def test_centralised_certificates(case, request):
+    _, res, _ = request.getfixturevalue(case)
+    c = res.certificates
+    assert c["soc"]["soc_gap"] < 1e-6
+    assert c["soc"]["max_voltage_mismatch_pu"] < 1e-6
+    assert c["dispatch"]["all_solved"] and c["dispatch"]["dispatch_gap"] < 1e-6
+    # the objective is the metrics' total cost: generation + fees + degradation + platform + curtailment
+    assert c["objective"]["recomputed_usd"] == pytest.approx(c["objective"]["objective_usd"], rel=1e-6)
+
+
+@pytest.mark.parametrize("case", ["evening", "two_adns"])
+def test_centralised_is_the_welfare_reference(case, request):
+    """The tso-led outcome is feasible in the centralised problem: its total cannot be lower."""
+    _, cen, tso = request.getfixturevalue(case)
+    assert cen.status == "optimal" and tso.status == "optimal"
+    t_tso = total_cost_usd(tso.outcome())
+    assert cen.best_bound_usd <= t_tso * (1 + 1e-6)
+    assert cen.objective_usd <= t_tso * (1 + 1e-4)
+
+
+def test_tso_clearing_schedule_and_prices(evening):
+    system, _, tso = evening
+    clr = tso.clearing
+    assert clr.status == "optimal"
+    vb = virtual_battery(system.adns[0])
+    assert vb.pmax_mw == pytest.approx(float(np.sum(system.adns[0].bess_pmax_mw)))
+    dev = clr.schedule_mw - clr.forecast_net_load_mw
+    assert np.all(np.abs(dev) <= vb.pmax_mw + 1e-6)
+    assert np.allclose(dev, clr.vb_charge_mw - clr.vb_discharge_mw, atol=1e-6)
+    cert = tso.certificates["clearing"]
+    assert cert["all_solved"]
+    assert cert["max_dispatch_diff_mw"] < 1e-3
+    assert cert["max_lmp_diff_usd_per_mwh"] < 1e-2
+    # independent recomputation gives the same clearing
+    again = clear_tso(system)
+    assert np.allclose(again.lmp_usd_per_mwh, clr.lmp_usd_per_mwh, atol=1e-6)
+
+
+@pytest.mark.parametrize("case", ["evening", "two_adns"])
+def test_tso_led_dso_solutions_are_physical(case, request):
+    _, _, tso = request.getfixturevalue(case)
+    for d in tso.dsos:
+        x, dv, sv = d.x, d.layout.ders[0], d.layout.settle[0]
+        assert d.status == "optimal"
+        assert np.all(np.minimum(x[dv.ch], x[dv.dis]) <= 1e-7)            # no simultaneous charge/discharge
+        assert np.all(np.round(x[dv.on_ch]) + np.round(x[dv.on_dis]) <= 1)
+        assert np.all(np.abs(x[sv.buy_x]) <= 1e-7) and np.all(np.abs(x[sv.sell_x]) <= 1e-7)   # no cross-ADN P2P
+        assert np.all(np.minimum(x[d.dev_up], x[d.dev_dn]) <= 1e-7)
+    P0 = tso.pcc_import_mw()
+    assert np.allclose(np.abs(P0 - tso.clearing.schedule_mw) * tso.system.dt_h, tso.deviation_mwh(), atol=1e-6)
+    assert all(s["soc_gap"] < 1e-6 for s in tso.certificates["soc"])
+    assert tso.tn.ok
+
+
+@pytest.mark.parametrize("case", ["evening", "two_adns"])
+def test_tso_led_objective_is_the_dso_bills(case, request):
+    """Sum of the DSO objectives = wholesale at the cleared LMP + fees + ... + deviation penalty."""
+    _, _, tso = request.getfixturevalue(case)
+    bill = dso_cost_usd(tso.outcome())
+    assert float(np.sum(bill["total"])) == pytest.approx(tso.objective_usd, rel=1e-6)
+    # a loss-free schedule is not tracked exactly: the feeders' losses make some deviation
+    assert float(np.sum(bill["deviation"])) > 0
+
+
+def test_metrics_of_each_scheme_are_consistent(two_adns):
+    """Energy balance of every ADN from the metrics: import - export = load + losses - PV + net charge."""
+    system, cen, tso = two_adns
+    for name, res in (("centralised", cen), ("tso-led", tso)):
+        o = scheme_outcome(name, res)
+        m = compute_metrics(o)
+        per = m["per_adn"]
+        dt = system.dt_h
+        load = np.array([a.load_p_mw.sum() for a in system.adns]) * dt
+        charge = np.array([float(np.sum(o.adn_x[a][o.ders[a].ch] - o.adn_x[a][o.ders[a].dis])) * adn.base_mva * dt
+                           for a, adn in enumerate(system.adns)])
+        net = per["energy_imported_mwh"] - per["energy_exported_mwh"]
+        assert net == pytest.approx(load + per["losses_mwh"] - per["pv_energy_mwh"] + charge, abs=1e-5)
+        assert np.all((0 <= per["self_sufficiency"]) & (per["self_sufficiency"] <= 1))
+        vmin, vmax = system.adns[0].vmin_pu, system.adns[0].vmax_pu
+        assert vmin - 1e-6 <= m["system"]["v_min_pu"] <= m["system"]["v_max_pu"] <= vmax + 1e-6
+        assert m["system"]["tso_generation_cost_usd"] > 0
