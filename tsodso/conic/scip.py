@@ -100,7 +100,7 @@ def _pyscipopt():
     return pyscipopt
 
 
-def _new_model(time_limit, gap, threads, verbose, workdir):
+def _new_model(time_limit, gap, threads, verbose, workdir, params=None):
     ps = _pyscipopt()
     model = ps.Model()
     if not verbose:
@@ -112,6 +112,7 @@ def _new_model(time_limit, gap, threads, verbose, workdir):
                 "limits/gap": float(gap), "lp/threads": int(threads)}
     if time_limit is not None:
         settings["limits/time"] = float(time_limit)
+    settings.update(params or {})
     for k, v in settings.items():
         model.setParam(k, v)
     settings["nlpi/ipopt/optfile"] = "ipopt.opt: " + IPOPT_OPTIONS.strip()   # temp file, removed after
@@ -151,12 +152,15 @@ def _linexpr(ps, vars_, cols, vals):
 
 
 def solve_scip(prob: ConicProblem, time_limit: Optional[float] = None, gap: float = 1e-6,
-               threads: int = 1, verbose: bool = False) -> ScipResult:
-    """Solve `prob` (integrality enforced) with SCIP built from our matrices."""
+               threads: int = 1, verbose: bool = False, params: Optional[dict] = None) -> ScipResult:
+    """Solve `prob` (integrality enforced) with SCIP built from our matrices.
+
+    `params`: extra SCIP parameters (name -> value), applied after the defaults above.
+    """
     t0 = time.perf_counter()
     workdir = tempfile.mkdtemp(prefix="tsodso-scip-")
     try:
-        ps, model, settings = _new_model(time_limit, gap, threads, verbose, workdir)
+        ps, model, settings = _new_model(time_limit, gap, threads, verbose, workdir, params)
         n = prob.n
         is_int = np.zeros(n, bool)
         is_int[prob.integer] = True

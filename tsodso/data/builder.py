@@ -162,8 +162,11 @@ def _resolve(sc, name) -> str:
 
 
 # ------------------------------------------------------------------------------ builder
-def load_system(scenario=None, adns: int = 5, hours: int = 24, seed: int = 0) -> System:
+def load_system(scenario=None, adns: int = 5, hours: int = 24, seed: int = 0, start=None) -> System:
     """TN + `adns` ADNs over `hours` hours from a scenario (None = the shipped default case).
+
+    `start` (0..23) is the first hour of the horizon and overrides the scenario's
+    `hours.start` (default 0); hours wrap around midnight.
 
     Raises `CaseError` for any problem in the files or the arguments.
     """
@@ -177,9 +180,10 @@ def load_system(scenario=None, adns: int = 5, hours: int = 24, seed: int = 0) ->
     fd_case = read_case(_resolve(sc, "feeder_case"))
     feeder = feeder_from_case(fd_case)
     prof = read_profiles(_resolve(sc, "profiles"))
-    start = sc.get("hours", {}).get("start", 0)
-    if isinstance(start, bool) or not isinstance(start, int) or not 0 <= start <= 23:
+    start = sc.get("hours", {}).get("start", 0) if start is None else start
+    if isinstance(start, bool) or not isinstance(start, (int, np.integer)) or not 0 <= start <= 23:
         raise CaseError(path, "hours.start", start, "first hour must be an integer in 0..23")
+    start = int(start)
     hrs = (start + np.arange(hours)) % 24
 
     tn_bus_idx = tn_case.bus_index()

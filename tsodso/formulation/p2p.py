@@ -60,13 +60,19 @@ def add_settlement(bld: ProblemBuilder, adn: ADN, der: DERVars, T: int, prefix: 
     pv_av = _at_bus(nb, adn.pv_bus, np.asarray(adn.pv_avail_mw, float)[:T] / S)
     pmax = np.broadcast_to(np.asarray(adn.bess_pmax_mw, float) / S, (T, adn.bess_bus.size))
     bess_max = _at_bus(nb, adn.bess_bus, pmax)
-    m_sell = (pv_av + bess_max)[:, pros]
+    # largest net position of a prosumer (pu): a seller sells at most PV + BESS power - own
+    # load, a buyer buys at most own load + BESS charging power (PV may be curtailed to 0)
+    m_sell = np.maximum(pv_av + bess_max - load, 0.0)[:, pros]
     m_buy = (load + bess_max)[:, pros]
+    # local-pool volumes also cannot exceed what the other prosumers can take or give
+    others = lambda m: m.sum(axis=1, keepdims=True) - m          # noqa: E731
+    m_buy_loc = np.minimum(m_buy, others(m_sell))
+    m_sell_loc = np.minimum(m_sell, others(m_buy))
 
     bg = bld.var(f"{prefix}.buy_grid_pu", (T, nb - 1), 0.0, np.inf)
     sg = bld.var(f"{prefix}.sell_grid_pu", (T, nb - 1), 0.0, np.inf)
-    bl = bld.var(f"{prefix}.buy_local_pu", (T, npros), 0.0, m_buy)
-    sl = bld.var(f"{prefix}.sell_local_pu", (T, npros), 0.0, m_sell)
+    bl = bld.var(f"{prefix}.buy_local_pu", (T, npros), 0.0, m_buy_loc)
+    sl = bld.var(f"{prefix}.sell_local_pu", (T, npros), 0.0, m_sell_loc)
     bx = bld.var(f"{prefix}.buy_cross_pu", (T, npros), 0.0, m_buy)
     sx = bld.var(f"{prefix}.sell_cross_pu", (T, npros), 0.0, m_sell)
     role = bld.binary(f"{prefix}.p2p_role", (T, npros))
@@ -93,7 +99,7 @@ def add_settlement(bld: ProblemBuilder, adn: ADN, der: DERVars, T: int, prefix: 
         m = T * npros
         r = tt * npros + np.arange(npros)[None, :]
         gcol = pros - 1
-        rl = Rows((3 if with_platform else 2) * m)
+        rl = Rows((6 if with_platform else 2) * m)
         for c in (bg[:, gcol], bl, bx):
             rl.add(r, c, 1.0)
         rl.add(r, role, m_buy)
@@ -102,9 +108,32 @@ def add_settlement(bld: ProblemBuilder, adn: ADN, der: DERVars, T: int, prefix: 
             rl.add(m + r, c, 1.0)
         rl.add(m + r, role, -m_sell)                       # sells <= Msell z
         if with_platform:
-            for c in (bl, sl, bx, sx):
+            # P2P buys <= (largest P2P buy) trade, P2P sells <= (largest P2P sell) trade:
+            # one row per side, tighter than one row on the sum with max(Mbuy, Msell)
+            for c in (bl, bx):
                 rl.add(2 * m + r, c, 1.0)
-            rl.add(2 * m + r, trade, -np.maximum(m_buy, m_sell))
+            rl.add(2 * m + r, trade, -m_buy)
+            for c in (sl, sx):
+                rl.add(3 * m + r, c, 1.0)
+            rl.add(3 * m + r, trade, -m_sell)
+            # net forms, valid for both roles and much tighter when the battery is idle:
+            #   buyer:  P2P buys <= load + ch - PV - dis <= load + ch
+            #           -> bl + bx - ch <= load * trade   (trade = 0: bl = bx = 0, -ch <= 0)
+            #   seller: P2P sells <= PV + dis - ch - load <= (PVavail - load)_+ + dis
+            #           -> sl + sx - dis <= (PVavail - load)_+ * trade
+            # (measured: SCIP closes the root gap of these fixed charges with cuts; without
+            # them the relaxation pays the platform cost pro rata of the BESS-inflated M)
+            for c in (bl, bx):
+                rl.add(4 * m + r, c, 1.0)
+            rl.add(4 * m + r, trade, -load[:, pros])
+            for c in (sl, sx):
+                rl.add(5 * m + r, c, 1.0)
+            rl.add(5 * m + r, trade, -np.maximum(pv_av - load, 0.0)[:, pros])
+            for i, bus in enumerate(np.asarray(adn.bess_bus, np.int64)):   # every BESS at the bus
+                jj = np.flatnonzero(pros == bus)
+                if jj.size:
+                    rl.add(4 * m + r[:, jj[0]], der.ch[:, i], -1.0)
+                    rl.add(5 * m + r[:, jj[0]], der.dis[:, i], -1.0)
         add_leq_rows(bld, f"{prefix}.p2p_role", rl)
 
         pool = Rows(T)
