@@ -347,11 +347,11 @@ def write_figures(comp, outdir) -> dict:
         for a, ax in enumerate(axes):
             for i, s in enumerate(solved):
                 ser = comp["metrics"][s]["series"]
-                T = ser[key].shape[1]
-                col = f"C{i}"
-                ax.plot(np.arange(T), ser[key][a], color=col, label=s, drawstyle="steps-post")
+                # hour t covers [t, t+1): a step per hour; wider lines first so equal series stay visible
+                style = dict(color=f"C{i}", linewidth=3.2 - 1.0 * i, alpha=0.85)
+                ax.stairs(ser[key][a], label=s, baseline=None, **style)
                 if key2:
-                    ax.plot(np.arange(T), ser[key2][a], color=col, linestyle="--", drawstyle="steps-post")
+                    ax.stairs(ser[key2][a], linestyle="--", baseline=None, **style)
             ax.set_title(f"{names[a]} (PCC bus {ids[sysm.adns[a].pcc_bus]})", fontsize=9)
             ax.set_xlabel("hour")
             ax.grid(alpha=0.3)
