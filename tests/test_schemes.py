@@ -7,14 +7,10 @@ agree to 1e-4 relative; costs recomputed from the same vector agree to ECOS' acc
 relative); physical checks (charge x discharge, cross-ADN volumes) at 1e-7 pu, the interior-
 point solver's distance to a bound.
 """
-import json
-import os
-
 import numpy as np
 import pytest
 
 from tsodso.data import load_system
-from tsodso.data.builder import default_scenario_path
 from tsodso.report.compare import scheme_outcome
 from tsodso.report.metrics import compute_metrics, dso_cost_usd, total_cost_usd
 from tsodso.schemes.centralised import build_centralised, solve_centralised
@@ -23,29 +19,16 @@ from tsodso.schemes.tso_led import clear_tso, solve_tso_led, virtual_battery
 QUIET = {"verbose": False}
 
 
-def _system(tmp_path_factory, adns, hours, start):
-    """The default case with its 24-h window starting at `start`."""
-    src = default_scenario_path()
-    with open(src, encoding="utf-8") as f:
-        sc = json.load(f)
-    for k in ("tn_case", "feeder_case", "profiles"):
-        sc[k] = os.path.join(os.path.dirname(src), sc[k])
-    sc["hours"] = {"start": start}
-    path = tmp_path_factory.mktemp("scenario") / f"start{start}.json"
-    path.write_text(json.dumps(sc), encoding="utf-8")
-    return load_system(str(path), adns=adns, hours=hours, seed=0)
-
-
 @pytest.fixture(scope="module")
-def evening(tmp_path_factory):
+def evening():
     """1 ADN x 3 h from 17:00 and its centralised and tso-led solutions."""
-    s = _system(tmp_path_factory, 1, 3, 17)
+    s = load_system(adns=1, hours=3, seed=0, start=17)
     return s, solve_centralised(s, time_limit=60, options=QUIET), solve_tso_led(s, time_limit=60, options=QUIET)
 
 
 @pytest.fixture(scope="module")
-def two_adns(tmp_path_factory):
-    s = _system(tmp_path_factory, 2, 2, 18)
+def two_adns():
+    s = load_system(adns=2, hours=2, seed=0, start=18)
     return s, solve_centralised(s, time_limit=60, options=QUIET), solve_tso_led(s, time_limit=60, options=QUIET)
 
 
