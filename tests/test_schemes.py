@@ -13,7 +13,7 @@ import pytest
 from tsodso.data import load_system
 from tsodso.report.compare import scheme_outcome
 from tsodso.report.metrics import compute_metrics, dso_cost_usd, total_cost_usd
-from tsodso.schemes.centralised import build_centralised, solve_centralised
+from tsodso.schemes.centralised import build_centralised, integer_start, make_warm_start, solve_centralised
 from tsodso.schemes.tso_led import clear_tso, solve_tso_led, virtual_battery
 
 QUIET = {"verbose": False}
@@ -127,3 +127,18 @@ def test_metrics_of_each_scheme_are_consistent(two_adns):
         vmin, vmax = system.adns[0].vmin_pu, system.adns[0].vmax_pu
         assert vmin - 1e-6 <= m["system"]["v_min_pu"] <= m["system"]["v_max_pu"] <= vmax + 1e-6
         assert m["system"]["tso_generation_cost_usd"] > 0
+
+
+@pytest.mark.parametrize("case", ["evening", "two_adns"])
+def test_tso_led_binaries_are_a_centralised_mip_start(case, request):
+    """The tso-led binaries, fixed in the centralised problem, give a point no worse than tso-led."""
+    system, _, tso = request.getfixturevalue(case)
+    prob, _ = build_centralised(system)
+    z = integer_start(prob, tso)
+    assert set(np.unique(z)) <= {0.0, 1.0}
+    x = make_warm_start([tso])(prob, None, prob.lb.copy(), prob.ub.copy())
+    assert x is not None
+    assert np.array_equal(np.round(x[prob.integer]), z)
+    res = prob.residuals(x)
+    assert max(res["eq"], res["lp"], res["cone"], res["bound"]) < 1e-6
+    assert prob.objective(x) * 1000.0 <= total_cost_usd(tso.outcome()) * (1 + 1e-6)

@@ -35,7 +35,12 @@ centralised optimum is a lower bound of every other scheme's total on the same d
 other scheme's outcome is a feasible point of this problem).
 
 The MISOCP is solved by our branch-and-bound (`tsodso.solver.solve`). The status is the B&B's:
-"optimal" only when the B&B proves the gap. The nodal prices of the centralised dispatch are
+"optimal" only when the B&B proves the gap. `warm_start`: solved results of other schemes
+(tso-led, dso-led) whose outcomes are feasible points of this problem; their binaries are
+mapped by block name (`adn0.*` of a tso-led DSO problem -> `adn{a}.*`; binaries a source
+lacks, e.g. the cross-ADN exporter role of tso-led, are set to 0), fixed, and the continuous
+rest is solved with ECOS: a MIP start the B&B certifies before it becomes the incumbent
+(user heuristic "warm_start", run once, at the root). The nodal prices of the centralised dispatch are
 the duals of its TN part for the optimal P0: they are obtained from an independent DC-OPF of
 the centralised PCC exchanges (`redispatch`), whose dispatch and cost must agree with the
 centralised one (certificate "dispatch").
@@ -47,6 +52,7 @@ import time
 import numpy as np
 
 from ..conic import ProblemBuilder
+from ..conic.ecos_adapter import solve as ecos_solve
 from ..formulation.bilevel import Layout, add_leader, add_leader_costs, binary_groups, pcc_injections
 from ..formulation.common import USD_PER_OBJ_UNIT
 from ..formulation.tn import TNData, add_dcopf_primal
@@ -102,8 +108,46 @@ def dispatch_certificate(lay, x, tn_out=None) -> dict:
             if np.any(np.isfinite(tn_out.gen_mw)) else float("nan")}
 
 
+def integer_start(prob, result) -> np.ndarray:
+    """Values (0/1) of `prob`'s integer variables taken from another scheme's solved result."""
+    vals = np.full(prob.n, np.nan)
+    if result.scheme == "tso-led":
+        sources = [(d.problem, d.x, ("adn0.", f"adn{d.adn}.")) for d in result.dsos]
+    else:
+        sources = [(result.problem, result.x, ("", ""))]
+    for src, x, (old, new) in sources:
+        for name in src.var_blocks:
+            tgt = new + name[len(old):] if name.startswith(old) else name
+            if tgt in prob.var_blocks and prob.var_blocks[tgt][1] == src.var_blocks[name][1]:
+                vals[prob.index(tgt)] = src.get(x, name)
+    out = np.round(vals[prob.integer])
+    return np.where(np.isfinite(out), out, 0.0)
+
+
+def make_warm_start(results):
+    """B&B user heuristic: the first time it runs, try each result's binaries (fixed) in turn."""
+    starts = []
+
+    def warm_start(prob, x, lb, ub):
+        if not starts:
+            starts.extend(integer_start(prob, r) for r in results if r is not None and r.x is not None)
+            starts.append(None)                  # marks "done": later calls return None
+        while starts and starts[0] is not None:
+            z = starts.pop(0)
+            ii = prob.integer
+            if np.any(z < lb[ii] - 1e-9) or np.any(z > ub[ii] + 1e-9):
+                continue
+            lb, ub = lb.copy(), ub.copy()
+            lb[ii] = ub[ii] = z
+            sol = ecos_solve(prob, lb, ub)
+            if sol.x is not None and sol.status in ("optimal", "optimal_inaccurate"):
+                return sol.x
+        return None
+    return warm_start
+
+
 def solve_centralised(system, time_limit: float = 600.0, rel_gap: float = 1e-4, certify: bool = True,
-                      options: dict | None = None) -> SchemeResult:
+                      options: dict | None = None, warm_start=()) -> SchemeResult:
     """Build and solve the centralised MISOCP with our B&B; objective and bounds in $.
 
     `options`: extra `BnBOptions` fields (e.g. {"verbose": False}). Certificates (when a solution
@@ -116,7 +160,7 @@ def solve_centralised(system, time_limit: float = 600.0, rel_gap: float = 1e-4, 
     prob, lay = build_centralised(system)
     t_build = time.perf_counter() - t0
     opts = BnBOptions(**{"time_limit": time_limit, "rel_gap": rel_gap, **(options or {})})
-    res = bnb_solve(prob, opts)
+    res = bnb_solve(prob, opts, heuristics=[make_warm_start(list(warm_start))] if warm_start else ())
     cert = {}
     if res.x is not None:
         tn_out = redispatch(system, pcc_import_mw(lay, res.x))
