@@ -502,10 +502,15 @@ def summary_text(comp) -> str:
     t = comp["results"].get("tso-led")
     if t is not None and comp["metrics"].get("tso-led") is not None:
         dev = t.deviation_mwh().sum()
-        lines += ["", f"Why tso-led differs: the TSO cleared with forecast net loads and virtual batteries; the DSOs "
-                  f"deviated {dev:.1f} MWh from the published schedules (losses, inverter minima, voltage and "
-                  f"current limits, curtailment the TSO does not see), settled at the cleared LMP plus "
-                  f"{t.penalty_usd_per_mwh:g} $/MWh, and no cross-ADN P2P is available."]
+        dt = sysm.dt_h
+        vb = float(np.sum(t.clearing.vb_charge_mw + t.clearing.vb_discharge_mw)) * dt
+        m = comp["metrics"]["tso-led"]["system"]
+        lines += ["", f"Why tso-led differs: the TSO cleared with forecast net loads (no losses) and one virtual "
+                  f"battery per ADN, scheduling {vb:.1f} MWh of battery throughput; the DSOs then realised "
+                  f"{m['bess_throughput_mwh']:.1f} MWh, lost {m['losses_mwh']:.1f} MWh in their feeders, curtailed "
+                  f"{m['curtailment_mwh']:.1f} MWh and deviated {dev:.1f} MWh from the published schedules "
+                  f"(settled at the cleared LMP plus {t.penalty_usd_per_mwh:g} $/MWh); no cross-ADN P2P is "
+                  f"available in this scheme."]
     notes = [f"{s}: {comp['notes'][s]}" for s in comp["schemes"] if comp["notes"].get(s)]
     if notes:
         lines += ["", "Notes:"] + [f"* {n}" for n in notes]
