@@ -31,7 +31,9 @@ Step 2 - each DSO alone (its own MISOCP, our B&B, all its binaries kept)
     each other (cross-ADN trades need a system-level market, which is what DSO-led adds). The
     one-ADN model has no trading partner, so its cross-ADN purchases and sales are 0 by the
     cross-ADN balance, and its exporter binaries are fixed to 0.
-    Each DSO's B&B gets `time_limit / A` seconds.
+    The DSOs are solved one after the other; each B&B gets the time left of `time_limit` divided
+    by the number of DSOs still to solve (at least 1 s), so time one DSO does not need goes to
+    the next.
 
 Step 3 - actual TN outcome
     The realised exchanges P0 (A, T) are re-dispatched hour by hour by an independent DC-OPF
@@ -289,9 +291,10 @@ def solve_tso_led(system, time_limit: float = 600.0, rel_gap: float = 1e-4,
     clr = clear_tso(system, T)
     dsos: List[DSOTracking] = []
     if clr.status == OPTIMAL:
-        per = time_limit / max(1, system.n_adn)
-        dsos = [solve_dso_tracking(system, a, clr, deviation_penalty_usd_per_mwh, per, rel_gap, options)
-                for a in range(system.n_adn)]
+        deadline = t0 + time_limit
+        for a in range(system.n_adn):           # the time left, shared by the DSOs still to solve
+            per = max(1.0, (deadline - time.perf_counter()) / (system.n_adn - a))
+            dsos.append(solve_dso_tracking(system, a, clr, deviation_penalty_usd_per_mwh, per, rel_gap, options))
     res = TSOLedResult(
         scheme=SCHEME, status="", objective_usd=math.nan, best_bound_usd=math.nan, rel_gap=math.inf,
         abs_gap_usd=math.inf, stop_reason="", nodes=sum(d.bnb.nodes for d in dsos),
