@@ -260,6 +260,9 @@ def metrics_markdown(comp) -> str:
                      f"{_fmt(c['best_bound_usd'], 'total_cost_usd')} | {_fmt(c['rel_gap'])} | {_fmt(c['soc_gap'])} | "
                      f"{_fmt(c['max_voltage_mismatch_pu'])} | {c['tn_check'] or 'n/a'} | {_fmt(c['tn_check_value'])} | "
                      f"{_fmt(c['bigm_active'])} | {comp['seconds'][s]:.1f} |")
+    lines += ["", "objective / best bound = what each scheme's solver minimised: centralised the total cost, "
+              "tso-led the sum of the DSOs' bills (cleared LMP + deviation penalty), dso-led the leader's cost "
+              "(the DSOs' bills at the bilevel's LMPs); compare schemes by the metrics above, not by this column."]
     notes = [f"* {s}: {comp['notes'][s]}" for s in sch if comp["notes"].get(s)]
     if notes:
         lines += ["", "Notes:", ""] + notes
