@@ -65,3 +65,14 @@ def test_implied_binary_is_not_a_branching_candidate_when_its_pair_holds():
     assert list(ints) == [zz[1]]
     j, v, sat = implied_rounding(x, prob.meta["implied_binaries"], 1e-6)
     assert list(j) == [zz[0]] and list(v) == [1.0] and list(sat) == [True, False]
+
+
+def test_strong_branching_keeps_every_reference_optimum():
+    import reference_problems as rpl
+    for rp in rpl.library():
+        if rp.status != "optimal":
+            continue
+        for mode in rp.modes:
+            res = solve(rp.build(mode), dict(rpl.TEST_OPTIONS, complementarity=mode, strong_branching=4))
+            assert res.status == "optimal", rp.name
+            assert abs(res.objective - rp.optimum) <= rpl.TOL * max(1, abs(rp.optimum)), rp.name

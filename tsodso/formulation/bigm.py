@@ -12,6 +12,12 @@ hence  sum_i mu_i <= (f(x_hat) - V) / delta <= (C_max - C_min) / delta  =: M,
 with C_max = sum_g max over [Gmin, Gmax] of the cost and C_min = sum_g its minimum.
 So each dual mu_i <= M, and the aggregate sum_i mu_i <= M is a valid cut too.
 
+Sharper, with the same point: if x_hat has slack s_i >= delta on inequality i, the same chain
+gives  sum_i s_i mu_i <= f(x_hat) - V <= C_max - C_min,  hence  mu_i <= (C_max - C_min) / s_i
+per inequality, and the weighted sum is the cut. Inequalities far from binding (most
+generator limits and lines) get a small bound; only the near-binding ones keep the large
+one. (1 ADN, hours 17-18, seed 1: the uniform bound was 7,156 and 10,992 for every dual.)
+
 The point x_hat must exist for EVERY PCC schedule the leader may choose. We find one by an
 affinely adjustable robust LP: the PCC demand r lies in the box [r_lo, r_hi] (from the ADNs'
 physical PCC bounds, which the model imposes as constraints), r = c + W u with |u|_inf <= 1,
@@ -46,8 +52,15 @@ class ModelError(ValueError):
 class DualBounds:
     delta_pu: np.ndarray       # (T,) certified strict-feasibility slack of the follower
     dual_max: np.ndarray       # (T,) bound M_t on every inequality dual and on their sum
+    slack_each: np.ndarray     # (T, 2nk+2ng) certified slack s_i per inequality [fu|fl|gu|gl], >= delta
+    cost_gap: float            # C_max - C_min, k$/h: sum_i s_i mu_i <= cost_gap
     slack_line_max: np.ndarray  # (nk,) bound on F -+ f (2F)
     slack_gen_max: np.ndarray   # (ng,) bound on Gmax - g and g - Gmin
+
+    @property
+    def dual_max_each(self) -> np.ndarray:
+        """(T, 2nk+2ng) bound (C_max - C_min) / s_i on each inequality dual."""
+        return self.cost_gap / self.slack_each
 
 
 def ptdf(d: TNData) -> np.ndarray:
@@ -76,8 +89,12 @@ def cost_range(d: TNData):
 
 
 def robust_slack(d: TNData, t: int, pcc_bus: np.ndarray, r_lo: np.ndarray, r_hi: np.ndarray,
-                 H: np.ndarray | None = None) -> float:
-    """delta* of the affinely adjustable robust LP of the module docstring for hour t."""
+                 H: np.ndarray | None = None, detail: bool = False):
+    """delta* of the affinely adjustable robust LP of the module docstring for hour t.
+
+    detail=True returns (delta*, s) with s (2nk+2ng,) the worst-case slack over the box of each
+    inequality [f <= F | -f <= F | g <= Gmax | -g <= -Gmin] under the optimal policy (>= delta*).
+    """
     H = ptdf(d) if H is None else H
     ng, nk = d.ng, d.nk
     m = pcc_bus.size
@@ -99,53 +116,67 @@ def robust_slack(d: TNData, t: int, pcc_bus: np.ndarray, r_lo: np.ndarray, r_hi:
     for j in range(m):
         Aeq[1 + j, iG[:, j]] = 1.0; beq[1 + j] = w[j]
     rows, rhs = [], []
+    ineq_row = {}                                          # (kind, i) -> row of the inequality
 
-    def row(entries, b):
+    def row(entries, b, key=None):
         r = np.zeros(n)
         for idx, val in entries:
             np.add.at(r, np.atleast_1d(idx), val)
+        if key is not None:
+            ineq_row[key] = len(rows)
         rows.append(r); rhs.append(b)
 
     for i in range(ng):
         for j in range(m):   # |Gamma_ij| <= Ag_ij
             row([(iG[i, j], 1.0), (iAg[i, j], -1.0)], 0.0)
             row([(iG[i, j], -1.0), (iAg[i, j], -1.0)], 0.0)
-        row([(i, 1.0), (iAg[i], 1.0), (idl, 1.0)], d.gmax_pu[i])
-        row([(i, -1.0), (iAg[i], 1.0), (idl, 1.0)], -d.gmin_pu[i])
+        row([(i, 1.0), (iAg[i], 1.0), (idl, 1.0)], d.gmax_pu[i], ("gu", i))
+        row([(i, -1.0), (iAg[i], 1.0), (idl, 1.0)], -d.gmin_pu[i], ("gl", i))
     for k in range(nk):
         for j in range(m):   # |Hg[k] Gamma[:, j] + Fconst[k, j]| <= Af_kj
             row([(iG[:, j], Hg[k]), (iAf[k, j], -1.0)], -Fconst[k, j])
             row([(iG[:, j], -Hg[k]), (iAf[k, j], -1.0)], Fconst[k, j])
-        row([(np.arange(ng), Hg[k]), (iAf[k], 1.0), (idl, 1.0)], d.F_pu[k] - fconst[k])
-        row([(np.arange(ng), -Hg[k]), (iAf[k], 1.0), (idl, 1.0)], d.F_pu[k] + fconst[k])
+        row([(np.arange(ng), Hg[k]), (iAf[k], 1.0), (idl, 1.0)], d.F_pu[k] - fconst[k], ("fu", k))
+        row([(np.arange(ng), -Hg[k]), (iAf[k], 1.0), (idl, 1.0)], d.F_pu[k] + fconst[k], ("fl", k))
     cost = np.zeros(n); cost[idl] = -1.0
     bounds = [(None, None)] * (ng + ng * m) + [(0, None)] * (ng * m + nk * m) + [(None, 1.0)]
     res = linprog(cost, A_ub=sp.csr_matrix(np.array(rows)), b_ub=np.array(rhs),
                   A_eq=Aeq.tocsr(), b_eq=beq, bounds=bounds, method="highs")
     if res.status != 0:
-        return -np.inf
-    return float(res.x[idl])
+        return (-np.inf, None) if detail else -np.inf
+    delta = float(res.x[idl])
+    if not detail:
+        return delta
+    order = [("fu", k) for k in range(nk)] + [("fl", k) for k in range(nk)] + \
+            [("gu", i) for i in range(ng)] + [("gl", i) for i in range(ng)]
+    sl = np.maximum(res.slack[[ineq_row[key] for key in order]], 0.0) + delta
+    return delta, sl
 
 
 def vertex_slack(d: TNData, t: int, pcc_bus: np.ndarray, r_lo: np.ndarray, r_hi: np.ndarray,
-                 H: np.ndarray | None = None, max_buses: int = 10) -> float:
+                 H: np.ndarray | None = None, max_buses: int = 10, detail: bool = False):
     """Exact min over the box of delta(r) = max slack of a point feasible at demand r.
 
     delta(r) is the optimal value of an LP whose right-hand side is affine in r, so it is
     concave in r and its minimum over the box is attained at a vertex: enumerate the 2^m
-    vertices (m <= max_buses, else -inf = not certified).
+    vertices (m <= max_buses, else -inf = not certified). detail=True also returns the
+    per-inequality slack valid over the box: a point of the box is a convex combination of
+    vertices, and the same combination of the vertices' points has, on each inequality, at
+    least the smallest of their slacks.
     """
     m = pcc_bus.size
     if m > max_buses:
-        return -np.inf
+        return (-np.inf, None) if detail else -np.inf
     H = ptdf(d) if H is None else H
-    worst = np.inf
+    worst, each = np.inf, None
     for k in range(2 ** m):
         r = np.where([(k >> j) & 1 for j in range(m)], r_hi, r_lo)
-        worst = min(worst, robust_slack(d, t, pcc_bus, r, r, H))
+        dv, sv = robust_slack(d, t, pcc_bus, r, r, H, detail=True)
+        worst = min(worst, dv)
         if worst <= 0:
             break
-    return worst
+        each = sv if each is None else np.minimum(each, sv)
+    return (worst, each) if detail else worst
 
 
 def derive_dual_bounds(d: TNData, pcc_bus: np.ndarray, r_lo: np.ndarray, r_hi: np.ndarray) -> DualBounds:
@@ -156,9 +187,11 @@ def derive_dual_bounds(d: TNData, pcc_bus: np.ndarray, r_lo: np.ndarray, r_hi: n
     """
     H = ptdf(d)
     cmin, cmax = cost_range(d)
-    delta = np.array([robust_slack(d, t, pcc_bus, r_lo[t], r_hi[t], H) for t in range(d.T)])
+    res = [robust_slack(d, t, pcc_bus, r_lo[t], r_hi[t], H, detail=True) for t in range(d.T)]
+    delta = np.array([r[0] for r in res])
+    each = [r[1] for r in res]
     for t in np.flatnonzero(~(delta > 1e-6)):
-        delta[t] = vertex_slack(d, t, pcc_bus, r_lo[t], r_hi[t], H)
+        delta[t], each[t] = vertex_slack(d, t, pcc_bus, r_lo[t], r_hi[t], H, detail=True)
     bad = np.flatnonzero(~(delta > 1e-6))
     if bad.size:
         t = int(bad[0])
@@ -167,4 +200,5 @@ def derive_dual_bounds(d: TNData, pcc_bus: np.ndarray, r_lo: np.ndarray, r_hi: n
             f"PCC schedule in the ADNs' admissible box (robust slack {delta[t]:.3g} pu); the KKT "
             "big-M bounds would not be valid. Narrow pcc_min_mw/pcc_max_mw or relieve the TN.")
     return DualBounds(delta_pu=delta, dual_max=(cmax - cmin) / delta,
-                      slack_line_max=2.0 * d.F_pu, slack_gen_max=d.gmax_pu - d.gmin_pu)
+                      slack_line_max=2.0 * d.F_pu, slack_gen_max=d.gmax_pu - d.gmin_pu,
+                      slack_each=np.maximum(np.array(each), delta[:, None]), cost_gap=cmax - cmin)

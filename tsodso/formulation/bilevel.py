@@ -64,24 +64,45 @@ def certified_pcc_bounds(system: System, d: TNData, T: int, shrink: float = 0.9,
 
     Starts from the ADNs' physical bounds. In an hour where the follower cannot be certified
     strictly feasible over the whole box (some admissible schedule would leave the TN without a
-    strictly feasible dispatch, so its duals are unbounded), that hour's box is shrunk towards
-    its midpoint by `shrink` until it is certified: model.md's "bound the PCC schedules so that
-    the follower always has one". The imposed box is a restriction of the leader and is
-    reported (`Layout.pcc_box_scale`, 1 = the physical box).
+    strictly feasible dispatch, so its duals are unbounded), that hour's box is shrunk by
+    `shrink` towards its safest point until it is certified: model.md's "bound the PCC
+    schedules so that the follower always has one". The safest point is the best of the box's
+    lower corner, midpoint and upper corner by strict-feasibility slack (the slack is concave
+    in the PCC demand); if even that point has no strictly feasible TN dispatch, the scenario
+    is refused with a ModelError naming the hour. The imposed box is a restriction of the
+    leader and is reported (`Layout.pcc_box_scale`, 1 = the physical box).
     """
-    lo = np.array(system.pcc_min_mw[:, :T], float)
-    hi = np.array(system.pcc_max_mw[:, :T], float)
-    mid = 0.5 * (lo + hi)
+    from .bigm import ptdf, robust_slack
+    lo0 = np.array(system.pcc_min_mw[:, :T], float)
+    hi0 = np.array(system.pcc_max_mw[:, :T], float)
+    lo, hi = lo0.copy(), hi0.copy()
+    centre = {}
     scale = np.ones(T)
+    H = None
     for _ in range(max_rounds):
         buses, blo, bhi = pcc_box(system, T, lo, hi)
         try:
             return lo, hi, derive_dual_bounds(d, buses, blo, bhi), scale, buses
         except ModelError as e:
             t = int(str(e).split(":")[0].split()[-1])
-            scale[t] *= shrink
-            lo[:, t] = mid[:, t] + scale[t] * (system.pcc_min_mw[:, t] - mid[:, t])
-            hi[:, t] = mid[:, t] + scale[t] * (system.pcc_max_mw[:, t] - mid[:, t])
+        if t not in centre:
+            H = ptdf(d) if H is None else H
+            cands = [lo0[:, t], 0.5 * (lo0[:, t] + hi0[:, t]), hi0[:, t]]
+            slack = []
+            for c in cands:
+                _, rc, _ = pcc_box(system, T, np.repeat(c[:, None], T, 1), np.repeat(c[:, None], T, 1))
+                slack.append(robust_slack(d, t, buses, rc[t], rc[t], H))
+            k = int(np.argmax(slack))
+            if not slack[k] > 1e-6:
+                raise ModelError(
+                    f"hour {t}: the TN has no strictly feasible DC-OPF dispatch at any of the ADNs' "
+                    f"PCC schedules tried (lowest, middle and highest import; best slack "
+                    f"{slack[k]:.3g} pu): TN load + ADN imports exceed what generation and line "
+                    "ratings can serve with margin. Relieve the TN (ratings, generation) or the ADNs.")
+            centre[t] = cands[k]
+        scale[t] *= shrink
+        lo[:, t] = centre[t] + scale[t] * (lo0[:, t] - centre[t])
+        hi[:, t] = centre[t] + scale[t] * (hi0[:, t] - centre[t])
     buses, blo, bhi = pcc_box(system, T, lo, hi)
     return lo, hi, derive_dual_bounds(d, buses, blo, bhi), scale, buses
 

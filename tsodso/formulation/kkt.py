@@ -50,13 +50,14 @@ def add_kkt(bld: ProblemBuilder, d: TNData, v: TNVars, bounds: DualBounds, mode:
     if mode not in ("bigm", "branch"):
         raise ValueError(f"complementarity mode must be 'bigm' or 'branch', not {mode!r}")
     T, nb, nk, ng = d.T, d.nb, d.nk, d.ng
-    M = bounds.dual_max[:, None]
+    M = bounds.dual_max_each                       # (T, 2nk+2ng), bigm.py: per-inequality bound
+    j1, j2, j3 = nk, 2 * nk, 2 * nk + ng           # column ranges of [fu | fl | gu | gl]
     lam = bld.var("kkt.lmp", (T, nb))
     phi = bld.var("kkt.flow_def_dual", (T, nk))
-    mu_u = bld.var("kkt.line_max_dual", (T, nk), 0.0, np.broadcast_to(M, (T, nk)))
-    mu_l = bld.var("kkt.line_min_dual", (T, nk), 0.0, np.broadcast_to(M, (T, nk)))
-    nu_u = bld.var("kkt.gen_max_dual", (T, ng), 0.0, np.broadcast_to(M, (T, ng)))
-    nu_l = bld.var("kkt.gen_min_dual", (T, ng), 0.0, np.broadcast_to(M, (T, ng)))
+    mu_u = bld.var("kkt.line_max_dual", (T, nk), 0.0, M[:, :j1])
+    mu_l = bld.var("kkt.line_min_dual", (T, nk), 0.0, M[:, j1:j2])
+    nu_u = bld.var("kkt.gen_max_dual", (T, ng), 0.0, M[:, j2:j3])
+    nu_l = bld.var("kkt.gen_min_dual", (T, ng), 0.0, M[:, j3:])
     s_fu = bld.var("kkt.line_max_slack", (T, nk), 0.0, bounds.slack_line_max)
     s_fl = bld.var("kkt.line_min_slack", (T, nk), 0.0, bounds.slack_line_max)
     s_gu = bld.var("kkt.gen_max_slack", (T, ng), 0.0, bounds.slack_gen_max)
@@ -106,16 +107,16 @@ def add_kkt(bld: ProblemBuilder, d: TNData, v: TNVars, bounds: DualBounds, mode:
     smax = np.concatenate([bounds.slack_line_max, bounds.slack_line_max,
                            bounds.slack_gen_max, bounds.slack_gen_max])
     npair = duals.shape[1]
-    cut = Rows(T)
-    cut.add(np.repeat(np.arange(T), npair), duals.reshape(-1), 1.0)
-    cut.rhs[:] = bounds.dual_max
+    cut = Rows(T)                                  # sum_i s_i mu_i <= C_max - C_min (bigm.py)
+    cut.add(np.repeat(np.arange(T), npair), duals.reshape(-1), bounds.slack_each.reshape(-1))
+    cut.rhs[:] = bounds.cost_gap
     add_leq_rows(bld, "kkt.dual_sum_cut", cut)
 
     if mode == "bigm":
         z = bld.binary("kkt.active", (T, npair))
         rp = tt * npair + np.arange(npair)[None, :]
         bm = Rows(2 * T * npair)
-        bm.add(rp, duals, 1.0); bm.add(rp, z, -M)                    # dual <= M z
+        bm.add(rp, duals, 1.0); bm.add(rp, z, -M)                    # dual <= M_i z
         bm.add(T * npair + rp, slacks, 1.0); bm.add(T * npair + rp, z, smax[None, :])
         bm.rhs[T * npair:] = np.tile(smax, T)                          # slack <= Smax (1 - z)
         add_leq_rows(bld, "kkt.bigm", bm)

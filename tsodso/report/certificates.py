@@ -100,7 +100,7 @@ def soc_certificate(lay, x) -> dict:
 
 def bigm_certificate(lay, x) -> dict:
     k, b = lay.kkt, lay.bounds
-    M = b.dual_max[:, None]
+    M = b.dual_max_each
     duals = np.concatenate([x[k.mu_u], x[k.mu_l], x[k.nu_u], x[k.nu_l]], axis=1)
     d_act = duals >= M * (1 - BIGM_TOL)
     smax = np.concatenate([b.slack_line_max, b.slack_line_max, b.slack_gen_max, b.slack_gen_max])

@@ -162,6 +162,35 @@ def solve(prob, options=None, heuristics: Sequence[Callable] = (), callback: Opt
             kids.append(child)
         store.set_dive(kids[0].id if kids else None)
 
+    def make_strong(lb, ub, node_obj):
+        """Strong-branching oracle for branching.select: solves each child's relaxation."""
+        def strong(kids):
+            gains = {}
+            for idx, nlb, nub, direction, _ in kids:
+                clb, cub = lb.copy(), ub.copy()
+                clb[idx] = np.maximum(clb[idx], nlb)
+                cub[idx] = np.minimum(cub[idx], nub)
+                if np.any(clb[idx] > cub[idx]):
+                    gains[direction] = math.inf
+                    continue
+                r = solver.solve(clb, cub)
+                if r.status == "infeasible":
+                    gains[direction] = math.inf
+                elif r.status != "optimal":
+                    return None                          # untrusted: no information
+                elif r.bound >= tracker.prune_cutoff():
+                    gains[direction] = math.inf          # the child cannot beat the incumbent
+                    tracker.close(r.bound)               # its bound stays in the floor
+                else:
+                    gains[direction] = r.objective - node_obj
+                    if rounder is not None:
+                        y, _ = rounder.round(r.x, clb, cub, opts.int_tol)
+                        if select(prob, y, clb, cub, opts, pairs, None) is None:
+                            y[prob.integer] = np.round(y[prob.integer]) + 0.0
+                            offer(y, "strong")
+            return gains
+        return strong
+
     try:
         while True:
             tracker.update_bound(open_min())
@@ -221,7 +250,11 @@ def solve(prob, options=None, heuristics: Sequence[Callable] = (), callback: Opt
             x = res.x
             if rounder is not None:
                 x, _ = rounder.round(x, lb, ub, opts.int_tol)
-            dec = select(prob, x, lb, ub, opts, pairs, pseudo)
+            strong = (make_strong(lb, ub, res.objective)
+                      if opts.strong_branching and node.depth <= opts.strong_depth else None)
+            dec = select(prob, x, lb, ub, opts, pairs, pseudo, strong)
+            if dec is not None and not dec.children:      # every child infeasible or cut off (closed)
+                continue
             if dec is None and rounder is not None:
                 # integral after lock-based rounding: the point itself is the candidate
                 y = x.copy()

@@ -118,6 +118,10 @@ class Pseudocosts:
         s = [self.sum[k] / self.cnt[k] for k in self.cnt if k[1] == direction and self.cnt[k]]
         return float(np.mean(s)) if s else None
 
+    def reliable(self, key) -> bool:
+        r = max(1, self.reliability)
+        return self.cnt.get((key, "down"), 0) >= r and self.cnt.get((key, "up"), 0) >= r
+
     def psi(self, key, direction):
         c = self.cnt.get((key, direction), 0)
         if c >= max(1, self.reliability):
@@ -142,8 +146,14 @@ def _priority(prob, n):
     return p
 
 
-def select(prob, x, lb, ub, opts, pairs, pseudo: Optional[Pseudocosts]) -> Optional[BranchDecision]:
-    """The branching decision at a node with relaxation point x, or None if x satisfies all."""
+def select(prob, x, lb, ub, opts, pairs, pseudo: Optional[Pseudocosts], strong=None) -> Optional[BranchDecision]:
+    """The branching decision at a node with relaxation point x, or None if x satisfies all.
+
+    strong: optional callable(children) -> {direction: objective gain (inf = infeasible)} or
+    None; with opts.strong_branching = K > 0, up to K candidates whose pseudo-costs are not
+    yet reliable are evaluated by it (reliability branching). Their measured gains feed the
+    pseudo-costs; a candidate with an infeasible child returns that single feasible child.
+    """
     ints, f = branch_fractional(prob, x, opts.int_tol, opts.comp_tol)
     # only integers whose bounds still allow both children
     pv = violated_pairs(x, pairs, opts.comp_tol) if opts.complementarity == "branch" else np.zeros(0, np.int64)
@@ -176,22 +186,42 @@ def select(prob, x, lb, ub, opts, pairs, pseudo: Optional[Pseudocosts]) -> Optio
             ps.append(None if pd is None or pu is None else
                       max(1e-6, pd * d_down[i]) * max(1e-6, pu * d_up[i]))
         if all(p is not None for p in ps):
-            score = np.asarray(ps)
-    i = int(cand[int(np.argmax(score))])
-    key = keys[i]
-    if kind == "int":
-        j = key[1]
-        v = x[j]
-        down = (np.array([j]), np.array([lb[j]]), np.array([np.floor(v)]), "down", d_down[i])
-        up = (np.array([j]), np.array([np.ceil(v)]), np.array([ub[j]]), "up", d_up[i])
-        children = [up, down] if v - np.floor(v) >= 0.5 else [down, up]
-    else:
+            score = np.asarray(ps, float)
+
+    def children_of(i):
+        key = keys[i]
+        if kind == "int":
+            j = key[1]
+            v = x[j]
+            down = (np.array([j]), np.array([lb[j]]), np.array([np.floor(v)]), "down", d_down[i])
+            up = (np.array([j]), np.array([np.ceil(v)]), np.array([ub[j]]), "up", d_up[i])
+            return [up, down] if v - np.floor(v) >= 0.5 else [down, up]
         k = key[1]
         a, b = int(pairs[k, 0]), int(pairs[k, 1])
         ca = (np.array([a]), np.array([lb[a]]), np.array([0.0]), "down", d_down[i])
         cb = (np.array([b]), np.array([lb[b]]), np.array([0.0]), "up", d_up[i])
-        children = [ca, cb] if x[a] <= x[b] else [cb, ca]
-    return BranchDecision(key, children)
+        return [ca, cb] if x[a] <= x[b] else [cb, ca]
+
+    if strong is not None and opts.strong_branching > 0 and pseudo is not None:
+        score = np.array(score, float)
+        unreliable = [n for n, i in enumerate(cand) if not pseudo.reliable(keys[i])]
+        for n in sorted(unreliable, key=lambda n: -score[n])[: opts.strong_branching]:
+            i = cand[n]
+            kids = children_of(i)
+            gains = strong(kids)                      # {direction: gain or inf (infeasible)}
+            if gains is None:
+                continue
+            for idx, _, _, direction, dist in kids:
+                g = gains.get(direction)
+                if g is not None and np.isfinite(g):
+                    pseudo.observe(keys[i], direction, dist, g)
+            feasible = [kid for kid in kids if np.isfinite(gains.get(kid[3], 0.0))]
+            if len(feasible) < len(kids):             # a child is infeasible: one child only
+                return BranchDecision(keys[i], feasible)
+            gd, gu = gains.get("down", 0.0), gains.get("up", 0.0)
+            score[n] = max(1e-6, gd) * max(1e-6, gu) * 1e6   # measured beats estimated
+    i = int(cand[int(np.argmax(score))])
+    return BranchDecision(keys[i], children_of(i))
 
 
 def any_split(prob, lb, ub, opts, pairs) -> Optional[BranchDecision]:
