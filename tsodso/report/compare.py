@@ -509,9 +509,11 @@ def summary_text(comp) -> str:
         vb = float(np.sum(t.clearing.vb_charge_mw + t.clearing.vb_discharge_mw)) * dt
         m = comp["metrics"]["tso-led"]["system"]
         lines += ["", f"Why tso-led differs: the TSO cleared with forecast net loads (no losses) and one virtual "
-                  f"battery per ADN, scheduling {vb:.1f} MWh of battery throughput; the DSOs then realised "
-                  f"{m['bess_throughput_mwh']:.1f} MWh, lost {m['losses_mwh']:.1f} MWh in their feeders, curtailed "
-                  f"{m['curtailment_mwh']:.1f} MWh and deviated {dev:.1f} MWh from the published schedules "
+                  f"battery per ADN, scheduling {_fmt(vb, 'bess_throughput_mwh')} MWh of battery throughput; the "
+                  f"DSOs then realised {_fmt(m['bess_throughput_mwh'], 'bess_throughput_mwh')} MWh, lost "
+                  f"{_fmt(m['losses_mwh'], 'losses_mwh')} MWh in their feeders, curtailed "
+                  f"{_fmt(m['curtailment_mwh'], 'curtailment_mwh')} MWh and deviated {_fmt(dev, 'losses_mwh')} MWh "
+                  f"from the published schedules "
                   f"(settled at the cleared LMP plus {t.penalty_usd_per_mwh:g} $/MWh); no cross-ADN P2P is "
                   f"available in this scheme."]
     notes = [f"{s}: {comp['notes'][s]}" for s in comp["schemes"] if comp["notes"].get(s)]
