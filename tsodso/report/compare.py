@@ -322,7 +322,7 @@ def _plt():
 def _grid(plt, n, title):
     cols = min(n, 3)
     rows = int(math.ceil(n / cols))
-    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.0 * rows), squeeze=False, sharex=True)
+    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.0 * rows), squeeze=False)
     fig.suptitle(title)
     for ax in axes.flat[n:]:
         ax.set_visible(False)
