@@ -142,3 +142,24 @@ def test_tso_led_binaries_are_a_centralised_mip_start(case, request):
     res = prob.residuals(x)
     assert max(res["eq"], res["lp"], res["cone"], res["bound"]) < 1e-6
     assert prob.objective(x) * 1000.0 <= total_cost_usd(tso.outcome()) * (1 + 1e-6)
+
+
+def test_tso_led_without_a_dso_solution_is_reported(monkeypatch):
+    """A DSO whose B&B finds no point: the scheme reports the DSO's status and has no outcome."""
+    from tsodso.report.compare import certificate_row
+    from tsodso.schemes import tso_led
+
+    real = tso_led.solve_dso_tracking
+
+    def no_point(*args, **kw):
+        d = real(*args, **kw)
+        d.x, d.status = None, "time_limit"
+        d.bnb.stop_reason = "time_limit"
+        return d
+
+    monkeypatch.setattr(tso_led, "solve_dso_tracking", no_point)
+    res = tso_led.solve_tso_led(load_system(adns=1, hours=1, seed=0), time_limit=10, options=QUIET)
+    assert res.status == "time_limit" and "DSO 0: time_limit" in res.stop_reason
+    assert res.x is None and res.outcome() is None and scheme_outcome("tso-led", res) is None
+    assert res.summary()["dso_statuses"] == ["time_limit"]
+    assert certificate_row("tso-led", res)["soc_gap"] is None
