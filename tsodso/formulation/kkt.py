@@ -46,11 +46,17 @@ class KKTVars:
     z: np.ndarray          # (T, 2nk+2ng) binaries of big-M mode (T, 0) in branch mode
 
 
-def add_kkt(bld: ProblemBuilder, d: TNData, v: TNVars, bounds: DualBounds, mode: str = "bigm") -> KKTVars:
+def add_kkt(bld: ProblemBuilder, d: TNData, v: TNVars, bounds: DualBounds, mode: str = "bigm",
+            fixed=None) -> KKTVars:
+    """KKT rows of the follower. fixed: optional (T, 2nk+2ng) int array from
+    kkt_presolve.fixed_pairs (0 = proved inactive: dual = 0, z = 0; 1 = proved active:
+    slack = 0, z = 1; -1 = free); fixed statuses become variable bounds lb = ub."""
     if mode not in ("bigm", "branch"):
         raise ValueError(f"complementarity mode must be 'bigm' or 'branch', not {mode!r}")
     T, nb, nk, ng = d.T, d.nb, d.nk, d.ng
-    M = bounds.dual_max_each                       # (T, 2nk+2ng), bigm.py: per-inequality bound
+    M = bounds.dual_max_each.copy()                # (T, 2nk+2ng), bigm.py: per-inequality bound
+    fixed = -np.ones(M.shape, np.int8) if fixed is None else np.asarray(fixed)
+    M[fixed == 0] = 0.0                            # proved inactive: dual = 0
     j1, j2, j3 = nk, 2 * nk, 2 * nk + ng           # column ranges of [fu | fl | gu | gl]
     lam = bld.var("kkt.lmp", (T, nb))
     phi = bld.var("kkt.flow_def_dual", (T, nk))
@@ -58,10 +64,13 @@ def add_kkt(bld: ProblemBuilder, d: TNData, v: TNVars, bounds: DualBounds, mode:
     mu_l = bld.var("kkt.line_min_dual", (T, nk), 0.0, M[:, j1:j2])
     nu_u = bld.var("kkt.gen_max_dual", (T, ng), 0.0, M[:, j2:j3])
     nu_l = bld.var("kkt.gen_min_dual", (T, ng), 0.0, M[:, j3:])
-    s_fu = bld.var("kkt.line_max_slack", (T, nk), 0.0, bounds.slack_line_max)
-    s_fl = bld.var("kkt.line_min_slack", (T, nk), 0.0, bounds.slack_line_max)
-    s_gu = bld.var("kkt.gen_max_slack", (T, ng), 0.0, bounds.slack_gen_max)
-    s_gl = bld.var("kkt.gen_min_slack", (T, ng), 0.0, bounds.slack_gen_max)
+    smax_all = np.concatenate([bounds.slack_line_max, bounds.slack_line_max,
+                               bounds.slack_gen_max, bounds.slack_gen_max])[None, :].repeat(T, 0)
+    smax_all[fixed == 1] = 0.0                     # proved active: slack = 0
+    s_fu = bld.var("kkt.line_max_slack", (T, nk), 0.0, smax_all[:, :j1])
+    s_fl = bld.var("kkt.line_min_slack", (T, nk), 0.0, smax_all[:, j1:j2])
+    s_gu = bld.var("kkt.gen_max_slack", (T, ng), 0.0, smax_all[:, j2:j3])
+    s_gl = bld.var("kkt.gen_min_slack", (T, ng), 0.0, smax_all[:, j3:])
     tt = np.arange(T)[:, None]
 
     # primal feasibility with slacks: rows [fu | fl | gu | gl]
@@ -113,7 +122,8 @@ def add_kkt(bld: ProblemBuilder, d: TNData, v: TNVars, bounds: DualBounds, mode:
     add_leq_rows(bld, "kkt.dual_sum_cut", cut)
 
     if mode == "bigm":
-        z = bld.binary("kkt.active", (T, npair))
+        z = bld.var("kkt.active", (T, npair), (fixed == 1).astype(float), (fixed != 0).astype(float),
+                    integer=True)
         rp = tt * npair + np.arange(npair)[None, :]
         bm = Rows(2 * T * npair)
         bm.add(rp, duals, 1.0); bm.add(rp, z, -M)                    # dual <= M_i z

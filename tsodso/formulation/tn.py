@@ -168,3 +168,23 @@ def follower_cost(d: TNData, pcc_bus, r_pu) -> np.ndarray:
         if sol.ok:
             out[t] = sol.objective
     return out
+
+
+def follower_activity(d: TNData, pcc_bus, r_pu, tol: float = 1e-6) -> np.ndarray:
+    """(T, 2nk+2ng) 1.0 where the follower's inequality [f<=F | -f<=F | g<=Gmax | -g<=-Gmin]
+    is active (slack <= tol pu) at its optimum with extra demand r_pu (T, m), 0.0 where not;
+    nan rows where ECOS does not return OPTIMAL. Used for sampling only, never as a proof."""
+    from ..conic.ecos_adapter import solve
+    dd = TNData(**{**d.__dict__, "D_pu": d.D_pu.copy()})
+    np.add.at(dd.D_pu.T, np.asarray(pcc_bus), np.asarray(r_pu).T)
+    bld = ProblemBuilder()
+    v = add_dcopf_primal(bld, dd)
+    bld.add_cost(v.tau, np.broadcast_to(dd.c2, v.tau.shape))
+    bld.add_cost(v.g, np.broadcast_to(dd.c1, v.g.shape))
+    sol = solve(bld.build(), reltol=1e-9, abstol=1e-10)
+    out = np.full((d.T, 2 * d.nk + 2 * d.ng), np.nan)
+    if sol.ok:
+        f, g = sol.x[v.f], sol.x[v.g]
+        out[:] = np.concatenate([d.F_pu - f <= tol, f + d.F_pu <= tol,
+                                 d.gmax_pu - g <= tol, g - d.gmin_pu <= tol], axis=1)
+    return out
