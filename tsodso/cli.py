@@ -1,4 +1,4 @@
-"""Command line: `tsodso solve | validate | size | export`.
+"""Command line: `tsodso solve | compare | validate | size | export`.
 
 Instances are selected the same way everywhere: --adns N --hours T --seed S [--scenario FILE].
 User errors (bad case files, infeasible scenarios) print one clear message and exit 2.
@@ -19,12 +19,13 @@ def _instance_args(p, adns_default="5"):
     p.add_argument("--hours", type=int, default=24, help="horizon in hours, 1..24 (default 24)")
     p.add_argument("--seed", type=int, default=0, help="seed of the ADN variation (default 0)")
     p.add_argument("--scenario", default=None, help="scenario JSON (default: the shipped default case)")
+    p.add_argument("--start", type=int, default=None, help="first hour 0..23 (default: the scenario's, 0)")
 
 
 def _system(args, adns=None):
     from .data import load_system
     return load_system(args.scenario, adns=int(adns if adns is not None else args.adns),
-                       hours=args.hours, seed=args.seed)
+                       hours=args.hours, seed=args.seed, start=args.start)
 
 
 def _jsonable(o):
@@ -50,12 +51,17 @@ def _write_atomic(path, text):
 
 
 def cmd_solve(args):
-    from .schemes.dso_led import solve_dso_led
-    if args.scheme != "dso-led":
-        raise SystemExit(f"tsodso solve: scheme {args.scheme!r} is not implemented yet (only dso-led)")
     system = _system(args)
-    res = solve_dso_led(system, complementarity=args.complementarity, time_limit=args.time_limit,
-                        rel_gap=args.gap)
+    if args.scheme == "dso-led":
+        from .schemes.dso_led import solve_dso_led
+        res = solve_dso_led(system, complementarity=args.complementarity, time_limit=args.time_limit,
+                            rel_gap=args.gap)
+    elif args.scheme == "tso-led":
+        from .schemes.tso_led import solve_tso_led
+        res = solve_tso_led(system, time_limit=args.time_limit, rel_gap=args.gap)
+    else:
+        from .schemes.centralised import solve_centralised
+        res = solve_centralised(system, time_limit=args.time_limit, rel_gap=args.gap)
     summ = res.summary()
     if args.output:
         from .report.results import write_result
@@ -65,14 +71,26 @@ def cmd_solve(args):
     if args.json:
         print(json.dumps(_jsonable(summ)))
     else:
-        print(f"scheme      : dso-led ({args.adns} ADNs x {args.hours} h, seed {args.seed}, "
-              f"complementarity {args.complementarity})")
+        print(f"scheme      : {args.scheme} ({args.adns} ADNs x {args.hours} h, seed {args.seed}"
+              + (f", complementarity {args.complementarity})" if args.scheme == "dso-led" else ")"))
         print(f"status      : {summ['status']} (stopped by {summ['stop_reason']})")
         print(f"objective   : {summ['objective']} $   best bound: {summ['best_bound']} $   gap: {summ['gap']}")
         print(f"nodes       : {summ['nodes']}   time: {summ['seconds']} s (build {summ['build_seconds']} s, "
               f"ECOS {summ['ecos_seconds']} s)")
         print(f"certificates: follower_gap {summ['follower_gap']}, soc_gap {summ['soc_gap']}, "
               f"AC voltage mismatch {summ['max_voltage_mismatch_pu']} pu, bigm_active {summ['bigm_active']}")
+    return 0
+
+
+def cmd_compare(args):
+    from .report.compare import console_progress, run_comparison, write_all
+    system = _system(args)
+    schemes = tuple(s.strip() for s in args.schemes.split(","))
+    comp = run_comparison(system, schemes=schemes, time_limit=args.time_limit, rel_gap=args.gap,
+                          progress=console_progress)
+    paths = write_all(comp, args.output, figures=not args.no_figures)
+    for k, v in paths.items():
+        print(f"{k:>10}: {v}")
     return 0
 
 
@@ -97,7 +115,9 @@ def cmd_size(args):
     from .formulation.bilevel import build_dso_led
     rows = []
     for n in [int(v) for v in str(args.adns).split(",")]:
-        prob, lay = build_dso_led(_system(args, n), complementarity=args.complementarity)
+        # structure only: the KKT presolve changes bounds, not the size (and takes MILPs)
+        prob, lay = build_dso_led(_system(args, n), complementarity=args.complementarity,
+                                  kkt_presolve=False)
         r = prob.size_report()
         rows.append({"adns": n, "hours": lay.T, **r, **{f"bin_{k}": v for k, v in lay.binary_groups.items()},
                      "cross_pairs": int(lay.cross.pairs.shape[0])})
@@ -130,13 +150,22 @@ def main(argv=None) -> int:
     sub = ap.add_subparsers(dest="cmd", required=True)
     p = sub.add_parser("solve", help="solve a scheme on an instance (default: DSO-led, default case)")
     _instance_args(p)
-    p.add_argument("--scheme", default="dso-led")
+    p.add_argument("--scheme", choices=["dso-led", "tso-led", "centralised"], default="dso-led")
     p.add_argument("--complementarity", choices=["bigm", "branch"], default="bigm")
     p.add_argument("--time-limit", type=float, default=300.0, help="seconds (default 300)")
     p.add_argument("--gap", type=float, default=1e-4, help="relative gap to prove (default 1e-4)")
     p.add_argument("--json", action="store_true", help="stdout = one JSON object (log on stderr)")
     p.add_argument("-o", "--output", default=None, help="directory for result.h5 and summary.json")
     p.set_defaults(func=cmd_solve)
+    p = sub.add_parser("compare", help="run the schemes on one instance; tables, figures, HDF5, summary")
+    _instance_args(p)
+    p.add_argument("--schemes", default="centralised,tso-led,dso-led",
+                   help="comma-separated subset of dso-led, tso-led, centralised")
+    p.add_argument("--time-limit", type=float, default=300.0, help="seconds per scheme (default 300)")
+    p.add_argument("--gap", type=float, default=1e-4, help="relative gap to prove (default 1e-4)")
+    p.add_argument("--no-figures", action="store_true", help="skip the PNG figures (no matplotlib needed)")
+    p.add_argument("-o", "--output", required=True, help="output directory")
+    p.set_defaults(func=cmd_compare)
     p = sub.add_parser("validate", help="stand-alone models vs published values")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_validate)

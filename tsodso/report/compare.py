@@ -86,7 +86,7 @@ def _solve(name, system, time_limit, rel_gap, options, earlier=()):
         return solve_tso_led(system, time_limit=time_limit, rel_gap=rel_gap, options=options)
     if name == "dso-led":
         from ..schemes.dso_led import solve_dso_led
-        return solve_dso_led(system, time_limit=time_limit, rel_gap=rel_gap)
+        return solve_dso_led(system, time_limit=time_limit, rel_gap=rel_gap, options=options)
     raise ValueError(f"unknown scheme {name!r}; known: {', '.join(SCHEMES)}")
 
 

@@ -58,6 +58,7 @@ class SchemeResult:
             "build_seconds": round(self.build_seconds, 3), "solve_seconds": round(self.solve_seconds, 3),
             "ecos_seconds": round(self.ecos_seconds, 3),
             "size": self.size, "binaries": self.binaries,
+            "kkt_presolve": (self.problem.meta.get("kkt_presolve") if self.problem is not None else None),
             "follower_gap": _num(fol.get("follower_gap")),
             "max_lmp_diff_usd_per_mwh": _num(fol.get("max_lmp_diff_usd_per_mwh")),
             "max_dispatch_diff_mw": _num(fol.get("max_dispatch_diff_mw")),
@@ -77,17 +78,20 @@ def _num(v):
 
 
 def solve_dso_led(system, complementarity: str = "bigm", time_limit: float = 600.0,
-                  rel_gap: float = 1e-4, certify: bool = True) -> SchemeResult:
+                  rel_gap: float = 1e-4, certify: bool = True, options: dict | None = None,
+                  kkt_presolve: bool = True) -> SchemeResult:
+    """Build and solve the DSO-led MISOCP. `options`: extra BnBOptions fields (override)."""
     from ..report.certificates import certify as run_certificates
     t0 = time.perf_counter()
-    prob, lay = build_dso_led(system, complementarity=complementarity)
+    prob, lay = build_dso_led(system, complementarity=complementarity, kkt_presolve=kkt_presolve)
     t_build = time.perf_counter() - t0
     # node tolerances: ECOS reltol 1e-6 / abstol 1e-7 (k$) / feastol 1e-8. The node bound is
     # min(primal, dual cost), so a looser reltol loosens a bound by at most 1e-6 relative, two
     # orders below the default 1e-4 gap. Measured on the 1-ADN x 24 h root: reltol 1e-8 ends
     # OPTIMAL_INACCURATE at max_iters 100 (1.19 s), reltol 1e-6 OPTIMAL in 52 iterations (0.61 s).
-    opts = BnBOptions(time_limit=time_limit, rel_gap=rel_gap, complementarity=complementarity,
-                      ecos_reltol=NODE_RELTOL, ecos_abstol=NODE_ABSTOL, ecos_feastol=NODE_FEASTOL)
+    opts = BnBOptions(**{**dict(time_limit=time_limit, rel_gap=rel_gap, complementarity=complementarity,
+                                ecos_reltol=NODE_RELTOL, ecos_abstol=NODE_ABSTOL,
+                                ecos_feastol=NODE_FEASTOL), **(options or {})})
     res = bnb_solve(prob, opts, heuristics=[make_follower_response_heuristic(lay)])
     cert = run_certificates(lay, prob, res.x) if (certify and res.x is not None) else {}
     k = USD_PER_OBJ_UNIT
