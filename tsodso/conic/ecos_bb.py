@@ -96,14 +96,22 @@ def solve_ecos_bb(prob: ConicProblem, time_limit: Optional[float] = None, gap: f
                   abs_gap: float = 1e-7, max_nodes: int = 100000, int_tol: float = 1e-6,
                   feas_tol: float = 1e-6, verbose: bool = False) -> EcosBBResult:
     """Solve `prob` with ECOS_BB (see module docstring for the status rules)."""
-    data, _ = apply(prob)
+    data, inverse = apply(prob)
+    if inverse["trivial"] is not None:
+        return EcosBBResult(status="infeasible", exit_flag=None, objective=math.nan, x=None,
+                            iterations=0, seconds=0.0, claimed_status="not run",
+                            infostring=inverse["trivial"])
     lb, ub = prob.lb, prob.ub
+    # apply() eliminates fixed variables: ECOS_BB sees only the kept ones, renumbered
+    pos = -np.ones(prob.n, np.int64)
+    pos[inverse["keep"]] = np.arange(inverse["keep"].size)
     ints = np.asarray(prob.integer, np.int64)
+    ints = ints[pos[ints] >= 0]
     is_bool = (lb[ints] >= 0.0) & (ub[ints] <= 1.0)
     opts = dict(verbose=verbose, mi_verbose=verbose, mi_max_iters=int(max_nodes),
                 mi_abs_eps=float(abs_gap), mi_rel_eps=float(gap), mi_int_tol=float(int_tol),
-                bool_vars_idx=[int(j) for j in ints[is_bool]],
-                int_vars_idx=[int(j) for j in ints[~is_bool]])
+                bool_vars_idx=[int(j) for j in pos[ints[is_bool]]],
+                int_vars_idx=[int(j) for j in pos[ints[~is_bool]]])
     t0 = time.perf_counter()
     if time_limit is None:
         out = _run(data, opts)
@@ -127,7 +135,11 @@ def solve_ecos_bb(prob: ConicProblem, time_limit: Optional[float] = None, gap: f
     seconds = time.perf_counter() - t0
     flag = out["exitFlag"]
     claimed = STATUS_MAP.get(flag, "fatal")
-    x = out["x"] if flag in _HAS_POINT else None
+    x = None
+    if flag in _HAS_POINT:
+        x = np.zeros(prob.n)
+        x[inverse["keep"]] = out["x"]
+        x[inverse["fixed"]] = inverse["xF"]
     res = {}
     status = claimed
     obj = math.nan
