@@ -1,14 +1,18 @@
 """Model-aware primal heuristic for the DSO-led MISOCP (plugged into the generic B&B's hook).
 
 Given a relaxation point x:
-1. leader binaries are rounded consistently with the continuous values they gate
-   (BESS on-binaries from the charge/discharge powers, one mode at most; P2P roles from
-   sells vs buys; platform binaries from the P2P volume; cross-ADN roles from exports vs imports);
-2. the follower's optimal response to the leader's PCC schedule is computed hour by hour
+1. leader binaries are rounded consistently with the continuous values they gate: first the
+   BESS on-binaries from the charge/discharge powers (one mode at most) and a re-solve, then
+   from that point the P2P roles (sells vs buys), platform binaries (P2P volume) and
+   cross-ADN roles (exports vs imports);
+2. the continuous problem with those binaries fixed and the KKT left free is solved with
+   ECOS; if every complementarity pair holds, that point (KKT binaries set from it) is the
+   candidate;
+3. otherwise the follower's optimal response to that PCC schedule is computed hour by hour
    (an independent DC-OPF); its complementarity pattern (which dual, which slack is zero) is
-   fixed: in big-M mode through the KKT binaries, in branch mode through zero upper bounds;
-3. the continuous problem with everything fixed is solved with ECOS; the B&B certifies the
-   point (residuals, integrality, complementarity) before it becomes the incumbent.
+   fixed (big-M mode: KKT binaries; branch mode: zero upper bounds) and the problem solved
+   again. The B&B certifies every candidate (residuals, integrality, complementarity)
+   before it becomes the incumbent.
 """
 from __future__ import annotations
 
@@ -19,6 +23,7 @@ from ..formulation.tn import TNData, add_dcopf_primal
 from ..conic import ProblemBuilder
 
 ACTIVE_TOL = 1e-7
+PAIR_TOL = 1e-7      # a pair (dual, slack) holds if min(dual, slack) <= this (B&B comp_tol is 1e-6)
 
 
 def _fix(lb, ub, idx, val):
@@ -62,6 +67,13 @@ def make_follower_response_heuristic(lay):
             on_d = (dis > 1e-6) & ~on_c
             _fix(lb, ub, dv.on_ch, on_c.astype(float))
             _fix(lb, ub, dv.on_dis, on_d.astype(float))
+        # the BESS modes change the prosumers' positions (minimum power): re-solve before the
+        # P2P roles are read (rounding both from one point was infeasible on 5 ADN x 24 h)
+        sol = ecos_solve(prob, lb, ub, reltol=1e-6, abstol=1e-7)
+        heuristic.last_status = "bess:" + sol.status
+        if sol.x is None or sol.status not in ("optimal", "optimal_inaccurate"):
+            return None
+        x = sol.x
         for adn, sv in zip(lay.system.adns, lay.settle):
             gcol = np.asarray(adn.prosumer_bus, np.int64) - 1
             p2p = x[sv.sell_loc] + x[sv.sell_x] + x[sv.buy_loc] + x[sv.buy_x]
@@ -77,12 +89,25 @@ def make_follower_response_heuristic(lay):
         for j, (a, b) in enumerate(cr.pairs):
             exp[:, a] += xs[:, j]; imp[:, b] += xs[:, j]
         _fix(lb, ub, cr.exporter, (exp > imp).astype(float))
-        act = follower_pattern(lay, x)
-        if act is None:
-            return None
         k = lay.kkt
+        # stage A: leader binaries fixed, KKT free (most pairs are fixed by the KKT presolve,
+        # the rest are usually satisfied by the relaxation): if every pair holds, done
+        sol = ecos_solve(prob, lb, ub, reltol=1e-6, abstol=1e-7)
+        heuristic.last_status = "A:" + sol.status
+        if sol.x is None or sol.status not in ("optimal", "optimal_inaccurate"):
+            return None
+        y = sol.x
         duals = np.concatenate([k.mu_u, k.mu_l, k.nu_u, k.nu_l], axis=1)
         slacks = np.concatenate([k.s_fu, k.s_fl, k.s_gu, k.s_gl], axis=1)
+        if np.all(np.minimum(y[duals], y[slacks]) <= PAIR_TOL):
+            if k.z.size:
+                y = y.copy()
+                y[k.z] = (y[slacks] <= y[duals]).astype(float)
+            return y
+        # stage B: the follower's own response at stage A's PCC schedule fixes the pattern
+        act = follower_pattern(lay, y)
+        if act is None:
+            return None
         if k.z.size:
             _fix(lb, ub, k.z, act.astype(float))
         ub[duals[~act]] = 0.0
