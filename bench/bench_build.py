@@ -6,8 +6,11 @@
     python bench/bench_build.py --phases 200          # wall time per formulation call
 
 What is measured (see bench/README.md):
-* build  = wall time of `build_dso_led(system)` only: the system is loaded first
-  (`load_system`, timed separately as `load`); no solve. Best of `--repeat` runs.
+* build  = wall time of `build_dso_led(system, kkt_presolve=False)` only: the model assembly.
+  The system is loaded first (`load_system`, timed separately as `load`); no solve. Best of
+  `--repeat` runs. The KKT presolve (formulation/kkt_presolve.py: per-hour HiGHS MILPs that fix
+  complementarity pairs, a solver presolve step whose cost does not depend on the matrix
+  assembly) is off here; bench_bnb.py includes it in its build column.
 * JIT warm-up is EXCLUDED: before timing, each child process builds a 1-ADN, 2-hour model
   with the same path, which compiles the Numba kernels (or loads them from numba's
   on-disk cache) and imports ECOS/scipy. The warm-up time is reported as `warmup`.
@@ -27,6 +30,7 @@ import subprocess
 import sys
 import time
 
+BUILD_KW = {"kkt_presolve": False}      # assembly only (see the docstring)
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
@@ -76,7 +80,7 @@ def run_one(adns: int, hours: int, repeat: int, seed: int) -> dict:
     asm = _assembly()
     out = {"adns": adns, "hours": hours, "path": asm.backend()}
     t0 = time.perf_counter()
-    build_dso_led(load_system(adns=1, hours=2, seed=seed))          # JIT warm-up / imports
+    build_dso_led(load_system(adns=1, hours=2, seed=seed), **BUILD_KW)          # JIT warm-up / imports
     out["warmup_s"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     system = load_system(adns=adns, hours=hours, seed=seed)
@@ -85,7 +89,7 @@ def run_one(adns: int, hours: int, repeat: int, seed: int) -> dict:
     try:
         for _ in range(repeat):
             t0 = time.perf_counter()
-            prob, _lay = build_dso_led(system)
+            prob, _lay = build_dso_led(system, **BUILD_KW)
             best = min(best, time.perf_counter() - t0)
             size = prob.size_report()
             del prob, _lay
@@ -95,7 +99,7 @@ def run_one(adns: int, hours: int, repeat: int, seed: int) -> dict:
     out["build_s"] = best
     out.update({k: size[k] for k in ("variables", "integers", "eq_rows", "ineq_rows", "cones", "nnz")})
     tracemalloc.start()
-    prob, _lay = build_dso_led(system)
+    prob, _lay = build_dso_led(system, **BUILD_KW)
     out["peak_py_mb"] = tracemalloc.get_traced_memory()[1] / 2 ** 20
     tracemalloc.stop()
     out["maxrss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0   # KiB on Linux
@@ -108,12 +112,12 @@ def profile(adns: int, hours: int, seed: int, top: int) -> None:
     from tsodso.data import load_system
     from tsodso.formulation.bilevel import build_dso_led
     asm = _assembly()
-    build_dso_led(load_system(adns=1, hours=2, seed=seed))
+    build_dso_led(load_system(adns=1, hours=2, seed=seed), **BUILD_KW)
     system = load_system(adns=adns, hours=hours, seed=seed)
     pr = cProfile.Profile()
     t0 = time.perf_counter()
     pr.enable()
-    build_dso_led(system)
+    build_dso_led(system, **BUILD_KW)
     pr.disable()
     print(f"# cProfile of build_dso_led, {adns} ADNs x {hours} h, path {asm.backend()}, "
           f"{time.perf_counter() - t0:.2f} s under the profiler (warm-up excluded)")
@@ -134,7 +138,7 @@ def phases(adns: int, hours: int, seed: int) -> None:
     from tsodso.data import load_system
     from tsodso.formulation import bilevel
     asm = _assembly()
-    bilevel.build_dso_led(load_system(adns=1, hours=2, seed=seed))
+    bilevel.build_dso_led(load_system(adns=1, hours=2, seed=seed), **BUILD_KW)
     system = load_system(adns=adns, hours=hours, seed=seed)
     acc = {}
 
@@ -160,7 +164,7 @@ def phases(adns: int, hours: int, seed: int) -> None:
             return out
         ProblemBuilder.build = build
         t0 = time.perf_counter()
-        bilevel.build_dso_led(system)
+        bilevel.build_dso_led(system, **BUILD_KW)
         total = time.perf_counter() - t0
     finally:
         for n in PHASES:
