@@ -163,3 +163,24 @@ def test_tso_led_without_a_dso_solution_is_reported(monkeypatch):
     assert res.x is None and res.outcome() is None and scheme_outcome("tso-led", res) is None
     assert res.summary()["dso_statuses"] == ["time_limit"]
     assert certificate_row("tso-led", res)["soc_gap"] is None
+
+
+def test_warm_start_returns_the_best_start_not_the_first(evening):
+    """Given several schemes' binaries, the MIP start is the best point among them, whatever
+    their order (a start with every P2P platform binary on pays the platform fee everywhere)."""
+    import types
+    system, cen, _ = evening
+    prob, _ = build_centralised(system)
+    name = next(n for n in cen.problem.var_blocks if n.endswith("p2p_trade"))
+    x_bad = cen.x.copy()
+    x_bad[cen.problem.index(name)] = 1.0
+    bad = types.SimpleNamespace(scheme="centralised", problem=cen.problem, x=x_bad)
+    one = lambda r: make_warm_start([r])(prob, None, prob.lb.copy(), prob.ub.copy())   # noqa: E731
+    x_worse, x_best = one(bad), one(cen)
+    assert prob.objective(x_best) < prob.objective(x_worse) - 1e-6
+    for order in ([bad, cen], [cen, bad]):
+        x = make_warm_start(order)(prob, None, prob.lb.copy(), prob.ub.copy())
+        assert prob.objective(x) == pytest.approx(prob.objective(x_best), rel=1e-9)
+    heuristic = make_warm_start([cen])
+    assert heuristic(prob, None, prob.lb.copy(), prob.ub.copy()) is not None
+    assert heuristic(prob, None, prob.lb.copy(), prob.ub.copy()) is None     # runs once
