@@ -6,14 +6,14 @@
 __version__ = "0.1.0"
 
 
-SCHEMES = ("dso-led", "tso-led", "centralised")
+SCHEMES = ("dso-led", "tso-led", "hybrid", "centralised")
 
 
 def solve(adns: int = 5, hours: int = 24, seed: int = 0, scenario=None, scheme: str = "dso-led",
           complementarity: str = "bigm", time_limit: float = 300.0, gap: float = 1e-4,
           start=None, options: dict | None = None):
     """Build the instance from the shipped case (or `scenario`) and solve `scheme`
-    ('dso-led' | 'tso-led' | 'centralised'); returns a SchemeResult (`.summary()` = the JSON).
+    ('dso-led' | 'tso-led' | 'hybrid' | 'centralised'); returns a SchemeResult (`.summary()` = the JSON).
     `options`: extra branch-and-bound options (tsodso.solver.BnBOptions fields)."""
     from .data import load_system
     if scheme not in SCHEMES:
@@ -26,5 +26,8 @@ def solve(adns: int = 5, hours: int = 24, seed: int = 0, scenario=None, scheme: 
     if scheme == "tso-led":
         from .schemes.tso_led import solve_tso_led
         return solve_tso_led(system, time_limit=time_limit, rel_gap=gap, options=options)
+    if scheme == "hybrid":
+        from .schemes.hybrid import solve_hybrid
+        return solve_hybrid(system, time_limit=time_limit, rel_gap=gap, options=options)
     from .schemes.centralised import solve_centralised
     return solve_centralised(system, time_limit=time_limit, rel_gap=gap, options=options)

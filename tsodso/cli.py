@@ -59,6 +59,9 @@ def cmd_solve(args):
     elif args.scheme == "tso-led":
         from .schemes.tso_led import solve_tso_led
         res = solve_tso_led(system, time_limit=args.time_limit, rel_gap=args.gap)
+    elif args.scheme == "hybrid":
+        from .schemes.hybrid import solve_hybrid
+        res = solve_hybrid(system, time_limit=args.time_limit, rel_gap=args.gap)
     else:
         from .schemes.centralised import solve_centralised
         res = solve_centralised(system, time_limit=args.time_limit, rel_gap=args.gap)
@@ -150,7 +153,7 @@ def main(argv=None) -> int:
     sub = ap.add_subparsers(dest="cmd", required=True)
     p = sub.add_parser("solve", help="solve a scheme on an instance (default: DSO-led, default case)")
     _instance_args(p)
-    p.add_argument("--scheme", choices=["dso-led", "tso-led", "centralised"], default="dso-led")
+    p.add_argument("--scheme", choices=["dso-led", "tso-led", "hybrid", "centralised"], default="dso-led")
     p.add_argument("--complementarity", choices=["bigm", "branch"], default="bigm")
     p.add_argument("--time-limit", type=float, default=300.0, help="seconds (default 300)")
     p.add_argument("--gap", type=float, default=1e-4, help="relative gap to prove (default 1e-4)")
@@ -160,7 +163,7 @@ def main(argv=None) -> int:
     p = sub.add_parser("compare", help="run the schemes on one instance; tables, figures, HDF5, summary")
     _instance_args(p)
     p.add_argument("--schemes", default="centralised,tso-led,dso-led",
-                   help="comma-separated subset of dso-led, tso-led, centralised")
+                   help="comma-separated subset of dso-led, tso-led, hybrid, centralised")
     p.add_argument("--time-limit", type=float, default=300.0, help="seconds per scheme (default 300)")
     p.add_argument("--gap", type=float, default=1e-4, help="relative gap to prove (default 1e-4)")
     p.add_argument("--no-figures", action="store_true", help="skip the PNG figures (no matplotlib needed)")

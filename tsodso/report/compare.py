@@ -15,7 +15,8 @@
     notes         name -> text (why a scheme has no metrics, warnings)
     seconds       name -> wall-clock seconds of the scheme
 Schemes: "centralised" (schemes/centralised.py), "tso-led" (schemes/tso_led.py), "dso-led"
-(schemes/dso_led.py `solve_dso_led`). The centralised scheme runs last and gets the other
+(schemes/dso_led.py `solve_dso_led`), and on request "hybrid" (schemes/hybrid.py: tso-led with
+the DSOs' validated PCC ranges; `KNOWN_SCHEMES`, not in the default `SCHEMES`). The centralised scheme runs last and gets the other
 schemes' solutions as MIP starts (`solve_centralised(warm_start=...)`): each is a feasible point
 of the centralised problem, so its incumbent is never worse than theirs (the welfare reference
 stays a reference under a time limit); its best bound is its own. A scheme that returns no solution (e.g. the DSO-led B&B
@@ -48,10 +49,11 @@ HDF5 schema (format "tsodso-comparison", version 1; `read_comparison` refuses ot
   /<scheme>/dso_cost_breakdown_usd/<item>  (A,): wholesale, fee_grid, fee_local, fee_cross,
                                     degradation, platform, curtailment, deviation, total
   /<scheme>/tn/gen_mw (T, ng), /<scheme>/tn/lmp_usd_per_mwh (T, nb) (settlement LMPs)
-  /<scheme>/x          joint models: the solution vector (model units); tso-led: group with
-                       adn<a> datasets (one vector per DSO problem) and /<scheme>/tso_led/
+  /<scheme>/x          joint models: the solution vector (model units); tso-led and hybrid: group
+                       with adn<a> datasets (one vector per DSO problem) and /<scheme>/tso_led/
                        {schedule_mw (A, T), cleared_lmp_usd_per_mwh (T, nb),
-                       redispatch_lmp_usd_per_mwh (T, nb), deviation_mwh (A, T)}
+                       redispatch_lmp_usd_per_mwh (T, nb), deviation_mwh (A, T)}; hybrid also
+                       /<scheme>/hybrid/{pcc_lo_mw, pcc_hi_mw, pv_withheld_mw} (A, T)
 """
 from __future__ import annotations
 
@@ -67,7 +69,9 @@ import numpy as np
 
 from .metrics import ADN_KEYS, SYSTEM_KEYS, UNITS, compute_metrics, outcome_from_layout
 
-SCHEMES = ("centralised", "tso-led", "dso-led")
+SCHEMES = ("centralised", "tso-led", "dso-led")                      # the default comparison
+KNOWN_SCHEMES = ("tso-led", "hybrid", "dso-led", "centralised")      # every scheme `_solve` runs
+TSO_LED_LIKE = ("tso-led", "hybrid")     # clearing + per-DSO tracking results (TSOLedResult)
 FORMAT, FORMAT_VERSION = "tsodso-comparison", 1
 CLAIM_TOL = 1e-4        # relative (of max(1, |values|)): below it two schemes' metrics are "the same"
 SHOW_ZERO = 1e-6        # |v| below this prints as 0 (solver noise of an interior-point solve)
@@ -78,21 +82,27 @@ TOTAL_COST_DEFINITION = ("TN generation cost + use-of-system fees + BESS degrada
 # ------------------------------------------------------------------------------ running
 def _solve(name, system, time_limit, rel_gap, options, earlier=()):
     if name == "centralised":
+        from dataclasses import replace
         from ..schemes.centralised import solve_centralised
+        # a hybrid result has the tso-led layout (one DSO problem per ADN): map its binaries alike
+        starts = tuple(replace(r, scheme="tso-led") if r.scheme == "hybrid" else r for r in earlier)
         return solve_centralised(system, time_limit=time_limit, rel_gap=rel_gap, options=options,
-                                 warm_start=tuple(earlier))
+                                 warm_start=starts)
     if name == "tso-led":
         from ..schemes.tso_led import solve_tso_led
         return solve_tso_led(system, time_limit=time_limit, rel_gap=rel_gap, options=options)
+    if name == "hybrid":
+        from ..schemes.hybrid import solve_hybrid
+        return solve_hybrid(system, time_limit=time_limit, rel_gap=rel_gap, options=options)
     if name == "dso-led":
         from ..schemes.dso_led import solve_dso_led
         return solve_dso_led(system, time_limit=time_limit, rel_gap=rel_gap, options=options)
-    raise ValueError(f"unknown scheme {name!r}; known: {', '.join(SCHEMES)}")
+    raise ValueError(f"unknown scheme {name!r}; known: {', '.join(KNOWN_SCHEMES)}")
 
 
 def scheme_outcome(name, res):
     """The metrics' Outcome of a scheme result, None without a solution."""
-    if name == "tso-led":
+    if name in TSO_LED_LIKE:
         return res.outcome()
     if res.x is None:
         return None
@@ -122,7 +132,7 @@ def certificate_row(name, res) -> dict:
            "soc_gap": None, "max_voltage_mismatch_pu": None, "tn_check": None, "tn_check_value": None,
            "bigm_active": None}
     c = res.certificates or {}
-    if name == "tso-led":
+    if name in TSO_LED_LIKE:
         socs = c.get("soc") or []
         if socs:
             row["soc_gap"] = max(s["soc_gap"] for s in socs)
@@ -153,8 +163,8 @@ def run_comparison(system, schemes=SCHEMES, time_limit: float = 300.0, rel_gap: 
     """
     schemes = tuple(schemes)
     for s in schemes:
-        if s not in SCHEMES:
-            raise ValueError(f"unknown scheme {s!r}; known: {', '.join(SCHEMES)}")
+        if s not in KNOWN_SCHEMES:
+            raise ValueError(f"unknown scheme {s!r}; known: {', '.join(KNOWN_SCHEMES)}")
     comp = {"system": system, "schemes": schemes, "results": {}, "outcomes": {}, "metrics": {},
             "certificates": {}, "notes": {}, "seconds": {}}
     order = [s for s in schemes if s != "centralised"] + [s for s in schemes if s == "centralised"]
@@ -261,7 +271,7 @@ def metrics_markdown(comp) -> str:
                      f"{_fmt(c['max_voltage_mismatch_pu'])} | {c['tn_check'] or 'n/a'} | {_fmt(c['tn_check_value'])} | "
                      f"{_fmt(c['bigm_active'])} | {comp['seconds'][s]:.1f} |")
     lines += ["", "objective / best bound = what each scheme's solver minimised: centralised the total cost, "
-              "tso-led the sum of the DSOs' bills (cleared LMP + deviation penalty), dso-led the leader's cost "
+              "tso-led and hybrid the sum of the DSOs' bills (cleared LMP + deviation penalty), dso-led the leader's cost "
               "(the DSOs' bills at the bilevel's LMPs); compare schemes by the metrics above, not by this column."]
     notes = [f"* {s}: {comp['notes'][s]}" for s in sch if comp["notes"].get(s)]
     if notes:
@@ -419,7 +429,7 @@ def _scheme_to_h5(g, s, comp):
     out = comp["outcomes"][s]
     g["tn/gen_mw"] = out.gen_mw
     g["tn/lmp_usd_per_mwh"] = out.lmp_usd_per_mwh
-    if s == "tso-led":
+    if s in TSO_LED_LIKE:
         xg = g.create_group("x")
         for d in res.dsos:
             xg[f"adn{d.adn}"] = d.x
@@ -427,6 +437,10 @@ def _scheme_to_h5(g, s, comp):
         g["tso_led/cleared_lmp_usd_per_mwh"] = res.clearing.lmp_usd_per_mwh
         g["tso_led/redispatch_lmp_usd_per_mwh"] = res.tn.lmp_usd_per_mwh
         g["tso_led/deviation_mwh"] = res.deviation_mwh()
+        if s == "hybrid":
+            g["hybrid/pcc_lo_mw"] = res.envelope.lo_mw
+            g["hybrid/pcc_hi_mw"] = res.envelope.hi_mw
+            g["hybrid/pv_withheld_mw"] = res.clearing.pv_withheld_mw
     else:
         g["x"] = res.x
 
@@ -516,6 +530,16 @@ def summary_text(comp) -> str:
                   f"from the published schedules "
                   f"(settled at the cleared LMP plus {t.penalty_usd_per_mwh:g} $/MWh); no cross-ADN P2P is "
                   f"available in this scheme."]
+    h = comp["results"].get("hybrid")
+    if h is not None and comp["metrics"].get("hybrid") is not None:
+        hs = h.summary()
+        lines += ["", f"Why hybrid differs from tso-led: the DSOs first validated each hour's PCC range "
+                  f"(what their networks can realise); the TSO's schedule sits on a range end in "
+                  f"{hs['envelope_binding_hours']} ADN-hours and withholds "
+                  f"{_fmt(hs['pv_withheld_mwh'], 'curtailment_mwh')} MWh of PV the feeders cannot take; the DSOs "
+                  f"deviated {_fmt(h.deviation_mwh().sum(), 'losses_mwh')} MWh from it"
+                  + (f" (tso-led: {_fmt(t.deviation_mwh().sum(), 'losses_mwh')} MWh)."
+                     if t is not None and t.x is not None else ".")]
     notes = [f"{s}: {comp['notes'][s]}" for s in comp["schemes"] if comp["notes"].get(s)]
     if notes:
         lines += ["", "Notes:"] + [f"* {n}" for n in notes]

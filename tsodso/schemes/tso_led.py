@@ -109,10 +109,18 @@ class Clearing:
     vb_energy_mwh: np.ndarray       # (A, T)
     virtual_batteries: List[VirtualBattery] = field(default_factory=list)
     seconds: float = 0.0
+    pv_withheld_mw: Optional[np.ndarray] = None   # (A, T), only with `pcc_range_mw` (hybrid)
 
 
-def clear_tso(system, hours: int | None = None) -> Clearing:
-    """Step 1: the TSO's multi-hour DC-OPF with each ADN as forecast net load + virtual battery."""
+def clear_tso(system, hours: int | None = None, pcc_range_mw=None) -> Clearing:
+    """Step 1: the TSO's multi-hour DC-OPF with each ADN as forecast net load + virtual battery.
+
+    `pcc_range_mw` = (lo, hi), arrays (A, >= T) in MW (import > 0): the DSOs' validated PCC
+    ranges (schemes/hybrid.py). When given, lo <= S <= hi is imposed and each ADN's bid gets a
+    PV-withholding variable 0 <= w_at <= sum_k PVavail_kt (S = N + c - d + w; priced at the ADN's
+    PV curtailment penalty), since a range above the forecast net load can only be met by PV the
+    network cannot take. None (default) = the tso-led clearing, unchanged.
+    """
     t0 = time.perf_counter()
     T = system.n_hours if hours is None else int(hours)
     A, dt, base = system.n_adn, system.dt_h, system.tn.base_mva
@@ -125,7 +133,15 @@ def clear_tso(system, hours: int | None = None) -> Clearing:
     dis = bld.var("vb.discharge_pu", (T, A), 0.0, pm)
     e = bld.var("vb.energy_puh", (T, A), np.array([v.emin_mwh for v in vbs]) / base,
                 np.array([v.emax_mwh for v in vbs]) / base)
-    sched = bld.var("vb.pcc_schedule_pu", (T, A))
+    if pcc_range_mw is None:
+        sched = bld.var("vb.pcc_schedule_pu", (T, A))
+    else:
+        lo, hi = (np.asarray(v, float)[:, :T].T / base for v in pcc_range_mw)
+        sched = bld.var("vb.pcc_schedule_pu", (T, A), lo, hi)
+        pv_av = np.array([adn.pv_avail_mw[:T].sum(axis=1) for adn in system.adns]).T / base
+        wh = bld.var("vb.pv_withheld_pu", (T, A), 0.0, pv_av)
+        pen = np.array([adn.pv_curtail_usd_per_mwh for adn in system.adns])
+        bld.add_cost(wh, np.broadcast_to(usd_per_mwh_to_obj(pen, base, dt), wh.shape))
     inj = [(adn.pcc_bus, sched[:, a], 1.0) for a, adn in enumerate(system.adns)]
     tnv = add_dcopf_primal(bld, d, inj, bounds=True)
     add_generation_cost(bld, d, tnv, system.tn, dt)
@@ -134,8 +150,10 @@ def clear_tso(system, hours: int | None = None) -> Clearing:
     bld.add_cost(dis, np.broadcast_to(usd_per_mwh_to_obj(deg, base, dt), dis.shape))
 
     r = np.arange(T)[:, None] * A + np.arange(A)[None, :]
-    sd = Rows(T * A)                                   # S - c + d = N
+    sd = Rows(T * A)                                   # S - c + d (- w) = N
     sd.add(r, sched, 1.0); sd.add(r, ch, -1.0); sd.add(r, dis, 1.0)
+    if pcc_range_mw is not None:
+        sd.add(r, wh, -1.0)
     sd.rhs[:] = (N.T / base).reshape(-1)
     add_eq_rows(bld, "vb.schedule", sd)
     eb = Rows(T * A + A)                               # energy balance, then cyclic rows
@@ -157,7 +175,8 @@ def clear_tso(system, hours: int | None = None) -> Clearing:
     y = sol.y[prob.eq_blocks["tn.balance"]].reshape(T, d.nb)
     lmp = -y * USD_PER_OBJ_UNIT / base / dt            # d cost / d demand (ECOS sign), $/MWh
     return Clearing(OPTIMAL, x[sched].T * base, N, lmp, x[tnv.g] * base, sol.objective * USD_PER_OBJ_UNIT,
-                    x[ch].T * base, x[dis].T * base, x[e].T * base, vbs, time.perf_counter() - t0)
+                    x[ch].T * base, x[dis].T * base, x[e].T * base, vbs, time.perf_counter() - t0,
+                    None if pcc_range_mw is None else x[wh].T * base)
 
 
 # ------------------------------------------------------------------------------ step 2
@@ -255,7 +274,7 @@ class TSOLedResult(SchemeResult):
         if self.x is None or self.tn is None:
             return None
         dsos = self.dsos
-        return Outcome(scheme=SCHEME, system=self.system, T=dsos[0].layout.T, adn_x=[d.x for d in dsos],
+        return Outcome(scheme=self.scheme, system=self.system, T=dsos[0].layout.T, adn_x=[d.x for d in dsos],
                        feeders=[d.layout.feeders[0] for d in dsos], ders=[d.layout.ders[0] for d in dsos],
                        settle=[d.layout.settle[0] for d in dsos], gen_mw=self.tn.gen_mw,
                        lmp_usd_per_mwh=self.clearing.lmp_usd_per_mwh, cross=None, cross_x=None,
@@ -283,12 +302,14 @@ def _sum_dicts(ds):
 
 def solve_tso_led(system, time_limit: float = 600.0, rel_gap: float = 1e-4,
                   deviation_penalty_usd_per_mwh: float = DEVIATION_PENALTY_USD_PER_MWH,
-                  certify: bool = True, options: dict | None = None) -> TSOLedResult:
-    """Steps 1-3 of the module docstring. `options`: extra BnBOptions fields for the DSO solves."""
+                  certify: bool = True, options: dict | None = None, pcc_range_mw=None,
+                  scheme: str = SCHEME) -> TSOLedResult:
+    """Steps 1-3 of the module docstring. `options`: extra BnBOptions fields for the DSO solves.
+    `pcc_range_mw`, `scheme`: the hybrid scheme's validated PCC ranges (`clear_tso`) and name."""
     from ..report.certificates import soc_certificate
     t0 = time.perf_counter()
     T = system.n_hours
-    clr = clear_tso(system, T)
+    clr = clear_tso(system, T, pcc_range_mw)
     dsos: List[DSOTracking] = []
     if clr.status == OPTIMAL:
         deadline = t0 + time_limit
@@ -296,7 +317,7 @@ def solve_tso_led(system, time_limit: float = 600.0, rel_gap: float = 1e-4,
             per = max(1.0, (deadline - time.perf_counter()) / (system.n_adn - a))
             dsos.append(solve_dso_tracking(system, a, clr, deviation_penalty_usd_per_mwh, per, rel_gap, options))
     res = TSOLedResult(
-        scheme=SCHEME, status="", objective_usd=math.nan, best_bound_usd=math.nan, rel_gap=math.inf,
+        scheme=scheme, status="", objective_usd=math.nan, best_bound_usd=math.nan, rel_gap=math.inf,
         abs_gap_usd=math.inf, stop_reason="", nodes=sum(d.bnb.nodes for d in dsos),
         node_solves=sum(d.bnb.node_solves for d in dsos),
         inaccurate_solves=sum(d.bnb.inaccurate_solves for d in dsos),
