@@ -66,22 +66,40 @@ def cmd_solve(args):
         from .schemes.centralised import solve_centralised
         res = solve_centralised(system, time_limit=args.time_limit, rel_gap=args.gap)
     summ = res.summary()
+    if args.scheme != "dso-led":
+        # the other schemes' certificates (status, gap, SOC exactness, their TN check) as in compare
+        from .report.compare import certificate_row
+        summ["certificates"] = certificate_row(args.scheme, res)
     if args.output:
-        from .report.results import write_result
         os.makedirs(args.output, exist_ok=True)
-        write_result(os.path.join(args.output, "result.h5"), res, args)
+        if args.scheme == "dso-led":
+            from .report.results import write_result
+            write_result(os.path.join(args.output, "result.h5"), res, args)
+        else:   # one-scheme comparison file (schema: report/compare.py write_hdf5)
+            from .report.compare import add_result, new_comparison, write_hdf5
+            comp = new_comparison(system, (args.scheme,))
+            add_result(comp, args.scheme, res, summ.get("seconds", float("nan")))
+            write_hdf5(comp, os.path.join(args.output, "comparison.h5"))
         _write_atomic(os.path.join(args.output, "summary.json"), json.dumps(_jsonable(summ), indent=2))
     if args.json:
         print(json.dumps(_jsonable(summ)))
+        return 0
+    g = summ.get
+    print(f"scheme      : {args.scheme} ({args.adns} ADNs x {args.hours} h, seed {args.seed}"
+          + (f", complementarity {args.complementarity})" if args.scheme == "dso-led" else ")"))
+    print(f"status      : {g('status')} (stopped by {g('stop_reason')})")
+    print(f"objective   : {g('objective')} $   best bound: {g('best_bound')} $   gap: {g('gap')}")
+    line = f"nodes       : {g('nodes')}   time: {g('seconds')} s"
+    if "build_seconds" in summ:
+        line += f" (build {g('build_seconds')} s, ECOS {g('ecos_seconds')} s)"
+    print(line)
+    if args.scheme == "dso-led":
+        print(f"certificates: follower_gap {g('follower_gap')}, soc_gap {g('soc_gap')}, "
+              f"AC voltage mismatch {g('max_voltage_mismatch_pu')} pu, bigm_active {g('bigm_active')}")
     else:
-        print(f"scheme      : {args.scheme} ({args.adns} ADNs x {args.hours} h, seed {args.seed}"
-              + (f", complementarity {args.complementarity})" if args.scheme == "dso-led" else ")"))
-        print(f"status      : {summ['status']} (stopped by {summ['stop_reason']})")
-        print(f"objective   : {summ['objective']} $   best bound: {summ['best_bound']} $   gap: {summ['gap']}")
-        print(f"nodes       : {summ['nodes']}   time: {summ['seconds']} s (build {summ['build_seconds']} s, "
-              f"ECOS {summ['ecos_seconds']} s)")
-        print(f"certificates: follower_gap {summ['follower_gap']}, soc_gap {summ['soc_gap']}, "
-              f"AC voltage mismatch {summ['max_voltage_mismatch_pu']} pu, bigm_active {summ['bigm_active']}")
+        c = summ["certificates"]
+        print(f"certificates: soc_gap {c.get('soc_gap')}, AC voltage mismatch {c.get('max_voltage_mismatch_pu')} pu, "
+              f"{c.get('tn_check')}: {c.get('tn_check_value')}")
     return 0
 
 

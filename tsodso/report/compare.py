@@ -165,31 +165,41 @@ def run_comparison(system, schemes=SCHEMES, time_limit: float = 300.0, rel_gap: 
     for s in schemes:
         if s not in KNOWN_SCHEMES:
             raise ValueError(f"unknown scheme {s!r}; known: {', '.join(KNOWN_SCHEMES)}")
-    comp = {"system": system, "schemes": schemes, "results": {}, "outcomes": {}, "metrics": {},
-            "certificates": {}, "notes": {}, "seconds": {}}
+    comp = new_comparison(system, schemes)
     order = [s for s in schemes if s != "centralised"] + [s for s in schemes if s == "centralised"]
     for i, name in enumerate(order):
         if progress:
             progress({"scheme": name, "stage": "start", "index": i, "total": len(schemes)})
         t0 = time.perf_counter()
         res = _solve(name, system, time_limit, rel_gap, options, comp["results"].values())
-        comp["seconds"][name] = time.perf_counter() - t0
-        comp["results"][name] = res
-        out = scheme_outcome(name, res)
-        comp["outcomes"][name] = out
-        comp["metrics"][name] = compute_metrics(out) if out is not None else None
-        comp["certificates"][name] = certificate_row(name, res)
-        if out is None:
-            comp["notes"][name] = f"no solution (status {res.status}, {res.stop_reason}): no metrics"
-        elif res.status != "optimal":
-            comp["notes"][name] = (f"status {res.status}: metrics are of the best solution found, "
-                                   f"not a proven optimum (gap {res.rel_gap:.3g})")
-        else:
-            comp["notes"][name] = ""
+        add_result(comp, name, res, time.perf_counter() - t0)
         if progress:
             progress({"scheme": name, "stage": "done", "index": i, "total": len(schemes),
                       "status": res.status, "seconds": comp["seconds"][name]})
     return comp
+
+
+def new_comparison(system, schemes) -> dict:
+    """An empty comparison dict (module docstring) for `schemes`."""
+    return {"system": system, "schemes": tuple(schemes), "results": {}, "outcomes": {}, "metrics": {},
+            "certificates": {}, "notes": {}, "seconds": {}}
+
+
+def add_result(comp, name, res, seconds) -> None:
+    """Enter one scheme's solved result into `comp`: outcome, metrics, certificates, notes."""
+    comp["seconds"][name] = seconds
+    comp["results"][name] = res
+    out = scheme_outcome(name, res)
+    comp["outcomes"][name] = out
+    comp["metrics"][name] = compute_metrics(out) if out is not None else None
+    comp["certificates"][name] = certificate_row(name, res)
+    if out is None:
+        comp["notes"][name] = f"no solution (status {res.status}, {res.stop_reason}): no metrics"
+    elif res.status != "optimal":
+        comp["notes"][name] = (f"status {res.status}: metrics are of the best solution found, "
+                               f"not a proven optimum (gap {res.rel_gap:.3g})")
+    else:
+        comp["notes"][name] = ""
 
 
 def console_progress(event, stream=None):
