@@ -13,6 +13,8 @@ Given a relaxation point x:
    fixed (big-M mode: KKT binaries; branch mode: zero upper bounds) and the problem solved
    again. The B&B certifies every candidate (residuals, integrality, complementarity)
    before it becomes the incumbent.
+4. on its first `consolidate_calls` candidates, `consolidate_platform` improves the P2P
+   platform binaries by a drop local search (its docstring).
 """
 from __future__ import annotations
 
@@ -58,8 +60,104 @@ def follower_pattern(lay, x):
     return act
 
 
-def make_follower_response_heuristic(lay):
+def _pairs(lay):
+    k = lay.kkt
+    return (np.concatenate([k.mu_u, k.mu_l, k.nu_u, k.nu_l], axis=1),
+            np.concatenate([k.s_fu, k.s_fl, k.s_gu, k.s_gl], axis=1))
+
+
+SOLVED = ("optimal", "optimal_inaccurate")
+TIE_TOL = 1e-6       # k$: reduced costs closer than this are ties
+FEAS_TOL = 1e-6      # the B&B certifier's default feas_tol: a point above it would be refused
+
+
+def _max_residual(prob, x):
+    r = prob.residuals(x)
+    return max(r["eq"], r["lp"], r["cone"], r["bound"])
+
+
+def consolidate_platform(prob, lay, y, lb, ub, max_solves: int = 12):
+    """Drop local search on the P2P platform binaries of a feasible point y; returns a point no
+    worse than y (y itself if nothing improves) and the number of ECOS solves used.
+
+    With every integer fixed at y (the KKT binaries too: with them free, the fixed-leader
+    problem ends at ECOS' iteration limit on 5 ADNs x 24 h), the derivative of the
+    optimal cost with respect to a fixed platform binary is its reduced cost
+    r_j = c_j + A_j'y + G_j'z (ECOS duals; ECOS's dual feasibility is c + A'y + G'z = 0). The
+    cost is convex in the binary's value, so dropping it (1 -> 0) saves at most r_j: only
+    binaries with r_j > 0 can pay back their fee. The roundings of step 1 switch the platform on
+    wherever the relaxation trades a little, and many of those prosumers have r_j = fee
+    (another prosumer of the pool would take their volume), but dropping all of them at once
+    strands the pool. So each round drops, in every (ADN, hour) pool, the one binary with the
+    largest r_j > 0; a round that does not lower the cost (or breaks a complementarity pair) is
+    retried with the first half of its drops (ranked by r_j, ties - r_j = fee is common - by
+    the smallest P2P volume moved). ECOS's "optimal_inaccurate" (the fixed-binary problems of
+    5 ADNs x 24 h end at its iteration limit) is used for the reduced costs, and a point is
+    accepted only if its residuals pass the certifier's 1e-6. Measured on the default case:
+    1 ADN x 24 h 8418.96 -> 8400.21 $ in 12 solves; 5 ADNs x 24 h 54,602.38 -> 54,568.71 $ in
+    12 solves (55 s). SCIP reaches 8365.79 $ on 1 ADN in 300 s by also moving BESS and role
+    binaries; adding platforms back where r_j < 0 found nothing more.
+    """
+    ii = prob.integer
+    duals, slacks = _pairs(lay)
+    lb, ub = lb.copy(), ub.copy()
+    lb[ii] = ub[ii] = np.round(y[ii])      # KKT binaries too: the follower's pattern is kept
+    trades = [sv.trade for sv in lay.settle if sv.trade.size]
+    if not trades:
+        return y, 0
+    sol = ecos_solve(prob, lb, ub, reltol=1e-6, abstol=1e-7)
+    solves = 1
+    if sol.x is None or sol.status not in SOLVED or sol.y is None:
+        return y, solves
+    best_x, best = y, prob.objective(y)
+    while solves < max_solves:
+        r = prob.c + prob.A.T @ sol.y + prob.G.T @ sol.z
+        vol = np.zeros(prob.n)       # P2P volume gated by each platform binary (pu)
+        for sv in lay.settle:
+            if sv.trade.size:
+                vol[sv.trade] = sum(sol.x[v] for v in (sv.buy_loc, sv.buy_x, sv.sell_loc, sv.sell_x))
+        # rank: largest r_j first; ties (r_j = fee, common) by the smallest volume moved
+        key = lambda j: (round(float(r[j]) / TIE_TOL), -float(vol[j]))          # noqa: E731
+        drop = []
+        for tr in trades:
+            for row in tr:
+                on = row[ub[row] > 0.5]
+                if on.size:
+                    j = max(on, key=key)
+                    if r[j] > 1e-9:
+                        drop.append(j)
+        drop = np.array(sorted(drop, key=key, reverse=True), np.int64)
+        improved = False
+        while drop.size and solves < max_solves:
+            lb2, ub2 = lb.copy(), ub.copy()
+            lb2[drop] = ub2[drop] = 0.0
+            s2 = ecos_solve(prob, lb2, ub2, reltol=1e-6, abstol=1e-7)
+            solves += 1
+            if (s2.x is not None and s2.status in SOLVED and s2.y is not None
+                    and np.all(np.minimum(s2.x[duals], s2.x[slacks]) <= PAIR_TOL)
+                    and _max_residual(prob, s2.x) <= FEAS_TOL
+                    and prob.objective(s2.x) < best - 1e-9):
+                lb, ub, sol, best = lb2, ub2, s2, prob.objective(s2.x)
+                best_x = s2.x.copy()
+                improved = True
+                break
+            drop = drop[: drop.size // 2]
+        if not improved:
+            break
+    return best_x, solves
+
+
+def make_follower_response_heuristic(lay, consolidate_calls: int = 1, consolidate_solves: int = 12):
+    calls = []
+
     def heuristic(prob, x, lb, ub):
+        y = _respond(prob, x, lb, ub)
+        if y is not None and len(calls) < consolidate_calls:
+            calls.append(True)
+            y, _ = consolidate_platform(prob, lay, y, lb, ub, consolidate_solves)
+        return y
+
+    def _respond(prob, x, lb, ub):
         lb, ub = lb.copy(), ub.copy()
         for dv in lay.ders:
             ch, dis = x[dv.ch], x[dv.dis]
@@ -120,4 +218,5 @@ def make_follower_response_heuristic(lay):
             return None
         return sol.x
     heuristic.__name__ = "follower_response"
+    heuristic.last_status = ""
     return heuristic
