@@ -37,7 +37,7 @@ def test_scip_solution_of_small_instance_passes_certificates():
 def test_ecos_with_scips_binaries_gives_scips_objective(window):
     """SCIP solves our matrices; ECOS, with every integer fixed at SCIP's values, solves the
     remaining SOCP to the same objective, and the certificates pass on the ECOS point at ECOS's
-    own accuracy. Same objective means within 1e-4 relative and never above SCIP's: SCIP
+    own accuracy. Same objective means within 1e-4 relative, SCIP's never above ECOS's: SCIP
     accepts rows violated by up to its feasibility tolerance 1e-6 (absolute, on rows whose
     coefficients reach the big-M values), which lets its objective sit below the exact optimum
     of the same binaries (measured: 1.8e-5 relative on the evening window with SCIP rows
