@@ -61,3 +61,16 @@ def test_bad_instance_option_names_it(capsys):
     out, err = capsys.readouterr()
     assert rc != 0 and out == ""                 # nothing on stdout for a --json caller to misread
     assert "'hours' = 30" in err and "1..24" in err
+
+
+def test_json_stdout_is_clean_in_a_fresh_process():
+    """In a new process HiGHS prints its banner to file descriptor 1 the first time a solver is
+    created (KKT presolve, certificates); with --json that must not reach stdout."""
+    import subprocess
+    import sys
+    p = subprocess.run([sys.executable, "-m", "tsodso.cli", "solve", *WINDOW, "--json"],
+                       capture_output=True, text=True, timeout=600)
+    assert p.returncode == 0, p.stderr[-2000:]
+    summ = json.loads(p.stdout)                  # fails on any banner or log line
+    assert summ["status"] == "optimal"
+    assert "tsodso B&B" in p.stderr

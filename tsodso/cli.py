@@ -6,6 +6,7 @@ User errors (bad case files, infeasible scenarios) print one clear message and e
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -40,6 +41,44 @@ def _jsonable(o):
     if isinstance(o, np.integer):
         return int(o)
     return o
+
+
+_JSON_FD = None     # the real stdout while a --json command runs (see _json_stdout)
+
+
+@contextlib.contextmanager
+def _json_stdout(active: bool):
+    """`--json`: stdout carries the one JSON object and nothing else. C libraries write to file
+    descriptor 1 directly (HiGHS prints a banner the first time a solver is created), so while
+    the command runs fd 1 points at stderr and `_emit_json` writes to the saved stdout. Not done
+    when sys.stdout is not fd 1 (e.g. captured by a caller), where print() is already safe."""
+    global _JSON_FD
+    try:
+        redirect = active and sys.stdout.fileno() == 1
+    except (AttributeError, OSError, ValueError):
+        redirect = False
+    if not redirect:
+        yield
+        return
+    sys.stdout.flush()
+    saved = os.dup(1)
+    os.dup2(2, 1)
+    _JSON_FD = saved
+    try:
+        yield
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
+        _JSON_FD = None
+
+
+def _emit_json(obj) -> None:
+    text = json.dumps(_jsonable(obj))
+    if _JSON_FD is None:
+        print(text)
+    else:
+        os.write(_JSON_FD, (text + "\n").encode())
 
 
 def _write_atomic(path, text):
@@ -82,7 +121,7 @@ def cmd_solve(args):
             write_hdf5(comp, os.path.join(args.output, "comparison.h5"))
         _write_atomic(os.path.join(args.output, "summary.json"), json.dumps(_jsonable(summ), indent=2))
     if args.json:
-        print(json.dumps(_jsonable(summ)))
+        _emit_json(summ)
         return 0
     g = summ.get
     print(f"scheme      : {args.scheme} ({args.adns} ADNs x {args.hours} h, seed {args.seed}"
@@ -121,7 +160,7 @@ def cmd_validate(args):
     out = {"case30_dcopf": {k: v for k, v in a.items() if np.isscalar(v)},
            "case33bw_distflow": {k: v for k, v in b.items() if np.isscalar(v)}}
     if args.json:
-        print(json.dumps(_jsonable(out)))
+        _emit_json(out)
     else:
         print(f"case30 DC-OPF   : {a['cost_usd_per_h']:.4f} $/h (published {a['published_usd_per_h']}, "
               f"HiGHS {a['highs_cost_usd_per_h']:.4f}); max LMP diff {a['max_lmp_diff_usd_per_mwh']:.2e} $/MWh; "
@@ -143,7 +182,7 @@ def cmd_size(args):
         rows.append({"adns": n, "hours": lay.T, **r, **{f"bin_{k}": v for k, v in lay.binary_groups.items()},
                      "cross_pairs": int(lay.cross.pairs.shape[0])})
     if args.json:
-        print(json.dumps(_jsonable(rows)))
+        _emit_json(rows)
         return 0
     cols = ["adns", "continuous", "bin_der", "bin_p2p_role", "bin_p2p_platform", "bin_cross_role",
             "bin_kkt", "cross_pairs", "eq_rows", "ineq_rows", "cones", "nnz"]
@@ -204,7 +243,8 @@ def main(argv=None) -> int:
     from .data.errors import CaseError
     from .formulation.bigm import ModelError
     try:
-        return args.func(args)
+        with _json_stdout(bool(getattr(args, "json", False))):
+            return args.func(args)
     except (CaseError, ModelError) as e:
         print(f"tsodso: error: {e}", file=sys.stderr)
         return 2
