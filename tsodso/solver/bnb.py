@@ -102,6 +102,7 @@ def solve(prob, options=None, heuristics: Sequence[Callable] = (), callback: Opt
     opts = BnBOptions.coerce(options)
     pairs = complementarity_pairs(prob)
     t0 = time.perf_counter()
+    heur_seconds = [0.0]             # wall time of each heuristic round (dive + user hooks)
     tracker = BoundTracker(opts.abs_gap, opts.rel_gap, t0)
     solver = NodeSolver(prob, opts)
     cert = Certifier(prob, opts, pairs)
@@ -278,7 +279,11 @@ def solve(prob, options=None, heuristics: Sequence[Callable] = (), callback: Opt
                 if dec is None:
                     unresolved[node.id] = node
                     continue
-            elif nodes == 1 or (opts.heuristic_freq and nodes % opts.heuristic_freq == 0):
+            elif (nodes == 1 or (opts.heuristic_freq and nodes % opts.heuristic_freq == 0)) and (
+                    nodes == 1 or tracker.elapsed() + heur_seconds[-1] <= opts.time_limit):
+                # a heuristic round is skipped when the last one would not fit in the time left
+                # (5 ADNs x 24 h: a dive + follower response takes ~45 s, which overshot 300 s by 35 s)
+                t_heur = time.perf_counter()
                 if opts.dive_rounds and prob.integer.size:
                     y = rounding_dive(prob, solver, x, lb, ub, opts, pairs)
                     if y is not None and offer(y, "dive")[1]:
@@ -286,6 +291,7 @@ def solve(prob, options=None, heuristics: Sequence[Callable] = (), callback: Opt
                 for name, y in run_user_heuristics(heuristics, prob, x, lb, ub, log):
                     if offer(y, name)[1]:
                         mark = "u"
+                heur_seconds.append(time.perf_counter() - t_heur)
                 if bound >= tracker.prune_cutoff():
                     tracker.close(bound)
                     continue
