@@ -138,7 +138,7 @@ def certificate_row(name, res) -> dict:
             row["soc_gap"] = max(s["soc_gap"] for s in socs)
             row["max_voltage_mismatch_pu"] = max(s["max_voltage_mismatch_pu"] for s in socs)
         if "clearing" in c:
-            row["tn_check"] = "clearing LMP vs HiGHS DC-OPF of the schedule, max |diff| $/MWh"
+            row["tn_check"] = "clearing LMP vs HiGHS DC-OPF of the schedule, max abs. difference $/MWh"
             row["tn_check_value"] = _finite(c["clearing"]["max_lmp_diff_usd_per_mwh"])
         return row
     if "soc" in c:
@@ -278,7 +278,7 @@ def metrics_markdown(comp) -> str:
         c = comp["certificates"][s]
         lines.append(f"| {s} | {c['status']} | {_fmt(c['objective_usd'], 'total_cost_usd')} | "
                      f"{_fmt(c['best_bound_usd'], 'total_cost_usd')} | {_fmt(c['rel_gap'])} | {_fmt(c['soc_gap'])} | "
-                     f"{_fmt(c['max_voltage_mismatch_pu'])} | {c['tn_check'] or 'n/a'} | {_fmt(c['tn_check_value'])} | "
+                     f"{_fmt(c['max_voltage_mismatch_pu'])} | {(c['tn_check'] or 'n/a').replace('|', '/')} | {_fmt(c['tn_check_value'])} | "
                      f"{_fmt(c['bigm_active'])} | {comp['seconds'][s]:.1f} |")
     lines += ["", "objective / best bound = what each scheme's solver minimised: centralised the total cost, "
               "tso-led and hybrid the sum of the DSOs' bills (cleared LMP + deviation penalty), dso-led the leader's cost "
