@@ -219,7 +219,7 @@ def main(argv=None) -> int:
     p.set_defaults(func=cmd_solve)
     p = sub.add_parser("compare", help="run the schemes on one instance; tables, figures, HDF5, summary")
     _instance_args(p)
-    p.add_argument("--schemes", default="centralised,tso-led,dso-led",
+    p.add_argument("--schemes", default="centralised,tso-led,hybrid,dso-led",
                    help="comma-separated subset of dso-led, tso-led, hybrid, centralised")
     p.add_argument("--time-limit", type=float, default=300.0, help="seconds per scheme (default 300)")
     p.add_argument("--gap", type=float, default=1e-4, help="relative gap to prove (default 1e-4)")

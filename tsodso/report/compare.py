@@ -15,8 +15,8 @@
     notes         name -> text (why a scheme has no metrics, warnings)
     seconds       name -> wall-clock seconds of the scheme
 Schemes: "centralised" (schemes/centralised.py), "tso-led" (schemes/tso_led.py), "dso-led"
-(schemes/dso_led.py `solve_dso_led`), and on request "hybrid" (schemes/hybrid.py: tso-led with
-the DSOs' validated PCC ranges; `KNOWN_SCHEMES`, not in the default `SCHEMES`). The centralised scheme runs last and gets the other
+(schemes/dso_led.py `solve_dso_led`) and "hybrid" (schemes/hybrid.py: tso-led with
+the DSOs' validated PCC ranges). The centralised scheme runs last and gets the other
 schemes' solutions as MIP starts (`solve_centralised(warm_start=...)`): each is a feasible point
 of the centralised problem, so its incumbent is never worse than theirs (the welfare reference
 stays a reference under a time limit); its best bound is its own. A scheme that returns no solution (e.g. the DSO-led B&B
@@ -69,7 +69,7 @@ import numpy as np
 
 from .metrics import ADN_KEYS, SYSTEM_KEYS, UNITS, compute_metrics, outcome_from_layout
 
-SCHEMES = ("centralised", "tso-led", "dso-led")                      # the default comparison
+SCHEMES = ("centralised", "tso-led", "hybrid", "dso-led")            # the default comparison
 KNOWN_SCHEMES = ("tso-led", "hybrid", "dso-led", "centralised")      # every scheme `_solve` runs
 TSO_LED_LIKE = ("tso-led", "hybrid")     # clearing + per-DSO tracking results (TSOLedResult)
 FORMAT, FORMAT_VERSION = "tsodso-comparison", 1
