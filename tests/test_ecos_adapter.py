@@ -236,3 +236,30 @@ def test_fixed_variables_eliminated_exactly():
 def test_crossing_bounds_rejected():
     with pytest.raises(ea.ECOSDataError, match="bounds cross"):
         ea.solve(lp_two_vars(), lb=np.array([1.0, 0.0]), ub=np.array([0.5, np.inf]))
+
+
+def test_column_scaling_keeps_point_and_bound_duals():
+    """The same problem with large bounds (lb1 = 200, ub2 = 500, so both columns are scaled by
+    `apply`) solved with and without column scaling: same point, same objective and bound
+    duals equal to their hand-derived values (z_lb1 = 1, z_ub2 = 1: d obj / d bound), i.e.
+    `invert` divides the scaled bound multipliers back. Optimum 200 - 500 = -300; a
+    coupling row x1 + x2 <= 1000 stays slack (dual 0)."""
+    pb = ProblemBuilder()
+    x1 = pb.var("x1", 1, lb=200.0, ub=900.0)
+    x2 = pb.var("x2", 1, lb=0.0, ub=500.0)
+    pb.add_cost([x1[0], x2[0]], [1.0, -1.0])
+    pb.add_leq("couple", [0, 0], [x1[0], x2[0]], [1.0, 1.0], [1000.0])
+    prob = pb.build()
+    data, inv = ea.apply(prob)
+    assert np.all(inv["scale"] == [900.0, 500.0])
+    assert np.all(ea.apply(prob, scale_columns=False)[1]["scale"] == 1.0)
+    s = ea.solve(prob)
+    assert s.status == ea.OPTIMAL
+    assert s.objective == pytest.approx(-300.0, abs=1e-5)
+    np.testing.assert_allclose(s.x, [200.0, 500.0], atol=1e-5)
+    np.testing.assert_allclose(s.z_lb, [1.0, 0.0], atol=1e-6)
+    np.testing.assert_allclose(s.z_ub, [0.0, 1.0], atol=1e-6)
+    assert s.z[0] == pytest.approx(0.0, abs=1e-6)
+    # stationarity of the original (unscaled) problem: c + G'z - z_lb + z_ub = 0
+    r = prob.c + prob.G.T @ s.z - s.z_lb + s.z_ub
+    np.testing.assert_allclose(r, 0.0, atol=1e-6)

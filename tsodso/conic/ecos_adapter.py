@@ -68,6 +68,7 @@ DEFAULT_TOLERANCES = dict(feastol=1e-8, abstol=1e-8, reltol=1e-8,
 
 # An equality / LP row whose every variable is fixed is checked against this relative tolerance.
 FIXED_ROW_TOL = 1e-9
+COL_SCALE_MIN = 10.0     # |bound| above which a continuous column is scaled to unit range (apply)
 
 
 class ECOSDataError(ValueError):
@@ -102,8 +103,19 @@ def _check_finite(name, arr):
         raise ECOSDataError(f"ECOS data: {name}[{i}] = {arr[i]} is not finite")
 
 
-def apply(prob: ConicProblem, lb: Optional[np.ndarray] = None, ub: Optional[np.ndarray] = None):
+def apply(prob: ConicProblem, lb: Optional[np.ndarray] = None, ub: Optional[np.ndarray] = None,
+          scale_columns: bool = True):
     """ECOS data for `prob` with bounds `lb, ub` (defaults: the problem's own).
+
+    Column scaling (`scale_columns`): a continuous variable whose largest finite bound exceeds
+    `COL_SCALE_MIN` in magnitude is passed to ECOS as x' = x / d with d that bound, so every
+    variable ECOS sees has bounds within [-COL_SCALE_MIN, COL_SCALE_MIN] or [-1, 1]. Rows are not
+    scaled, so equality/inequality/cone residuals and their duals are the same in both spaces;
+    a bound row of x' is the bound row of x divided by d, so its multiplier is d times the
+    original one (`invert` divides it back). Measured on the default case (5 ADNs x 24 h root):
+    the 35 KKT duals with big-M bounds up to 556 left unfixed by the KKT presolve made ECOS
+    take 98 iterations (3.5-4.4 s); scaled, 53 iterations (2.1-2.8 s), same optimum to 1e-8
+    relative. Integer variables are never scaled.
 
     Fixed variables (lb == ub) are eliminated: their columns move to the right-hand sides and
     the objective constant (ECOS's KKT system degrades with many singleton equality rows,
@@ -134,6 +146,18 @@ def apply(prob: ConicProblem, lb: Optional[np.ndarray] = None, ub: Optional[np.n
     c0 = prob.c0 + float(prob.c[fixed] @ xF)
     A = A_all[:, keep]
     G = G_all[:, keep]
+    scale = np.ones(keep.size)
+    if scale_columns and keep.size:
+        lk, uk = lb[keep], ub[keep]
+        mag = np.maximum(np.where(np.isfinite(lk), np.abs(lk), 0.0), np.where(np.isfinite(uk), np.abs(uk), 0.0))
+        big = mag > COL_SCALE_MIN
+        if prob.integer.size:
+            big &= ~np.isin(keep, prob.integer)
+        if np.any(big):
+            scale[big] = mag[big]
+            D = sp.diags(scale)
+            A = (A @ D).tocsc()
+            G = (G @ D).tocsc()
     trivial = None
     # equality rows without entries
     a_nnz = np.diff(A.tocsr().indptr) if A.shape[0] else np.zeros(0, int)
@@ -149,7 +173,7 @@ def apply(prob: ConicProblem, lb: Optional[np.ndarray] = None, ub: Optional[np.n
             trivial = trivial or f"inequality row {i} violated by fixed variables (residual {h[i]:.3g})"
     cone_rows = np.arange(prob.n_lp, G.shape[0])
     nk = keep.size
-    lbk, ubk = lb[keep], ub[keep]
+    lbk, ubk = lb[keep] / scale, ub[keep] / scale
     free_l = np.flatnonzero(np.isfinite(lbk))
     free_u = np.flatnonzero(np.isfinite(ubk))
     nl, nu = free_l.size, free_u.size
@@ -173,12 +197,12 @@ def apply(prob: ConicProblem, lb: Optional[np.ndarray] = None, ub: Optional[np.n
         M.indptr = M.indptr.astype(np.int64, copy=False)
     n_lp_red = lp_rows.size + nl + nu + int(dummy)
     dims = {"l": int(n_lp_red), "q": [int(q) for q in prob.cone_sizes], "e": 0}
-    data = dict(c=np.asarray(prob.c[keep], float), G=Gr, h=hr, dims=dims,
+    data = dict(c=np.asarray(prob.c[keep], float) * scale, G=Gr, h=hr, dims=dims,
                 A=Ar if Ar.shape[0] else None, b=b[a_rows] if Ar.shape[0] else None)
     inverse = dict(n_eq=prob.n_eq, n_lp=prob.n_lp, nl=nl, nu=nu, free_l=keep[free_l],
                    free_u=keep[free_u], fixed=fixed, keep=keep, xF=xF, c0=c0, n=n,
                    a_rows=a_rows, lp_rows=lp_rows, n_lp_red=n_lp_red, n_cone=cone_rows.size,
-                   trivial=trivial, prob=prob)
+                   trivial=trivial, prob=prob, scale=scale, scale_l=scale[free_l], scale_u=scale[free_u])
     return data, inverse
 
 
@@ -194,7 +218,7 @@ def invert(raw: dict, inverse: dict, build_seconds: float) -> ConicSolution:
     zr = np.asarray(raw["z"], float)
     has_point = status in (OPTIMAL, OPTIMAL_INACCURATE, MAX_ITERS, NUMERICAL_ERROR)
     x = np.zeros(n)
-    x[keep] = xr
+    x[keep] = xr * inverse["scale"]
     x[fixed] = inverse["xF"]
     y = np.zeros(inverse["n_eq"])
     y[inverse["a_rows"]] = yr[: inverse["a_rows"].size]
@@ -204,8 +228,8 @@ def invert(raw: dict, inverse: dict, build_seconds: float) -> ConicSolution:
     z[inverse["n_lp"]:] = zr[inverse["n_lp_red"]:]
     z_lb = np.zeros(n)
     z_ub = np.zeros(n)
-    z_lb[inverse["free_l"]] = zr[nlp: nlp + nl]
-    z_ub[inverse["free_u"]] = zr[nlp + nl: nlp + nl + nu]
+    z_lb[inverse["free_l"]] = zr[nlp: nlp + nl] / inverse["scale_l"]
+    z_ub[inverse["free_u"]] = zr[nlp + nl: nlp + nl + nu] / inverse["scale_u"]
     if fixed.size:
         # reduced cost r = c + A'y + G'z of an eliminated variable: stationarity with bound
         # multipliers, c + A'y + G'z - z_lb + z_ub = 0, gives z_lb = (r)_+, z_ub = (-r)_+.

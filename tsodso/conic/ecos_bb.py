@@ -96,7 +96,7 @@ def solve_ecos_bb(prob: ConicProblem, time_limit: Optional[float] = None, gap: f
                   abs_gap: float = 1e-7, max_nodes: int = 100000, int_tol: float = 1e-6,
                   feas_tol: float = 1e-6, verbose: bool = False) -> EcosBBResult:
     """Solve `prob` with ECOS_BB (see module docstring for the status rules)."""
-    data, inverse = apply(prob)
+    data, inverse = apply(prob, scale_columns=False)     # ECOS_BB reads x itself, unscaled
     if inverse["trivial"] is not None:
         return EcosBBResult(status="infeasible", exit_flag=None, objective=math.nan, x=None,
                             iterations=0, seconds=0.0, claimed_status="not run",
