@@ -21,7 +21,7 @@ setup(
     package_data={"tsodso.cases": ["*.m", "*.csv", "*.json", "*.md"]},
     # highspy: HiGHS' QP solver, the independent solver of the follower-optimality certificate
     # (a QP solver we would otherwise have to write; scipy exposes HiGHS only for LP/MILP).
-    install_requires=["numpy>=1.23", "scipy>=1.10", "ecos>=2.0.10", "ortools>=9.6",
+    install_requires=["numpy>=1.23", "scipy>=1.10", "ecos>=2.0.10",
                       "numba>=0.57", "h5py>=3.8", "highspy>=1.7"],
     extras_require={
         # pyscipopt: the independent reference solver (SCIP) used only by tests and bench;
