@@ -15,7 +15,7 @@ setup(
     python_requires=">=3.9",
     packages=[
         "tsodso", "tsodso.data", "tsodso.formulation", "tsodso.conic", "tsodso.solver",
-        "tsodso.schemes", "tsodso.report", "tsodso.kernels", "tsodso.cases",
+        "tsodso.schemes", "tsodso.report", "tsodso.experiments", "tsodso.kernels", "tsodso.cases",
     ],
     package_dir={"tsodso.kernels": "kernels", "tsodso.cases": "cases"},
     package_data={"tsodso.cases": ["*.m", "*.csv", "*.json", "*.md"]},
@@ -26,7 +26,11 @@ setup(
     extras_require={
         # pyscipopt: the independent reference solver (SCIP) used only by tests and bench;
         # highspy: HiGHS QP solver, independent check of the quadratic-cost DC-OPF.
-        "test": ["pytest>=7", "pyscipopt>=5.0"],
+        # distributed: the sweep's serial-vs-Dask LocalCluster test (tests/test_sweep.py).
+        "test": ["pytest>=7", "pyscipopt>=5.0", "distributed>=2023.1"],
+        # dask.distributed: `tsodso sweep --scheduler tcp://HOST:PORT` (runs as tasks on a cluster;
+        # scheduling, retries and data transfer we would otherwise write; docs/sweeps.md).
+        "dask": ["distributed>=2023.1"],
         # matplotlib: figures of the scheme comparison (tsodso compare).
         "plot": ["matplotlib>=3.6"],
     },

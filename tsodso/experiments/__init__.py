@@ -1,0 +1,1 @@
+"""Experiments built on the schemes: the scale sweep (sweep.py)."""
