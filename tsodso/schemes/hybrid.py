@@ -187,7 +187,8 @@ def envelope_certificate(system, env: PCCEnvelope) -> dict:
                 pf = radial_power_flow(adn.line_from, adn.line_to, adn.line_r_pu, adn.line_x_pu,
                                        p[t] / S, np.asarray(adn.load_q_mvar, float)[t] / S, v0_pu=adn.v0_pu)
                 worst_p = max(worst_p, abs(pf.p_head_pu * S - target[t]))
-                viol = max(float(np.max(pf.v_pu - adn.vmax_pu)), float(np.max(adn.vmin_pu - pf.v_pu)),
+                vmax = adn.vmax_pu if adn.bus_vmax_pu is None else adn.bus_vmax_pu
+                viol = max(float(np.max(pf.v_pu - vmax)), float(np.max(adn.vmin_pu - pf.v_pu)),
                            float(np.max(pf.i_pu - adn.line_imax_pu)))
                 worst_viol = max(worst_viol, viol)
     return {"all_solved": True, "max_soc_gap": float(np.max(env.soc_gap)),
