@@ -70,7 +70,7 @@ def add_distflow(bld: ProblemBuilder, adn: ADN, T: int, prefix: str, pcc_bounds_
     load_q = np.asarray(adn.load_q_mvar, float)[:T] / adn.base_mva
 
     try:
-        from ..kernels import assembly as asm   # installed: setup.py maps kernels/ -> tsodso.kernels
+        from ..kernels import assembly as asm   # installed: pyproject.toml maps kernels/ -> tsodso.kernels
     except ImportError:
         try:
             from kernels import assembly as asm  # source tree: the repo root is on sys.path

@@ -88,7 +88,7 @@ def add_kkt(bld: ProblemBuilder, d: TNData, v: TNVars, bounds: DualBounds, mode:
     st = Rows(T * ng + T * nk + T * (nb - 1))
     st.rhs[: T * ng] = np.tile(-d.c1, T)
     try:
-        from ..kernels import assembly as asm   # installed: setup.py maps kernels/ -> tsodso.kernels
+        from ..kernels import assembly as asm   # installed: pyproject.toml maps kernels/ -> tsodso.kernels
     except ImportError:
         try:
             from kernels import assembly as asm  # source tree: the repo root is on sys.path
