@@ -267,6 +267,9 @@ def load_system(scenario=None, adns: int = 5, hours: int = 24, seed: int = 0, st
         bess = x.bess_pmax_mw.sum()
         pmin[a] = load - pv - bess
         pmax[a] = (load + bess) * (1.0 + margin)
+    fc = (sc.get("tso_led") or {}).get("forecast", "naive") if isinstance(sc.get("tso_led", {}), dict) else None
+    if fc not in ("dso", "naive"):
+        raise CaseError(path, "tso_led.forecast", fc, "unknown TSO-led forecast (one of dso, naive)")
     scen = {k: v for k, v in sc.items() if k != "_path"}
     scen["_path"] = path
     scen["_sigma"] = sigma
