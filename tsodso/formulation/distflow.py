@@ -52,6 +52,8 @@ def add_distflow(bld: ProblemBuilder, adn: ADN, T: int, prefix: str, pcc_bounds_
     imax2 = np.where(np.isfinite(adn.line_imax_pu), np.asarray(adn.line_imax_pu, float) ** 2, inf)
     vlo = np.full(nb, adn.vmin_pu ** 2)
     vhi = np.full(nb, adn.vmax_pu ** 2)
+    if getattr(adn, "bus_vmax_pu", None) is not None:      # voltage-rise rule (data layer)
+        vhi = np.minimum(vhi, np.asarray(adn.bus_vmax_pu, float) ** 2)
     vlo[0] = vhi[0] = adn.v0_pu ** 2
     P = bld.var(f"{prefix}.line_p_pu", (T, nl))
     Q = bld.var(f"{prefix}.line_q_pu", (T, nl))
