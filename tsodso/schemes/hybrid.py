@@ -75,7 +75,7 @@ import numpy as np
 
 from ..conic import ProblemBuilder
 from ..conic.ecos_adapter import OPTIMAL, OPTIMAL_INACCURATE, solve as ecos_solve
-from ..data.calibration import forecast_net_load_mw
+from ..data.network import forecast_net_load_mw
 from ..formulation.bigm import ModelError
 from ..formulation.distflow import add_distflow, add_injection, close_p_balance, soc_gap
 from .tso_led import DEVIATION_PENALTY_USD_PER_MWH, TSOLedResult, solve_tso_led, virtual_battery

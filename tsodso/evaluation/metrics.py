@@ -64,6 +64,9 @@ from typing import List, Optional
 
 import numpy as np
 
+from .dcopf import generation_cost_usd_per_h
+from .readback import adn_pcc_import_mw
+
 SYSTEM_KEYS = ("total_cost_usd", "dso_cost_usd", "tso_generation_cost_usd", "energy_imported_mwh",
                "energy_exported_mwh", "bess_throughput_mwh", "bess_cycles", "pv_energy_mwh",
                "self_consumption", "self_sufficiency", "p2p_local_mwh", "p2p_cross_mwh", "losses_mwh",
@@ -132,7 +135,7 @@ def _energy(o, adn, x, cols) -> float:
 
 # ------------------------------------------------------------------------------ exchange, prices
 def pcc_import_mw(o: Outcome) -> np.ndarray:
-    return np.array([x[o.feeders[a].pcc] * adn.base_mva for a, adn, x in _adns(o)]).reshape(o.n_adn, o.T)
+    return adn_pcc_import_mw(o.feeders, o.system.adns, o.adn_x).reshape(o.n_adn, o.T)
 
 
 def lmp_pcc_usd_per_mwh(o: Outcome) -> np.ndarray:
@@ -150,7 +153,6 @@ def energy_exported_mwh(o: Outcome) -> np.ndarray:
 
 # ------------------------------------------------------------------------------ costs
 def tso_generation_cost_usd(o: Outcome) -> float:
-    from ..schemes.redispatch import generation_cost_usd_per_h
     return float(np.sum(generation_cost_usd_per_h(o.system.tn, o.gen_mw))) * o.system.dt_h
 
 
