@@ -1,6 +1,6 @@
 """SOC relaxation of DistFlow (branch flow model) for one radial ADN, all hours at once.
 
-For line l = (i, j) oriented away from the root (model.md section 3; ADN pu):
+For line l = (i, j) oriented away from the root (docs/model.md section 3; ADN pu):
 
     P_l - r_l l_l - sum_{k child of j} P_k + p_j = 0       (p_j: net injection at j, linear in DER)
     Q_l - x_l l_l - sum_{k child of j} Q_k + q_j = 0

@@ -1,4 +1,4 @@
-"""The follower's KKT conditions (model.md section 4), all hours at once (TN pu, k$/h).
+"""The follower's KKT conditions (docs/model.md section 4), all hours at once (TN pu, k$/h).
 
 Primal feasibility with explicit slacks (>= 0, bounded by `DualBounds`):
     s_fu = F - f,  s_fl = F + f,  s_gu = Gmax - g,  s_gl = g - Gmin

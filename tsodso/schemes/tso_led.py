@@ -1,4 +1,4 @@
-"""TSO-led (conventional top-down) scheme: the TSO clears first, each DSO then tracks (model.md s.5).
+"""TSO-led (conventional top-down) scheme: the TSO clears first, each DSO then tracks (docs/model.md s.5).
 
 Step 1 - TSO clearing (one continuous SOCP over all hours, our conic core + ECOS)
     The TSO's DC-OPF of every hour (formulation/tn.py, with limits) in which ADN a is an
