@@ -195,6 +195,15 @@ def dso_cost_usd(o: Outcome) -> dict:
 REAL_COST_ITEMS = ("fee_grid", "fee_local", "fee_cross", "degradation", "platform", "curtailment")
 
 
+def generator_rent_usd(o: Outcome) -> float:
+    """Generators' rent, $: sum_t dt sum_g (LMP_{bus(g),t} g_gt - (c2 g^2 + c1 g + c0)_gt), the
+    dispatch paid at the outcome's settlement LMPs minus its cost."""
+    tn = o.system.tn
+    g = np.asarray(o.gen_mw, float)[:o.T]
+    lmp = np.asarray(o.lmp_usd_per_mwh, float)[:o.T][:, np.asarray(tn.gen_bus)]
+    return float(np.sum(lmp * g) * o.system.dt_h) - tso_generation_cost_usd(o)
+
+
 def total_cost_usd(o: Outcome, dso: dict | None = None) -> float:
     dso = dso_cost_usd(o) if dso is None else dso
     return tso_generation_cost_usd(o) + float(sum(np.sum(dso[k]) for k in REAL_COST_ITEMS))
