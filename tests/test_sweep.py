@@ -73,11 +73,11 @@ def test_resume_skips_done_runs_and_interruption_loses_nothing(tmp_path, monkeyp
 
 def test_refused_instance_is_a_row_with_its_reason(tmp_path, monkeypatch):
     from tsodso.formulation.bigm import ModelError
-    import tsodso.schemes.dso_led as dl
+    from tsodso.schemes import registry
 
     def refuse(system, **k):
         raise ModelError("hour 0: cannot certify (robust slack -0.00365 pu)")
-    monkeypatch.setattr(dl, "solve_dso_led", refuse)
+    monkeypatch.setitem(registry.REGISTRY, "dso-led", refuse)
     out = str(tmp_path / "r")
     rows = run_sweep(SweepSpec(**{**SPEC, "adns": (1,)}), out, workers=0, cache=None, figures=False)
     assert rows[0]["status"] == "refused" and "robust slack -0.00365" in rows[0]["reason"]
@@ -85,6 +85,11 @@ def test_refused_instance_is_a_row_with_its_reason(tmp_path, monkeypatch):
     assert "refused" in md and "robust slack -0.00365" in md
     with open(os.path.join(out, "runs", rows[0]["key"] + ".json")) as fh:
         assert json.load(fh)["status"] == "refused"
+
+
+def test_sweep_knows_every_registered_scheme():
+    from tsodso.schemes.registry import SCHEMES
+    assert set(sw.SCHEMES) == set(SCHEMES)
 
 
 def test_growth_exponents_fit_known_powers():

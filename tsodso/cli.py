@@ -10,9 +10,10 @@ import contextlib
 import json
 import os
 import sys
-import tempfile
 
 import numpy as np
+
+from .atomic import write_text_atomic
 
 
 def _instance_args(p, adns_default="5"):
@@ -81,45 +82,27 @@ def _emit_json(obj) -> None:
         os.write(_JSON_FD, (text + "\n").encode())
 
 
-def _write_atomic(path, text):
-    d = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=d, prefix=".tmp-")
-    with os.fdopen(fd, "w") as f:
-        f.write(text)
-    os.replace(tmp, path)
-
-
 def cmd_solve(args):
+    from .schemes.registry import solve_scheme
     system = _system(args)
-    if args.scheme == "dso-led":
-        from .schemes.dso_led import solve_dso_led
-        res = solve_dso_led(system, complementarity=args.complementarity, time_limit=args.time_limit,
-                            rel_gap=args.gap)
-    elif args.scheme == "tso-led":
-        from .schemes.tso_led import solve_tso_led
-        res = solve_tso_led(system, time_limit=args.time_limit, rel_gap=args.gap)
-    elif args.scheme == "hybrid":
-        from .schemes.hybrid import solve_hybrid
-        res = solve_hybrid(system, time_limit=args.time_limit, rel_gap=args.gap)
-    else:
-        from .schemes.centralised import solve_centralised
-        res = solve_centralised(system, time_limit=args.time_limit, rel_gap=args.gap)
+    res = solve_scheme(args.scheme, system, time_limit=args.time_limit, rel_gap=args.gap,
+                       complementarity=args.complementarity)
     summ = res.summary()
     if args.scheme != "dso-led":
         # the other schemes' certificates (status, gap, SOC exactness, their TN check) as in compare
-        from .report.compare import certificate_row
-        summ["certificates"] = certificate_row(args.scheme, res)
+        summ["certificates"] = res.certificate_row()
     if args.output:
         os.makedirs(args.output, exist_ok=True)
         if args.scheme == "dso-led":
-            from .report.results import write_result
+            from .report.hdf5 import write_result
             write_result(os.path.join(args.output, "result.h5"), res, args)
-        else:   # one-scheme comparison file (schema: report/compare.py write_hdf5)
-            from .report.compare import add_result, new_comparison, write_hdf5
+        else:   # one-scheme comparison file (schema: report/hdf5.py write_hdf5)
+            from .experiments.compare import add_result, new_comparison
+            from .report.hdf5 import write_hdf5
             comp = new_comparison(system, (args.scheme,))
             add_result(comp, args.scheme, res, summ.get("seconds", float("nan")))
             write_hdf5(comp, os.path.join(args.output, "comparison.h5"))
-        _write_atomic(os.path.join(args.output, "summary.json"), json.dumps(_jsonable(summ), indent=2))
+        write_text_atomic(os.path.join(args.output, "summary.json"), json.dumps(_jsonable(summ), indent=2))
     if args.json:
         _emit_json(summ)
         return 0
@@ -143,7 +126,8 @@ def cmd_solve(args):
 
 
 def cmd_compare(args):
-    from .report.compare import console_progress, run_comparison, write_all
+    from .experiments.compare import console_progress, run_comparison
+    from .report.outputs import write_all
     system = _system(args)
     schemes = tuple(s.strip() for s in args.schemes.split(","))
     comp = run_comparison(system, schemes=schemes, time_limit=args.time_limit, rel_gap=args.gap,

@@ -31,7 +31,6 @@ from __future__ import annotations
 import hashlib
 import os
 import sys
-import tempfile
 from typing import Optional
 
 import numpy as np
@@ -42,7 +41,7 @@ __all__ = ["FORMAT", "WarmCache", "content_hash", "writer_version"]
 
 
 def writer_version() -> str:
-    from .. import __version__
+    from .._version import __version__
     return str(__version__)
 
 
@@ -169,11 +168,10 @@ class WarmCache:
         if not self.enabled:
             return None
         import h5py
+        from ..atomic import atomic_write
         f = self.file(kind, key)
-        os.makedirs(os.path.dirname(f), exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=os.path.dirname(f), prefix=".tmp-", suffix=".h5")
-        os.close(fd)
-        try:
+
+        def write(tmp):
             with h5py.File(tmp, "w") as h:
                 h.attrs["tsodso_cache_format"] = FORMAT
                 h.attrs["tsodso_writer_version"] = writer_version()
@@ -185,10 +183,7 @@ class WarmCache:
                         h.attrs[k] = v
                     else:
                         raise TypeError(f"cache entry {kind}/{k}: {type(v).__name__} is not an array or scalar")
-            os.replace(tmp, f)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+        atomic_write(f, write, makedirs=True)
         return f
 
     def stats(self) -> dict:

@@ -29,7 +29,7 @@ Row columns (units in the names; objective values are the scheme's own objective
   includes the interpreter and, with workers=0, what earlier runs left allocated), the size
   columns of `tsodso size` (continuous, integers, bin_der, bin_p2p_role, bin_p2p_platform,
   bin_cross_role, bin_kkt, cross_pairs, eq_rows, ineq_rows, cones, nnz), the certificates of
-  `report.compare.certificate_row` (soc_gap, max_voltage_mismatch_pu, tn_check_value,
+  the result's `certificate_row()` (soc_gap, max_voltage_mismatch_pu, tn_check_value,
   bigm_active), kkt_fixed (pairs fixed by the KKT presolve), cache use (cache_pcc_box,
   cache_kkt_presolve, cache_incumbent: hit / computed / none / off), version.
 Status is the scheme's (strict: "optimal" only at a proven gap), or "refused" (the instance
@@ -49,7 +49,6 @@ import json
 import math
 import os
 import sys
-import tempfile
 import threading
 import time
 from dataclasses import asdict, dataclass, field
@@ -58,7 +57,7 @@ from typing import Callable, List, Optional, Sequence
 import numpy as np
 
 SWEEP_FORMAT = "tsodso-sweep/1"
-SCHEMES = ("dso-led", "tso-led", "hybrid", "centralised")
+SCHEMES = ("dso-led", "tso-led", "hybrid", "centralised")   # = schemes.registry.SCHEMES (test)
 
 SIZE_COLUMNS = ["continuous", "integers", "bin_der", "bin_p2p_role", "bin_p2p_platform",
                 "bin_cross_role", "bin_kkt", "cross_pairs", "eq_rows", "ineq_rows", "cones", "nnz"]
@@ -156,7 +155,7 @@ def scenario_digest(scenario) -> str:
 
 def plan(spec: SweepSpec) -> List[dict]:
     """The runs of the sweep, in table order (N, seed, scheme), each with its key."""
-    from .. import __version__
+    from .._version import __version__
     from ..data.cache import content_hash
     digest = scenario_digest(spec.scenario)
     runs = []
@@ -254,19 +253,10 @@ def run_one(run: dict, cache_path: Optional[str] = None, cache_enabled: bool = T
             system = load_system(run["scenario"], adns=run["adns"], hours=run["hours"], seed=run["seed"],
                                  start=run["start"])
             sch = run["scheme"]
-            if sch == "dso-led":
-                from ..schemes.dso_led import solve_dso_led
-                res = solve_dso_led(system, complementarity=run["complementarity"], time_limit=run["time_limit"],
-                                    rel_gap=run["gap"], options=quiet, cache=cache, callback=callback)
-            elif sch == "tso-led":
-                from ..schemes.tso_led import solve_tso_led
-                res = solve_tso_led(system, time_limit=run["time_limit"], rel_gap=run["gap"], options=quiet)
-            elif sch == "hybrid":
-                from ..schemes.hybrid import solve_hybrid
-                res = solve_hybrid(system, time_limit=run["time_limit"], rel_gap=run["gap"], options=quiet)
-            else:
-                from ..schemes.centralised import solve_centralised
-                res = solve_centralised(system, time_limit=run["time_limit"], rel_gap=run["gap"], options=quiet)
+            from ..schemes.registry import solve_scheme
+            # scheme-specific keywords reach only the schemes that take them (dso-led: all three)
+            res = solve_scheme(sch, system, time_limit=run["time_limit"], rel_gap=run["gap"], options=quiet,
+                               complementarity=run["complementarity"], cache=cache, callback=callback)
         except (CaseError, ModelError) as e:
             row.update(status="refused", reason=str(e).splitlines()[0][:500])
             res = None
@@ -278,7 +268,6 @@ def run_one(run: dict, cache_path: Optional[str] = None, cache_enabled: bool = T
     if res is None:
         return row
     from ..formulation.common import USD_PER_OBJ_UNIT
-    from ..report.compare import certificate_row
     row.update(status=res.status, objective_usd=_fin(res.objective_usd), best_bound_usd=_fin(res.best_bound_usd),
                gap=_fin(res.rel_gap), nodes=int(res.nodes), node_solves=int(res.node_solves),
                build_seconds=round(float(res.build_seconds), 3), solve_seconds=round(float(res.solve_seconds), 3))
@@ -297,7 +286,7 @@ def run_one(run: dict, cache_path: Optional[str] = None, cache_enabled: bool = T
     lay = getattr(res, "layout", None)
     if lay is not None and getattr(lay, "cross", None) is not None:
         row["cross_pairs"] = int(lay.cross.pairs.shape[0])
-    cert = certificate_row(sch, res)
+    cert = res.certificate_row()
     for c in ("soc_gap", "max_voltage_mismatch_pu", "tn_check_value", "bigm_active"):
         row[c] = cert.get(c)
     prob = getattr(res, "problem", None)
@@ -328,17 +317,9 @@ def _run_task(args):
 
 
 # ------------------------------------------------------------------------------ the store
-def _atomic_write(path: str, data, binary=False):
-    d = os.path.dirname(os.path.abspath(path))
-    os.makedirs(d, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=d, prefix=".tmp-")
-    try:
-        with os.fdopen(fd, "wb" if binary else "w") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+def _atomic_write(path: str, text: str):
+    from ..atomic import write_text_atomic
+    write_text_atomic(path, text, makedirs=True)
 
 
 def done_rows(out: str) -> dict:
@@ -449,12 +430,10 @@ def write_hdf5(path: str, rows, growth=None, spec: Optional[SweepSpec] = None) -
     per column in table order (numbers as float64 with NaN for missing, text as UTF-8 strings);
     /growth/<quantity> attrs exponent_all, exponent_top, n_min, n_max."""
     import h5py
-    from .. import __version__
-    d = os.path.dirname(os.path.abspath(path))
-    os.makedirs(d, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=d, prefix=".tmp-", suffix=".h5")
-    os.close(fd)
-    try:
+    from .._version import __version__
+    from ..atomic import atomic_write
+
+    def write(tmp):
         with h5py.File(tmp, "w") as h:
             h.attrs["format"] = SWEEP_FORMAT
             h.attrs["tsodso_version"] = __version__
@@ -480,10 +459,7 @@ def write_hdf5(path: str, rows, growth=None, spec: Optional[SweepSpec] = None) -
                 for k in ("exponent_all", "exponent_top", "n_min", "n_max", "points"):
                     if q.get(k) is not None:
                         e.attrs[k] = q[k]
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    atomic_write(path, write, makedirs=True)
 
 
 # ------------------------------------------------------------------------------ growth

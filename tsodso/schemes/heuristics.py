@@ -23,7 +23,7 @@ import time
 import numpy as np
 
 from ..conic.ecos_adapter import solve as ecos_solve
-from ..formulation.tn import TNData, add_dcopf_primal
+from ..formulation.tn import TNData, add_dcopf_primal, add_generation_cost
 from ..conic import ProblemBuilder
 
 ACTIVE_TOL = 1e-7
@@ -49,8 +49,7 @@ def follower_pattern(lay, x):
     one = TNData(**{**d.__dict__, "D_pu": D})
     bld = ProblemBuilder()
     v = add_dcopf_primal(bld, one)
-    bld.add_cost(v.tau, np.broadcast_to(one.c2, v.tau.shape))
-    bld.add_cost(v.g, np.broadcast_to(one.c1, v.g.shape))
+    add_generation_cost(bld, one, v, with_c0=False)
     prob = bld.build()
     sol = ecos_solve(prob, reltol=1e-9, abstol=1e-10)
     if sol.x is None:

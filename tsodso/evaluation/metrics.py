@@ -64,6 +64,9 @@ from typing import List, Optional
 
 import numpy as np
 
+from .dcopf import generation_cost_usd_per_h
+from .readback import adn_pcc_import_mw
+
 SYSTEM_KEYS = ("total_cost_usd", "dso_cost_usd", "tso_generation_cost_usd", "energy_imported_mwh",
                "energy_exported_mwh", "bess_throughput_mwh", "bess_cycles", "pv_energy_mwh",
                "self_consumption", "self_sufficiency", "p2p_local_mwh", "p2p_cross_mwh", "losses_mwh",
@@ -132,7 +135,7 @@ def _energy(o, adn, x, cols) -> float:
 
 # ------------------------------------------------------------------------------ exchange, prices
 def pcc_import_mw(o: Outcome) -> np.ndarray:
-    return np.array([x[o.feeders[a].pcc] * adn.base_mva for a, adn, x in _adns(o)]).reshape(o.n_adn, o.T)
+    return adn_pcc_import_mw(o.feeders, o.system.adns, o.adn_x).reshape(o.n_adn, o.T)
 
 
 def lmp_pcc_usd_per_mwh(o: Outcome) -> np.ndarray:
@@ -150,7 +153,6 @@ def energy_exported_mwh(o: Outcome) -> np.ndarray:
 
 # ------------------------------------------------------------------------------ costs
 def tso_generation_cost_usd(o: Outcome) -> float:
-    from ..schemes.redispatch import generation_cost_usd_per_h
     return float(np.sum(generation_cost_usd_per_h(o.system.tn, o.gen_mw))) * o.system.dt_h
 
 
@@ -191,6 +193,15 @@ def dso_cost_usd(o: Outcome) -> dict:
 
 
 REAL_COST_ITEMS = ("fee_grid", "fee_local", "fee_cross", "degradation", "platform", "curtailment")
+
+
+def generator_rent_usd(o: Outcome) -> float:
+    """Generators' rent, $: sum_t dt sum_g (LMP_{bus(g),t} g_gt - (c2 g^2 + c1 g + c0)_gt), the
+    dispatch paid at the outcome's settlement LMPs minus its cost."""
+    tn = o.system.tn
+    g = np.asarray(o.gen_mw, float)[:o.T]
+    lmp = np.asarray(o.lmp_usd_per_mwh, float)[:o.T][:, np.asarray(tn.gen_bus)]
+    return float(np.sum(lmp * g) * o.system.dt_h) - tso_generation_cost_usd(o)
 
 
 def total_cost_usd(o: Outcome, dso: dict | None = None) -> float:
