@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from tsodso.data import load_system
-from tsodso.report.compare import scheme_outcome
-from tsodso.report.metrics import bess_throughput_mwh, dso_cost_usd, generator_rent_usd
+from tsodso.schemes.result import scheme_outcome
+from tsodso.evaluation.metrics import bess_throughput_mwh, dso_cost_usd, generator_rent_usd
 from tsodso.schemes.dso_led import solve_dso_led
 from tsodso.schemes.forecast import pcc_forecast
 from tsodso.schemes.price_taking import solve_price_taking

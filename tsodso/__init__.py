@@ -6,7 +6,12 @@
 from ._version import __version__
 
 
-SCHEMES = ("dso-led", "tso-led", "hybrid", "centralised")   # = tsodso.schemes.registry.SCHEMES
+def __getattr__(name):
+    # tsodso.SCHEMES = the registry's names, read lazily so `import tsodso` stays light
+    if name == "SCHEMES":
+        from .schemes.registry import SCHEMES
+        return SCHEMES
+    raise AttributeError(f"module 'tsodso' has no attribute {name!r}")
 
 
 def solve(adns: int = 5, hours: int = 24, seed: int = 0, scenario=None, scheme: str = "dso-led",

@@ -232,11 +232,12 @@ def _sweep_parser(sub):
 
 
 def main(argv=None) -> int:
+    from .schemes.registry import SCHEMES
     ap = argparse.ArgumentParser(prog="tsodso", description="DSO-led bilevel TSO-DSO coordination")
     sub = ap.add_subparsers(dest="cmd", required=True)
     p = sub.add_parser("solve", help="solve a scheme on an instance (default: DSO-led, default case)")
     _instance_args(p)
-    p.add_argument("--scheme", choices=["dso-led", "tso-led", "hybrid", "centralised"], default="dso-led")
+    p.add_argument("--scheme", choices=list(SCHEMES), default="dso-led")
     p.add_argument("--complementarity", choices=["bigm", "branch"], default="bigm")
     p.add_argument("--time-limit", type=float, default=300.0, help="seconds (default 300)")
     p.add_argument("--gap", type=float, default=1e-4, help="relative gap to prove (default 1e-4)")
