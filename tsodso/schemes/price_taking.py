@@ -38,9 +38,12 @@ from ..conic import ProblemBuilder
 from ..formulation.bilevel import Layout, add_leader, add_leader_costs, binary_groups
 from ..formulation.common import USD_PER_OBJ_UNIT, usd_per_mwh_to_obj
 from ..solver import BnBOptions, solve as bnb_solve
-from .dso_led import NODE_ABSTOL, NODE_FEASTOL, NODE_RELTOL, SchemeResult, _num
+from ..evaluation.certificates import soc_certificate
+from ..evaluation.metrics import dso_cost_usd, outcome_from_layout, total_cost_usd
+from ..evaluation.redispatch import TNOutcome, redispatch
+from .dso_led import NODE_ABSTOL, NODE_FEASTOL, NODE_RELTOL
 from .forecast import pcc_forecast
-from .redispatch import TNOutcome, redispatch
+from .result import SchemeResult, finite_or_none
 
 SCHEME = "price-taking"
 
@@ -86,16 +89,25 @@ class PriceTakingResult(SchemeResult):
 
     def outcome(self):
         """The metrics' Outcome: realised dispatch, settlement at the cleared LMPs."""
-        from ..report.metrics import outcome_from_layout
         if self.x is None or self.tn is None:
             return None
         return outcome_from_layout(self.scheme, self.layout, self.x, self.tn.gen_mw, self.tn.lmp_usd_per_mwh)
+
+    def certificate_row(self) -> dict:
+        row = super().certificate_row()            # status, bound, gap, SOC exactness
+        c = self.certificates or {}
+        if "objective" in c:
+            row["tn_check"] = ("objective recomputed at the reference LMPs minus ours, $ (TSO clears P0 by "
+                               "HiGHS DC-OPF)")
+            row["tn_check_value"] = finite_or_none(c["objective"]["difference_usd"])
+        return row
 
     def summary(self) -> dict:
         out = super().summary()
         out["redispatch_all_solved"] = bool(self.tn.ok) if self.tn is not None else None
         out["reference_lmp_range_usd_per_mwh"] = (
-            [_num(np.nanmin(self.reference_lmp_usd_per_mwh)), _num(np.nanmax(self.reference_lmp_usd_per_mwh))]
+            [finite_or_none(np.nanmin(self.reference_lmp_usd_per_mwh)),
+             finite_or_none(np.nanmax(self.reference_lmp_usd_per_mwh))]
             if self.reference_lmp_usd_per_mwh is not None else None)
         return out
 
@@ -103,8 +115,6 @@ class PriceTakingResult(SchemeResult):
 def solve_price_taking(system, time_limit: float = 600.0, rel_gap: float = 1e-4, certify: bool = True,
                        options: dict | None = None) -> PriceTakingResult:
     """Steps 1-3 of the module docstring; objective and bounds in $."""
-    from ..report.certificates import soc_certificate
-    from ..report.metrics import total_cost_usd
     t0 = time.perf_counter()
     lmp, ref = reference_lmps(system)
     if not ref.ok:
@@ -133,7 +143,6 @@ def solve_price_taking(system, time_limit: float = 600.0, rel_gap: float = 1e-4,
             out.status, out.stop_reason = "redispatch_failed", f"re-dispatch statuses {out.tn.statuses}"
         if certify:
             # the objective at the reference LMPs, recomputed by the metrics with those prices
-            from ..report.metrics import dso_cost_usd, outcome_from_layout
             o_ref = outcome_from_layout(SCHEME, lay, res.x, out.tn.gen_mw, lmp)
             recomputed = float(np.sum(dso_cost_usd(o_ref)["total"]))
             out.certificates = {
