@@ -190,12 +190,12 @@ def cmd_export(args):
 
 
 def main(argv=None) -> int:
+    from .schemes.registry import SCHEMES
     ap = argparse.ArgumentParser(prog="tsodso", description="DSO-led bilevel TSO-DSO coordination")
     sub = ap.add_subparsers(dest="cmd", required=True)
     p = sub.add_parser("solve", help="solve a scheme on an instance (default: DSO-led, default case)")
     _instance_args(p)
-    p.add_argument("--scheme", choices=["dso-led", "tso-led", "hybrid", "centralised", "price-taking"],
-                   default="dso-led")
+    p.add_argument("--scheme", choices=list(SCHEMES), default="dso-led")
     p.add_argument("--complementarity", choices=["bigm", "branch"], default="bigm")
     p.add_argument("--time-limit", type=float, default=300.0, help="seconds (default 300)")
     p.add_argument("--gap", type=float, default=1e-4, help="relative gap to prove (default 1e-4)")
@@ -204,8 +204,8 @@ def main(argv=None) -> int:
     p.set_defaults(func=cmd_solve)
     p = sub.add_parser("compare", help="run the schemes on one instance; tables, figures, HDF5, summary")
     _instance_args(p)
-    p.add_argument("--schemes", default="centralised,tso-led,hybrid,price-taking,dso-led",
-                   help="comma-separated subset of dso-led, tso-led, hybrid, price-taking, centralised")
+    p.add_argument("--schemes", default="centralised,tso-led,hybrid,dso-led",
+                   help="comma-separated subset of dso-led, tso-led, hybrid, centralised")
     p.add_argument("--time-limit", type=float, default=300.0, help="seconds per scheme (default 300)")
     p.add_argument("--gap", type=float, default=1e-4, help="relative gap to prove (default 1e-4)")
     p.add_argument("--no-figures", action="store_true", help="skip the PNG figures (no matplotlib needed)")

@@ -17,7 +17,8 @@ Step 2 - the DSOs (one MISOCP, our B&B; the same leader block as DSO-led: every 
 Step 3 - the TSO clears the realised exchanges P0 (`redispatch`): dispatch, generation cost
     and the cleared LMPs, which settle the ADNs' PCC exchanges in the metrics.
 
-Compared with DSO-led on the same system (report/compare.py `price_making_value`):
+Compared with DSO-led on the same system (evaluation/metrics.py `price_making`, reported by
+report/tables.py beside the comparison):
     value of price-making = DSO bill (price-taking) - DSO bill (DSO-led), $ (> 0: moving the
     LMP at its own PCC saves the DSOs that much), and the change in generator rent
     sum_t sum_g (LMP_{bus(g),t} g_gt - cost_g(g_gt)) dt between the two.
@@ -40,6 +41,7 @@ from ..formulation.common import USD_PER_OBJ_UNIT, usd_per_mwh_to_obj
 from ..solver import BnBOptions, solve as bnb_solve
 from ..evaluation.certificates import soc_certificate
 from ..evaluation.metrics import dso_cost_usd, outcome_from_layout, total_cost_usd
+from ..evaluation.readback import pcc_import_mw
 from ..evaluation.redispatch import TNOutcome, redispatch
 from .dso_led import NODE_ABSTOL, NODE_FEASTOL, NODE_RELTOL
 from .forecast import pcc_forecast
@@ -85,7 +87,7 @@ class PriceTakingResult(SchemeResult):
     system: object = None
 
     def pcc_import_mw(self) -> np.ndarray:
-        return np.array([self.x[fv.pcc] * adn.base_mva for fv, adn in zip(self.layout.feeders, self.system.adns)])
+        return pcc_import_mw(self.layout, self.x)
 
     def outcome(self):
         """The metrics' Outcome: realised dispatch, settlement at the cleared LMPs."""
