@@ -89,6 +89,37 @@ def _write_atomic(path, text):
     os.replace(tmp, path)
 
 
+def _write_solve_outputs(args, system, res, summ):
+    """`solve -o DIR`: result.h5 (every scheme; labelled tables + provenance, docs/results.md),
+    result.nc (the same tables as netCDF, when xarray is installed), comparison.h5 (schemes
+    other than dso-led: the one-scheme comparison file) and summary.json."""
+    from .api import Result
+    os.makedirs(args.output, exist_ok=True)
+    solver_options = {"scheme": args.scheme, "time_limit_s": args.time_limit, "rel_gap": args.gap,
+                      "complementarity": args.complementarity if args.scheme == "dso-led" else None}
+    result = Result.from_scheme_result(res, system, solver_options)
+    result.write(os.path.join(args.output, "result.h5"))
+    try:
+        import xarray  # noqa: F401
+    except ImportError:
+        xarray = None
+    if xarray is not None and result.has_solution:
+        fd, tmp = tempfile.mkstemp(dir=args.output, prefix=".tmp-", suffix=".nc")
+        os.close(fd)
+        try:
+            result.to_xarray().to_netcdf(tmp)
+            os.replace(tmp, os.path.join(args.output, "result.nc"))
+        finally:
+            if os.path.exists(tmp):
+                os.remove(tmp)
+    if args.scheme != "dso-led":   # one-scheme comparison file (schema: report/compare.py write_hdf5)
+        from .report.compare import add_result, new_comparison, write_hdf5
+        comp = new_comparison(system, (args.scheme,))
+        add_result(comp, args.scheme, res, summ.get("seconds", float("nan")))
+        write_hdf5(comp, os.path.join(args.output, "comparison.h5"))
+    _write_atomic(os.path.join(args.output, "summary.json"), json.dumps(_jsonable(summ), indent=2))
+
+
 def cmd_solve(args):
     system = _system(args)
     if args.scheme == "dso-led":
@@ -110,16 +141,7 @@ def cmd_solve(args):
         from .report.compare import certificate_row
         summ["certificates"] = certificate_row(args.scheme, res)
     if args.output:
-        os.makedirs(args.output, exist_ok=True)
-        if args.scheme == "dso-led":
-            from .report.results import write_result
-            write_result(os.path.join(args.output, "result.h5"), res, args)
-        else:   # one-scheme comparison file (schema: report/compare.py write_hdf5)
-            from .report.compare import add_result, new_comparison, write_hdf5
-            comp = new_comparison(system, (args.scheme,))
-            add_result(comp, args.scheme, res, summ.get("seconds", float("nan")))
-            write_hdf5(comp, os.path.join(args.output, "comparison.h5"))
-        _write_atomic(os.path.join(args.output, "summary.json"), json.dumps(_jsonable(summ), indent=2))
+        _write_solve_outputs(args, system, res, summ)
     if args.json:
         _emit_json(summ)
         return 0
@@ -215,7 +237,7 @@ def main(argv=None) -> int:
     p.add_argument("--time-limit", type=float, default=300.0, help="seconds (default 300)")
     p.add_argument("--gap", type=float, default=1e-4, help="relative gap to prove (default 1e-4)")
     p.add_argument("--json", action="store_true", help="stdout = one JSON object (log on stderr)")
-    p.add_argument("-o", "--output", default=None, help="directory for result.h5 and summary.json")
+    p.add_argument("-o", "--output", default=None, help="directory for result.h5 (+ result.nc with xarray), summary.json")
     p.set_defaults(func=cmd_solve)
     p = sub.add_parser("compare", help="run the schemes on one instance; tables, figures, HDF5, summary")
     _instance_args(p)
