@@ -32,7 +32,7 @@ def test_solve_labels_by_clock_hour_with_units(small):
     pcc = d["pcc"]
     assert list(pcc.index.names) == ["hour", "adn"]
     assert list(pcc.index.get_level_values("hour")) == [10, 11, 12]      # clock hours, not 0..2
-    from tsodso.report.certificates import lmp_usd_per_mwh, pcc_import_mw
+    from tsodso.evaluation.readback import lmp_usd_per_mwh, pcc_import_mw
     lay, x = r.raw.layout, r.raw.x
     assert np.allclose(pcc["pcc_import_mw"].to_numpy(), pcc_import_mw(lay, x).T.ravel(), atol=1e-9)
     assert np.allclose(d["tn_bus"]["lmp_usd_per_mwh"].to_numpy(), lmp_usd_per_mwh(lay, x).ravel())
@@ -112,16 +112,15 @@ def test_in_place_edit_is_refused_before_solving():
         tsodso.solve(tsodso.load_system(adns=1, hours=2), scheme="nope")
 
 
-@pytest.mark.parametrize("scheme", ["tso-led", "hybrid", "centralised"])
+@pytest.mark.parametrize("scheme", ["tso-led", "hybrid", "centralised", "price-taking"])
 def test_every_scheme_through_solve(scheme, tmp_path):
     s = tsodso.load_system(adns=1, hours=2, start=18)
     r = tsodso.solve(s, scheme=scheme, time_limit=60, options=QUIET)
     assert r.scheme == scheme and r.status == "optimal"
     pcc = r.to_pandas()["pcc"]
     assert list(pcc.index.get_level_values("hour")) == [18, 19]
-    from tsodso.report.compare import scheme_outcome
-    from tsodso.report.metrics import pcc_import_mw
-    assert np.allclose(pcc["pcc_import_mw"].to_numpy(), pcc_import_mw(scheme_outcome(scheme, r.raw)).T.ravel())
+    from tsodso.evaluation.metrics import pcc_import_mw
+    assert np.allclose(pcc["pcc_import_mw"].to_numpy(), pcc_import_mw(r.raw.outcome()).T.ravel())
     r.write(tmp_path / "r.h5")
     back = tsodso.read_result(tmp_path / "r.h5")
     pd.testing.assert_frame_equal(back.to_pandas()["pcc"], pcc)

@@ -9,12 +9,19 @@
 The API is in `tsodso.api` (docs/api.md). Library messages go through the `logging` module
 (logger "tsodso"); the `tsodso` command shows them on stderr.
 """
-__version__ = "0.1.0"
-
 import logging as _logging
 
-from .api import SCHEMES, Result, load_system, read_result, solve  # noqa: E402
+from ._version import __version__
+from .api import Result, load_system, read_result, solve  # noqa: E402
 
 _logging.getLogger("tsodso").addHandler(_logging.NullHandler())
 
 __all__ = ["__version__", "SCHEMES", "Result", "load_system", "read_result", "solve"]
+
+
+def __getattr__(name):
+    # tsodso.SCHEMES = the registry's names, read lazily so `import tsodso` stays light
+    if name == "SCHEMES":
+        from .schemes.registry import SCHEMES
+        return SCHEMES
+    raise AttributeError(f"module 'tsodso' has no attribute {name!r}")

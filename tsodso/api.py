@@ -9,7 +9,7 @@
     res.write("run.h5");  same = tsodso.read_result("run.h5")     # the same Result back
 
 Everything a Result holds is in physical units named in the column names ($, MW, MWh, pu,
-$/MWh; docs/units.md) and indexed by clock hour, ADN, bus, line (tsodso/report/tables.py
+$/MWh; docs/units.md) and indexed by clock hour, ADN, bus, line (tsodso/report/labelled.py
 lists every table). pandas and xarray are optional (`pip install "tsodso[frames]"`); only
 `to_pandas` / `to_xarray` need them.
 """
@@ -24,11 +24,9 @@ import numpy as np
 
 from .data.system import System
 
-__all__ = ["load_system", "solve", "read_result", "Result", "SCHEMES"]
+__all__ = ["load_system", "solve", "read_result", "Result", "check_system"]
 
 log = logging.getLogger("tsodso")
-
-SCHEMES = ("dso-led", "tso-led", "hybrid", "centralised")
 
 
 def load_system(adns: int = 5, hours: int = 24, start: Optional[int] = None, seed: int = 0,
@@ -52,23 +50,6 @@ def load_system(adns: int = 5, hours: int = 24, start: Optional[int] = None, see
 
 
 # ------------------------------------------------------------------------------ solving
-def _solver(scheme):
-    """The scheme's solve function (system, time_limit, rel_gap, options, **kw) -> result."""
-    if scheme == "dso-led":
-        from .schemes.dso_led import solve_dso_led
-        return solve_dso_led
-    if scheme == "tso-led":
-        from .schemes.tso_led import solve_tso_led
-        return solve_tso_led
-    if scheme == "hybrid":
-        from .schemes.hybrid import solve_hybrid
-        return solve_hybrid
-    if scheme == "centralised":
-        from .schemes.centralised import solve_centralised
-        return solve_centralised
-    raise ValueError(f"scheme {scheme!r} is not one of {', '.join(SCHEMES)}")
-
-
 def _differs(a, b, path="system"):
     """The first field path where two systems differ, or None."""
     if dataclasses.is_dataclass(a) and not isinstance(a, type):
@@ -124,7 +105,8 @@ def solve(system: Optional[System] = None, scheme: str = "dso-led", *, time_limi
     Args:
         system: the instance (`load_system`); None builds one from `adns`, `hours`, `seed`,
             `start`, `scenario` (the shipped default case by default).
-        scheme: "dso-led" (the bilevel MISOCP), "tso-led", "hybrid" or "centralised".
+        scheme: a name of `tsodso.SCHEMES` (the registry, `tsodso/schemes/registry.py`):
+            "dso-led" (the bilevel MISOCP), "tso-led", "hybrid", "centralised", "price-taking".
         time_limit: seconds for the branch-and-bound (tso-led/hybrid: shared by the DSOs).
         gap: relative gap to prove; the status is "optimal" only when it is proven.
         complementarity: "bigm" or "branch" (dso-led only; docs/model.md section 4).
@@ -134,18 +116,18 @@ def solve(system: Optional[System] = None, scheme: str = "dso-led", *, time_limi
     Returns:
         Result: status, objective and bound in $, certificates, labelled tables.
     """
-    if scheme not in SCHEMES:
-        raise ValueError(f"scheme {scheme!r} is not one of {', '.join(SCHEMES)}")
+    from .schemes.registry import get_scheme, solve_scheme
+    get_scheme(scheme)                       # ValueError naming the known schemes
     if complementarity not in ("bigm", "branch"):
         raise ValueError(f"complementarity {complementarity!r} is not one of bigm, branch")
     if system is None:
         system = load_system(adns=adns, hours=hours, start=start, seed=seed, scenario=scenario)
     elif check:
         check_system(system)
-    kw = {"complementarity": complementarity} if scheme == "dso-led" else {}
     log.info("solving %s on %d ADNs x %d h from %02d:00 (time limit %.0f s, gap %g)", scheme,
              system.n_adn, system.n_hours, system.start_hour, time_limit, gap)
-    raw = _solver(scheme)(system, time_limit=time_limit, rel_gap=gap, options=options, **kw)
+    raw = solve_scheme(scheme, system, time_limit=time_limit, rel_gap=gap, options=options,
+                       complementarity=complementarity)
     solver_options = {"scheme": scheme, "time_limit_s": float(time_limit), "rel_gap": float(gap),
                       "complementarity": complementarity if scheme == "dso-led" else None,
                       "bnb_options": dict(options or {})}
@@ -158,7 +140,7 @@ def solve(system: Optional[System] = None, scheme: str = "dso-led", *, time_limi
 
 def read_result(path) -> "Result":
     """The `Result` stored in a result file (`Result.write`, `tsodso solve -o DIR`)."""
-    from .report.results import read_result as _read
+    from .report.result_file import read_result as _read
     d = _read(path)
     return Result(d["meta"], d["tables"], d["coords"])
 
@@ -172,7 +154,7 @@ class Result:
             best_bound_usd, rel_gap, seconds, tsodso_version, adns, hours, seed, start_hour,
             clock_hours, scenario (JSON text), scenario_sha256, solver_options, certificates,
             summary, units).
-        tables: {table: (dims, {column: array})} (tsodso/report/tables.py), None without a
+        tables: {table: (dims, {column: array})} (tsodso/report/labelled.py), None without a
             solution.
         coords: {dim: 1-D array}.
         raw: the scheme's own result object (with the solution vector `x`, the conic
@@ -184,12 +166,12 @@ class Result:
     def __init__(self, meta: dict, tables, coords, raw=None, system=None):
         self.meta, self.tables, self.coords, self.raw, self.system = meta, tables, coords, raw, system
         if "units" not in self.meta and tables is not None:
-            from .report.tables import unit_of
+            from .report.labelled import unit_of
             self.meta["units"] = {c: unit_of(c) for _, cols in tables.values() for c in cols}
 
     @classmethod
     def from_scheme_result(cls, raw, system, solver_options=None) -> "Result":
-        from .report.results import labelled_tables, result_meta
+        from .report.result_file import labelled_tables, result_meta
         tables, coords = labelled_tables(raw)
         return cls(result_meta(raw, system, solver_options), tables, coords, raw=raw, system=system)
 
@@ -266,7 +248,7 @@ class Result:
             import xarray as xr
         except ImportError:
             raise ImportError('to_xarray needs xarray: pip install "tsodso[frames]"') from None
-        from .report.tables import DIM_DOC
+        from .report.labelled import DIM_DOC
         self._need_solution()
         units = self.meta.get("units", {})
         data = {c: xr.Variable(dims, np.asarray(v), attrs={"units": units.get(c, ""), "table": t})
@@ -280,7 +262,7 @@ class Result:
 
     def write(self, path) -> None:
         """Write the result file (HDF5; docs/results.md). `read_result(path)` reads it back."""
-        from .report.results import write_labelled
+        from .report.result_file import write_labelled
         meta = {k: v for k, v in self.meta.items() if k != "units"}
         write_labelled(path, meta, self.tables, self.coords, self.raw)
 

@@ -1,173 +1,203 @@
-"""Labelled result tables of one scheme's solution: named dimensions, units in every name.
+"""Tables and texts of a comparison `comp` (experiments/compare.py), each written atomically.
 
-    tables, coords = result_tables(outcome, metrics)
-
-`outcome` is the scheme's `metrics.Outcome` (every scheme has one, `compare.scheme_outcome`),
-`metrics` its `metrics.compute_metrics(outcome)`. Returns
-
-    tables  {table: (dims, {column: array shaped by dims})}
-    coords  {dim: 1-D array}
-
-and nothing else: no pandas, no xarray (tsodso.api turns these into DataFrames and a Dataset,
-tsodso.report.results writes them to HDF5). Every column name ends in its unit (`UNITS`,
-docs/units.md); the axis order of every array is the order of its table's dims.
-
-Dimensions
-    hour      clock hour (0..23) of each model hour, (start + t) mod 24
-    adn       ADN name
-    tn_bus    MATPOWER bus number of the TN bus
-    tn_gen    generator position in the TN case (0-based)
-    tn_line   TN line "from-to" in MATPOWER bus numbers (position order)
-    adn_bus   feeder bus position (0 = root = PCC; MATPOWER feeder bus = position + 1)
-    adn_line  feeder line position (line l feeds bus adn_line_to[l])
-    bess      battery position within its ADN
-
-Tables (dims: columns)
-    pcc       (hour, adn): pcc_import_mw (> 0 = import from the TN), lmp_pcc_usd_per_mwh
-              (settlement LMP at the ADN's PCC), load_mw, pv_avail_mw, pv_output_mw,
-              bess_soc_total_mwh (all units, end of hour), p2p_local_mw,
-              p2p_cross_net_import_mw (purchases - sales), v_min_pu, v_max_pu
-    adn       (adn,): pcc_bus_id, the per-ADN metrics of metrics.ADN_KEYS (v_min_pu, v_max_pu
-              renamed v_min_horizon_pu, v_max_horizon_pu) and the DSO bill by
-              item, cost_<item>_usd (wholesale, fee_grid, fee_local, fee_cross, degradation,
-              platform, curtailment, deviation, total)
-    adn_bus   (hour, adn, adn_bus): bus_v_pu (voltage magnitude sqrt(v)), bus_load_mw
-    adn_line  (hour, adn, adn_line): line_p_mw, line_q_mvar (sending end, away from the root),
-              line_i_pu (current magnitude sqrt(l), ADN base), line_loss_mw (r l)
-    bess      (hour, adn, bess): bess_soc_mwh (end of hour), bess_charge_mw, bess_discharge_mw
-    tn_bus    (hour, tn_bus): lmp_usd_per_mwh (the scheme's settlement LMPs), tn_load_mw (TN
-              demand without the ADNs), adn_import_mw (sum of the PCC imports at the bus)
-    tn_gen    (hour, tn_gen): gen_p_mw (realised dispatch)
-    tn_line   (hour, tn_line): tn_line_f_mw (DC flow from -> to of the realised dispatch,
-              PTDF x net injection)
-    system    (): the system metrics of metrics.SYSTEM_KEYS, each prefixed `system_`
-ADNs whose feeders differ in size are padded with NaN along adn_bus / adn_line / bess.
+    metrics_markdown(comp) / write_metrics_markdown(comp, path)   system table (metric x scheme),
+                                        certificates, per-ADN tables
+    metrics_rows(comp) / write_metrics_csv(comp, path)    long format: scheme,scope,metric,unit,value
+                                        (scope = "system" or the ADN name)
+    summary_text(comp) / write_summary(comp, path)        a short generated text: what differs
+                                        between the schemes, and the paper's three claims
 """
 from __future__ import annotations
 
+import csv
+import io
+
 import numpy as np
 
-from . import metrics as M
+from ..atomic import write_text_atomic
+from ..evaluation.metrics import ADN_KEYS, SYSTEM_KEYS, UNITS, price_making
+from .format import TOTAL_COST_DEFINITION, adn_names, fmt
 
-# unit of each column, by its suffix (longest match first); see docs/units.md
-_SUFFIX_UNITS = (("_usd_per_mwh", "$/MWh"), ("_usd", "$"), ("_mwh", "MWh"), ("_mvar", "Mvar"),
-                 ("_mw", "MW"), ("_pu", "pu"), ("_id", "MATPOWER bus number"),
-                 ("_cycles", "equivalent full cycles"), ("self_consumption", "share (0..1)"),
-                 ("self_sufficiency", "share (0..1)"))
-DIM_DOC = {
-    "hour": "clock hour 0..23 of the start of the hour, (start + t) mod 24",
-    "adn": "ADN name",
-    "tn_bus": "MATPOWER bus number (TN case)",
-    "tn_gen": "generator position in the TN case, 0-based",
-    "tn_line": "TN line 'from-to', MATPOWER bus numbers",
-    "adn_bus": "feeder bus position, 0 = root (PCC); MATPOWER feeder bus = position + 1",
-    "adn_line": "feeder line position",
-    "bess": "battery position within its ADN",
-}
+CLAIM_TOL = 1e-4        # relative (of max(1, |values|)): below it two schemes' metrics are "the same"
 
 
-# per-ADN metrics whose name is also an hourly column of `pcc`: over the horizon here
-_ADN_RENAME = {"v_min_pu": "v_min_horizon_pu", "v_max_pu": "v_max_horizon_pu"}
+def metrics_markdown(comp) -> str:
+    sch = comp["schemes"]
+    mets = comp["metrics"]
+    lines = ["# Scheme comparison", "",
+             f"{comp['system'].n_adn} ADNs x {comp['system'].n_hours} h, seed {comp['system'].seed}. "
+             f"Total cost = {TOTAL_COST_DEFINITION}.", "",
+             "## System", "", "| metric | unit | " + " | ".join(sch) + " |",
+             "|---|---|" + "---|" * len(sch)]
+    for k in SYSTEM_KEYS:
+        vals = [fmt(mets[s]["system"][k], k) if mets[s] else "n/a" for s in sch]
+        lines.append(f"| {k} | {UNITS[k]} | " + " | ".join(vals) + " |")
+    lines += price_making_lines(comp)
+    lines += ["", "## Certificates", "",
+              "| scheme | status | objective $ | best bound $ | gap | SOC gap pu^2 | V mismatch pu | TN check | value | big-M active | seconds |",
+              "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for s in sch:
+        c = comp["certificates"][s]
+        lines.append(f"| {s} | {c['status']} | {fmt(c['objective_usd'], 'total_cost_usd')} | "
+                     f"{fmt(c['best_bound_usd'], 'total_cost_usd')} | {fmt(c['rel_gap'])} | {fmt(c['soc_gap'])} | "
+                     f"{fmt(c['max_voltage_mismatch_pu'])} | {(c['tn_check'] or 'n/a').replace('|', '/')} | {fmt(c['tn_check_value'])} | "
+                     f"{fmt(c['bigm_active'])} | {comp['seconds'][s]:.1f} |")
+    lines += ["", "objective / best bound = what each scheme's solver minimised: centralised the total cost, "
+              "tso-led and hybrid the sum of the DSOs' bills (cleared LMP + deviation penalty), dso-led the leader's cost "
+              "(the DSOs' bills at the bilevel's LMPs); compare schemes by the metrics above, not by this column."]
+    notes = [f"* {s}: {comp['notes'][s]}" for s in sch if comp["notes"].get(s)]
+    if notes:
+        lines += ["", "Notes:", ""] + notes
+    names = adn_names(comp["system"])
+    for s in sch:
+        lines += ["", f"## Per ADN: {s}", ""]
+        if mets[s] is None:
+            lines.append(f"no solution ({comp['notes'][s]})")
+            continue
+        lines += ["| metric | unit | " + " | ".join(names) + " |", "|---|---|" + "---|" * len(names)]
+        for k in ADN_KEYS:
+            lines.append(f"| {k} | {UNITS[k]} | " + " | ".join(fmt(v, k) for v in mets[s]["per_adn"][k]) + " |")
+    return "\n".join(lines) + "\n"
 
 
-def unit_of(name: str) -> str:
-    """The unit a column name states by its suffix ('' for a count or a label)."""
-    if name == "bess_cycles":
-        return "equivalent full cycles"
-    for suf, unit in _SUFFIX_UNITS:
-        if name.endswith(suf):
-            return unit
-    return ""
+def price_making_lines(comp) -> list:
+    """Markdown lines: the value of price-making (dso-led vs price-taking), [] without both."""
+    m = comp["metrics"]
+    if m.get("dso-led") is None or m.get("price-taking") is None:
+        return []
+    v = price_making(m["dso-led"]["system"], m["price-taking"]["system"])
+    return ["", "## Value of price-making (dso-led vs price-taking)", "",
+            "| quantity | unit | value |", "|---|---|---|",
+            f"| DSO bills, price-taking - dso-led (value of price-making) | $ | {fmt(v['value_usd'], 'dso_cost_usd')} |",
+            f"| generator rent, dso-led - price-taking | $ | {fmt(v['generator_rent_change_usd'], 'generator_rent_usd')} |",
+            f"| total cost, dso-led - price-taking | $ | {fmt(v['total_cost_change_usd'], 'total_cost_usd')} |",
+            f"| BESS throughput dso-led / price-taking | MWh | {fmt(v['bess_throughput_dso_led_mwh'], 'bess_throughput_mwh')}"
+            f" / {fmt(v['bess_throughput_price_taking_mwh'], 'bess_throughput_mwh')} |",
+            "", "price-taking: the DSOs optimise at fixed reference LMPs (DC-OPF at their forecast PCC import), "
+            "the TSO then clears their exchanges; both settle at the LMPs of their own TN outcome."]
 
 
-def _pad(arrays, n):
-    """Stack (T, n_a) arrays into (T, A, n) with NaN padding."""
-    T = arrays[0].shape[0] if arrays else 0
-    out = np.full((T, len(arrays), n), np.nan)
-    for a, x in enumerate(arrays):
-        out[:, a, :x.shape[1]] = x
-    return out
+def write_metrics_markdown(comp, path):
+    return write_text_atomic(path, metrics_markdown(comp), makedirs=True)
 
 
-def _tn_flows_mw(o: M.Outcome) -> np.ndarray:
-    """(T, nk) DC line flows of the outcome's dispatch and demands, MW (from -> to)."""
-    from ..formulation.bigm import ptdf
-    from ..formulation.tn import TNData
-    tn = o.system.tn
-    d = TNData.from_tn(tn, o.T)
-    inj = -np.asarray(tn.load_mw, float)[:o.T].copy()
-    np.add.at(inj.T, np.asarray(tn.gen_bus, np.int64), np.asarray(o.gen_mw, float).T)
-    P0 = M.pcc_import_mw(o)
-    np.add.at(inj.T, np.array([a.pcc_bus for a in o.system.adns], np.int64), -P0)
-    return inj @ ptdf(d).T
+def metrics_rows(comp):
+    """Long-format rows (scheme, scope, metric, unit, value); value None = not available."""
+    rows = []
+    names = adn_names(comp["system"])
+    for s in comp["schemes"]:
+        m = comp["metrics"][s]
+        if m is None:
+            continue
+        for k in SYSTEM_KEYS:
+            rows.append((s, "system", k, UNITS[k], m["system"][k]))
+        for k in ADN_KEYS:
+            for n, v in zip(names, m["per_adn"][k]):
+                rows.append((s, n, k, UNITS[k], v))
+    return rows
 
 
-def result_tables(o: M.Outcome, met: dict):
-    """(tables, coords) of the module docstring."""
-    sys, T = o.system, o.T
-    hours = np.asarray(sys.scenario.get("_hours", range(T)), np.int64)[:T]
-    names = np.array([a.name for a in sys.adns], dtype=object)
-    tn = sys.tn
-    ser = met["series"]
-    A = o.n_adn
-    tables = {}
+def write_metrics_csv(comp, path):
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["scheme", "scope", "metric", "unit", "value"])
+    for s, scope, k, u, v in metrics_rows(comp):
+        w.writerow([s, scope, k, u, "" if v is None or not np.isfinite(v) else repr(float(v))])
+    return write_text_atomic(path, buf.getvalue(), makedirs=True)
 
-    pv_out = M.pv_output_mw(o)
-    tables["pcc"] = (("hour", "adn"), {
-        "pcc_import_mw": ser["pcc_import_mw"].T, "lmp_pcc_usd_per_mwh": ser["lmp_pcc_usd_per_mwh"].T,
-        "load_mw": M.load_mw(o).T, "pv_avail_mw": M.pv_available_mw(o).T, "pv_output_mw": pv_out.T,
-        "bess_soc_total_mwh": ser["bess_soc_mwh"].T, "p2p_local_mw": ser["p2p_local_mw"].T,
-        "p2p_cross_net_import_mw": ser["p2p_cross_net_import_mw"].T,
-        "v_min_pu": ser["v_min_pu"].T, "v_max_pu": ser["v_max_pu"].T})
 
-    adn_cols = {"pcc_bus_id": np.array([int(tn.bus_id[a.pcc_bus]) for a in sys.adns], np.int64)}
-    for k, v in met["per_adn"].items():
-        adn_cols[_ADN_RENAME.get(k, k)] = np.asarray(v, float)
-    for item, v in met["dso_cost_breakdown_usd"].items():
-        adn_cols[f"cost_{item}_usd"] = np.asarray(v, float)
-    tables["adn"] = (("adn",), adn_cols)
+def _claim(comp, key, better, text):
+    """One sentence comparing dso-led with tso-led on a system metric (higher/lower is better)."""
+    m = comp["metrics"]
+    d, t = m.get("dso-led"), m.get("tso-led")
+    if d is None or t is None:
+        missing = [s for s in ("dso-led", "tso-led") if m.get(s) is None]
+        return f"* {text}: cannot be assessed ({', '.join(missing)} without a solution)."
+    vd, vt = d["system"][key], t["system"][key]
+    if not (np.isfinite(vd) and np.isfinite(vt)):
+        verdict = "undefined (no value)"
+    elif abs(vd - vt) <= CLAIM_TOL * max(1.0, abs(vd), abs(vt)):
+        verdict = "no difference (within the solver tolerance)"
+    else:
+        verdict = "holds" if (vd > vt if better == "higher" else vd < vt) else "does not hold"
+    return f"* {text}: dso-led {fmt(vd, key)} vs tso-led {fmt(vt, key)} ({UNITS[key]}) -> {verdict} on this case."
 
-    vm, load_b, lp, lq, li, ll = [], [], [], [], [], []
-    soc, ch, dis = [], [], []
-    for a, adn in enumerate(sys.adns):
-        x, fv, dv, S = o.adn_x[a], o.feeders[a], o.ders[a], adn.base_mva
-        vm.append(np.sqrt(np.maximum(x[fv.v], 0.0)))
-        load_b.append(np.asarray(adn.load_p_mw, float)[:T])
-        lp.append(x[fv.P] * S)
-        lq.append(x[fv.Q] * S)
-        li.append(np.sqrt(np.maximum(x[fv.l], 0.0)))
-        ll.append(x[fv.l] * np.asarray(adn.line_r_pu, float)[None, :] * S)
-        soc.append(x[dv.soc] * S)
-        ch.append(x[dv.ch] * S)
-        dis.append(x[dv.dis] * S)
-    nbus = max(adn.n_bus for adn in sys.adns)
-    nline = max(adn.n_line for adn in sys.adns)
-    nbess = max(adn.bess_bus.size for adn in sys.adns)
-    tables["adn_bus"] = (("hour", "adn", "adn_bus"), {"bus_v_pu": _pad(vm, nbus),
-                                                       "bus_load_mw": _pad(load_b, nbus)})
-    tables["adn_line"] = (("hour", "adn", "adn_line"), {
-        "line_p_mw": _pad(lp, nline), "line_q_mvar": _pad(lq, nline),
-        "line_i_pu": _pad(li, nline), "line_loss_mw": _pad(ll, nline)})
-    tables["bess"] = (("hour", "adn", "bess"), {"bess_soc_mwh": _pad(soc, nbess),
-                                                "bess_charge_mw": _pad(ch, nbess),
-                                                "bess_discharge_mw": _pad(dis, nbess)})
 
-    imp = np.zeros((T, tn.n_bus))
-    np.add.at(imp.T, np.array([a.pcc_bus for a in sys.adns], np.int64), ser["pcc_import_mw"])
-    tables["tn_bus"] = (("hour", "tn_bus"), {
-        "lmp_usd_per_mwh": np.asarray(o.lmp_usd_per_mwh, float)[:T],
-        "tn_load_mw": np.asarray(tn.load_mw, float)[:T], "adn_import_mw": imp})
-    tables["tn_gen"] = (("hour", "tn_gen"), {"gen_p_mw": np.asarray(o.gen_mw, float)[:T]})
-    tables["tn_line"] = (("hour", "tn_line"), {"tn_line_f_mw": _tn_flows_mw(o)})
-    tables["system"] = ((), {f"system_{k}": np.asarray(float(v)) for k, v in met["system"].items()})
+def summary_text(comp) -> str:
+    """A short generated text: what differs between the schemes, and the paper's three claims."""
+    sysm = comp["system"]
+    lines = [f"Scheme comparison on {sysm.n_adn} ADNs x {sysm.n_hours} h (seed {sysm.seed}).", ""]
+    for s in comp["schemes"]:
+        c = comp["certificates"][s]
+        m = comp["metrics"][s]
+        head = f"{s}: status {c['status']}, {comp['seconds'][s]:.0f} s"
+        if m is None:
+            lines.append(f"{head}; {comp['notes'][s]}.")
+            continue
+        y = {k: fmt(v, k) for k, v in m["system"].items()}
+        lines.append(f"{head}; total cost {y['total_cost_usd']} $ (TSO generation {y['tso_generation_cost_usd']} $, "
+                     f"DSO bills {y['dso_cost_usd']} $); imports {y['energy_imported_mwh']} MWh, exports "
+                     f"{y['energy_exported_mwh']} MWh; BESS {y['bess_throughput_mwh']} MWh ({y['bess_cycles']} cycles); "
+                     f"self-consumption {y['self_consumption']}, self-sufficiency {y['self_sufficiency']}; P2P local "
+                     f"{y['p2p_local_mwh']} MWh, cross-ADN {y['p2p_cross_mwh']} MWh; curtailment "
+                     f"{y['curtailment_mwh']} MWh.")
+    ref = comp["metrics"].get("centralised")
+    if ref is not None:
+        lines.append("")
+        base = ref["system"]["total_cost_usd"]
+        for s in comp["schemes"]:
+            if s != "centralised" and comp["metrics"][s] is not None:
+                v = comp["metrics"][s]["system"]["total_cost_usd"]
+                if abs(v - base) <= CLAIM_TOL * max(1.0, abs(base)):
+                    lines.append(f"{s} has the same total cost as the centralised welfare reference "
+                                 f"(within {CLAIM_TOL:g} relative).")
+                else:
+                    lines.append(f"{s} costs {v - base:,.0f} $ ({100 * (v - base) / base:.2f} %) more in total than "
+                                 f"the centralised welfare reference.")
+    lines += ["", "The paper's claims (DSO-led vs TSO-led):",
+              _claim(comp, "bess_throughput_mwh", "higher", "DSO-led uses the batteries more"),
+              _claim(comp, "self_consumption", "higher", "DSO-led raises local self-consumption"),
+              _claim(comp, "energy_imported_mwh", "lower", "DSO-led lowers imports from the TN")]
+    m = comp["metrics"]
+    if m.get("dso-led") is not None and m.get("price-taking") is not None:
+        v = price_making(m["dso-led"]["system"], m["price-taking"]["system"])
+        lines += ["", f"Value of price-making: the DSOs pay {fmt(v['value_usd'], 'dso_cost_usd')} $ less under dso-led "
+                  f"than as price-takers (fixed reference LMPs, then the TSO clears); generator rent changes by "
+                  f"{fmt(v['generator_rent_change_usd'], 'generator_rent_usd')} $ and BESS throughput is "
+                  f"{fmt(v['bess_throughput_dso_led_mwh'], 'bess_throughput_mwh')} vs "
+                  f"{fmt(v['bess_throughput_price_taking_mwh'], 'bess_throughput_mwh')} MWh."]
+    t = comp["results"].get("tso-led")
+    if t is not None and comp["metrics"].get("tso-led") is not None:
+        dev = t.deviation_mwh().sum()
+        dt = sysm.dt_h
+        vb = float(np.sum(t.clearing.vb_charge_mw + t.clearing.vb_discharge_mw)) * dt
+        m = comp["metrics"]["tso-led"]["system"]
+        fc = t.clearing.forecast.mode if t.clearing.forecast is not None else "naive"
+        what = ("the DSOs' own forecasts (sweep power flow: losses, forecast curtailment, export limits)"
+                if fc == "dso" else "naive forecast net loads (load - PV: no losses, no limits)")
+        lines += ["", f"Why tso-led differs: the TSO cleared with {what} and one virtual "
+                  f"battery per ADN, scheduling {fmt(vb, 'bess_throughput_mwh')} MWh of battery throughput; the "
+                  f"DSOs then realised {fmt(m['bess_throughput_mwh'], 'bess_throughput_mwh')} MWh, lost "
+                  f"{fmt(m['losses_mwh'], 'losses_mwh')} MWh in their feeders, curtailed "
+                  f"{fmt(m['curtailment_mwh'], 'curtailment_mwh')} MWh and deviated {fmt(dev, 'losses_mwh')} MWh "
+                  f"from the published schedules "
+                  f"(settled at the cleared LMP plus {t.penalty_usd_per_mwh:g} $/MWh); no cross-ADN P2P is "
+                  f"available in this scheme."]
+    h = comp["results"].get("hybrid")
+    if h is not None and comp["metrics"].get("hybrid") is not None:
+        hs = h.summary()
+        lines += ["", f"Why hybrid differs from tso-led: the DSOs first validated each hour's PCC range "
+                  f"(what their networks can realise); the TSO's schedule sits on a range end in "
+                  f"{hs['envelope_binding_hours']} ADN-hours and withholds "
+                  f"{fmt(hs['pv_withheld_mwh'], 'curtailment_mwh')} MWh of PV the feeders cannot take; the DSOs "
+                  f"deviated {fmt(h.deviation_mwh().sum(), 'losses_mwh')} MWh from it"
+                  + (f" (tso-led: {fmt(t.deviation_mwh().sum(), 'losses_mwh')} MWh)."
+                     if t is not None and t.x is not None else ".")]
+    notes = [f"{s}: {comp['notes'][s]}" for s in comp["schemes"] if comp["notes"].get(s)]
+    if notes:
+        lines += ["", "Notes:"] + [f"* {n}" for n in notes]
+    return "\n".join(lines) + "\n"
 
-    ids = np.asarray(tn.bus_id, np.int64)
-    coords = {
-        "hour": hours, "adn": names, "tn_bus": ids, "tn_gen": np.arange(tn.n_gen),
-        "tn_line": np.array([f"{ids[f]}-{ids[t]}" for f, t in zip(tn.line_from, tn.line_to)], dtype=object),
-        "adn_bus": np.arange(nbus), "adn_line": np.arange(nline), "bess": np.arange(nbess),
-    }
-    assert len({c for _, cols in tables.values() for c in cols}) == sum(len(c) for _, c in tables.values()), \
-        "column names must be unique across tables (they share one xarray namespace)"
-    assert A == names.size
-    return tables, coords
+
+def write_summary(comp, path):
+    return write_text_atomic(path, summary_text(comp), makedirs=True)

@@ -1,4 +1,4 @@
-"""Result files (HDF5, schema below; docs/results.md), written atomically.
+"""The one-result file (HDF5, schema below; docs/results.md), written atomically.
 
     write_result(path, res, args=None, system=None, solver_options=None)
     read_result(path) -> dict
@@ -6,7 +6,7 @@
 `res` is any scheme's result (SchemeResult and its subclasses). The file carries the
 provenance of the run (package version, scheme, start hour and clock hours, the scenario's
 content and its SHA-256, the solver options) and the labelled tables of
-`tsodso.report.tables` with the unit of every dataset. `tsodso.read_result` turns the file
+`tsodso.report.labelled` with the unit of every dataset. `tsodso.read_result` turns the file
 back into the same `tsodso.Result` that `tsodso.solve` returns.
 
 Schema of result.h5 (format "tsodso-result", version 2; version 1 files are still read):
@@ -18,7 +18,7 @@ Schema of result.h5 (format "tsodso-result", version 2; version 1 files are stil
   /tables                   attr "order": the tables, comma-separated
   /tables/<table>           attrs "dims" (the axis order) and "columns" (their order)
   /tables/<table>/<column>  array with attrs "dims" (comma-separated, the axis order) and "unit"
-                            (tables and columns: tsodso/report/tables.py)
+                            (tables and columns: tsodso/report/labelled.py)
   DSO-led and centralised (one joint model) also:
   /x                        the MISOCP solution vector (model units: pu, k$; docs/units.md)
   /blocks/<name>            each named variable block of /x, reshaped ((T, ...); model units)
@@ -30,13 +30,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 
 import h5py
 import numpy as np
 
-from .. import __version__
+from .._version import __version__
+from ..atomic import atomic_write
 
 FORMAT, FORMAT_VERSION = "tsodso-result", 2
 READABLE_VERSIONS = (1, 2)
@@ -76,7 +75,6 @@ def scenario_record(system) -> tuple:
 
 def result_meta(res, system, solver_options=None) -> dict:
     """Provenance and headline numbers of a run (the file's attributes)."""
-    from .compare import certificate_row
     scen_text, scen_hash = scenario_record(system)
     hours = [int(h) for h in (system.scenario or {}).get("_hours", range(system.n_hours))]
     try:
@@ -92,7 +90,7 @@ def result_meta(res, system, solver_options=None) -> dict:
         "start_hour": hours[0] if hours else 0, "clock_hours": hours,
         "scenario": scen_text, "scenario_sha256": scen_hash,
         "solver_options": jsonable(solver_options or {}),
-        "certificates": jsonable(certificate_row(res.scheme, res)),
+        "certificates": jsonable(res.certificate_row()),
         "summary": jsonable(summ),
     }
 
@@ -103,10 +101,9 @@ def _float(v):
 
 def labelled_tables(res):
     """(tables, coords) of a scheme result, or (None, None) without a solution."""
-    from .compare import scheme_outcome
-    from .metrics import compute_metrics
-    from .tables import result_tables
-    out = scheme_outcome(res.scheme, res)
+    from ..evaluation.metrics import compute_metrics
+    from .labelled import result_tables
+    out = res.outcome()
     if out is None:
         return None, None
     return result_tables(out, compute_metrics(out))
@@ -131,20 +128,19 @@ def _system_of(res):
 
 
 def write_labelled(path, meta: dict, tables, coords, res=None):
-    from .tables import DIM_DOC, unit_of
-    d = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=d, prefix=".tmp-", suffix=".h5")
-    os.close(fd)
-    units = {}
-    try:
+    """Write a result file from its parts (`result_meta`, `labelled_tables`, the raw result)."""
+    from .labelled import DIM_DOC, unit_of
+
+    def w(tmp):
+        units = {}
         with h5py.File(tmp, "w") as f:
             f.attrs.update({"format": FORMAT, "format_version": FORMAT_VERSION,
                             "has_solution": tables is not None})
             for k, v in meta.items():
-                if isinstance(v, (dict, list)):
-                    f.attrs[f"{k}_json" if k != "scenario" else "scenario_json"] = json.dumps(v)
-                elif k == "scenario":
+                if k == "scenario":
                     f.attrs["scenario_json"] = v
+                elif isinstance(v, (dict, list)):
+                    f.attrs[f"{k}_json"] = json.dumps(v)
                 else:
                     f.attrs[k] = v
             if tables is not None:
@@ -165,10 +161,7 @@ def write_labelled(path, meta: dict, tables, coords, res=None):
                         g[col].attrs["unit"] = units[col] = unit_of(col)
             f.attrs["units_json"] = json.dumps(units)
             _write_model_vector(f, res)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    return atomic_write(path, w)
 
 
 def _write_model_vector(f, res):
@@ -176,7 +169,7 @@ def _write_model_vector(f, res):
     if res is None or getattr(res, "problem", None) is None or getattr(res, "layout", None) is None:
         return
     if res.x is not None:
-        from .certificates import lmp_usd_per_mwh, pcc_import_mw
+        from ..evaluation.readback import lmp_usd_per_mwh, pcc_import_mw
         f["x"] = res.x
         f["x"].attrs["unit"] = "model units (pu on the TN / ADN bases, k$): docs/units.md"
         g = f.create_group("blocks")
@@ -187,7 +180,7 @@ def _write_model_vector(f, res):
         if getattr(res.layout, "kkt", None) is not None:
             f["lmp_usd_per_mwh"] = lmp_usd_per_mwh(res.layout, res.x)
             f["lmp_usd_per_mwh"].attrs.update({"unit": "$/MWh", "dims": "t,tn_bus"})
-    if res.bnb is not None:
+    if getattr(res, "bnb", None) is not None:
         b = f.create_group("bnb")
         b["incumbent_history"] = np.array(res.bnb.incumbent_history, float).reshape(-1, 2)
         b["bound_history"] = np.array(res.bnb.bound_history, float).reshape(-1, 2)
