@@ -44,16 +44,16 @@ def comp():
 
 
 def test_run_comparison_reports_a_scheme_without_solution(comp):
-    assert comp["schemes"] == ("centralised", "tso-led", "hybrid", "dso-led")
+    assert comp["schemes"] == ("centralised", "tso-led", "hybrid", "price-taking", "dso-led")
     assert comp["metrics"]["dso-led"] is None and comp["outcomes"]["dso-led"] is None
     assert "no solution" in comp["notes"]["dso-led"] and "time_limit" in comp["notes"]["dso-led"]
     assert comp["certificates"]["dso-led"]["status"] == "time_limit"
-    for s in ("centralised", "tso-led", "hybrid"):
+    for s in ("centralised", "tso-led", "hybrid", "price-taking"):
         assert comp["results"][s].status == "optimal"
         assert set(comp["metrics"][s]["system"]) == set(SYSTEM_KEYS)
     stages = [(e["scheme"], e["stage"]) for e in comp["_events"]]
     # the centralised scheme runs last, with the others' solutions as MIP starts
-    order = ("tso-led", "hybrid", "dso-led", "centralised")
+    order = ("tso-led", "hybrid", "price-taking", "dso-led", "centralised")
     assert stages == [(s, st) for s in order for st in ("start", "done")]
 
 
@@ -67,12 +67,13 @@ def test_markdown_csv_summary(comp, tmp_path):
     assert "| total_cost_usd | $ |" in md and "no solution" in md
     rows = list(csv.DictReader(open(tables.write_metrics_csv(comp, tmp_path / "m.csv"), encoding="utf-8")))
     A = comp["system"].n_adn
-    assert len(rows) == 3 * (len(SYSTEM_KEYS) + A * len(ADN_KEYS))         # dso-led has no rows
+    assert len(rows) == 4 * (len(SYSTEM_KEYS) + A * len(ADN_KEYS))         # dso-led has no rows
     got = {(r["scheme"], r["scope"], r["metric"]): r["value"] for r in rows}
     v = comp["metrics"]["tso-led"]["system"]["total_cost_usd"]
     assert float(got[("tso-led", "system", "total_cost_usd")]) == v
     txt = open(tables.write_summary(comp, tmp_path / "s.txt"), encoding="utf-8").read()
     assert "cannot be assessed (dso-led without a solution)" in txt
+    assert "price-making" not in txt and "price-making" not in md        # needs dso-led's solution
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".tmp-")]
 
 
@@ -81,7 +82,7 @@ def test_hdf5_round_trip_and_format_check(comp, tmp_path):
     back = hdf5.read_comparison(path)
     assert back["attrs"]["format"] == hdf5.FORMAT
     assert not back["schemes"]["dso-led"]["attrs"]["has_solution"]
-    for s in ("centralised", "tso-led", "hybrid"):
+    for s in ("centralised", "tso-led", "hybrid", "price-taking"):
         for k in SYSTEM_KEYS:
             a, b = back["schemes"][s]["system"][k], comp["metrics"][s]["system"][k]
             assert (math.isnan(a) and math.isnan(b)) or a == b

@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 
 from tsodso.data import load_system
-from tsodso.schemes.result import scheme_outcome
 from tsodso.evaluation.metrics import bess_throughput_mwh, dso_cost_usd, generator_rent_usd
 from tsodso.schemes.dso_led import solve_dso_led
 from tsodso.schemes.forecast import pcc_forecast
@@ -72,10 +71,30 @@ def test_value_of_price_making(bus21):
     is lower than the price-taker's, and the generators lose rent."""
     s, pt, dl = bus21
     assert dl.status == "optimal"
-    o_pt, o_dl = pt.outcome(), scheme_outcome("dso-led", dl)
+    o_pt, o_dl = pt.outcome(), dl.outcome()
     value = dso_cost_usd(o_pt)["total"].sum() - dso_cost_usd(o_dl)["total"].sum()
     assert value > 1.0                                        # $, measured 2.45
     assert bess_throughput_mwh(o_dl)[0] > 0.1                  # measured 0.72 MWh
     b = s.adns[0].pcc_bus
     assert o_dl.lmp_usd_per_mwh[3, b] < pt.tn.lmp_usd_per_mwh[3, b] - 0.1
     assert generator_rent_usd(o_dl) < generator_rent_usd(o_pt)
+
+
+def test_price_making_reported_beside_the_comparison(bus21):
+    from tsodso.experiments.compare import add_result, new_comparison
+    from tsodso.report.tables import metrics_markdown, summary_text
+    from tsodso.schemes.registry import SCHEMES
+    s, pt, dl = bus21
+    assert "price-taking" in SCHEMES
+    comp = new_comparison(s, ("price-taking", "dso-led"))
+    add_result(comp, "price-taking", pt, 1.0)
+    add_result(comp, "dso-led", dl, 1.0)
+    md, txt = metrics_markdown(comp), summary_text(comp)
+    assert "## Value of price-making" in md and "Value of price-making" in txt
+    value = comp["metrics"]["price-taking"]["system"]["dso_cost_usd"] - comp["metrics"]["dso-led"]["system"]["dso_cost_usd"]
+    assert value > 1.0
+    rent = (comp["metrics"]["dso-led"]["system"]["generator_rent_usd"]
+            - comp["metrics"]["price-taking"]["system"]["generator_rent_usd"])
+    assert rent < 0
+    assert comp["certificates"]["price-taking"]["status"] == "optimal"
+    assert abs(comp["certificates"]["price-taking"]["tn_check_value"]) < 1e-6

@@ -189,6 +189,48 @@ def cmd_export(args):
     return 0
 
 
+def cmd_sweep(args):
+    from .experiments.sweep import SweepSpec, parse_int_list, run_sweep
+    spec = SweepSpec(adns=parse_int_list("adns", args.adns), hours=args.hours,
+                     seeds=parse_int_list("seeds", args.seeds),
+                     schemes=tuple(s.strip() for s in args.schemes.split(",") if s.strip()),
+                     time_limit=args.time_limit, gap=args.gap, start=args.start, scenario=args.scenario,
+                     complementarity=args.complementarity).validate()
+    if args.scenario is not None:       # bad scenario: one line and exit 2, before any run
+        from .data.builder import read_scenario
+        read_scenario(args.scenario)
+    cache = None if args.no_cache else (args.cache or os.path.join(args.output, "cache"))
+    rows = run_sweep(spec, args.output, resume=args.resume, workers=args.workers, scheduler=args.scheduler,
+                     cache=cache, figures=not args.no_figures)
+    for k in ("sweep.md", "sweep.csv", "sweep.h5", "growth.md"):
+        print(f"{k:>10}: {os.path.join(args.output, k)}")
+    bad = sum(r["status"] in ("refused", "error") for r in rows)
+    print(f"{len(rows)} runs" + (f", {bad} refused or failed (see sweep.md)" if bad else ""))
+    return 0
+
+
+def _sweep_parser(sub):
+    p = sub.add_parser("sweep", help="scale sweep over ADN counts and seeds: size, time, gap; resumable")
+    p.add_argument("--adns", default="1,2,5,10", help="ADN counts, e.g. 1,2,5,10 or 1-50 (default %(default)s)")
+    p.add_argument("--hours", type=int, default=24, help="horizon in hours, 1..24 (default 24)")
+    p.add_argument("--seeds", default="0,1", help="seeds, e.g. 0,1 (default %(default)s)")
+    p.add_argument("--scenario", default=None, help="scenario JSON (default: the shipped default case)")
+    p.add_argument("--start", type=int, default=None, help="first hour 0..23 (default: the scenario's, 0)")
+    p.add_argument("--schemes", default="dso-led", help="comma-separated among dso-led, tso-led, hybrid, centralised")
+    p.add_argument("--complementarity", choices=["bigm", "branch"], default="bigm")
+    p.add_argument("--time-limit", type=float, default=300.0, help="B&B seconds per run (default 300)")
+    p.add_argument("--gap", type=float, default=1e-4, help="relative gap to prove (default 1e-4)")
+    p.add_argument("--workers", type=int, default=1,
+                   help="0 = in this process; K = K local worker processes, one per run (default 1)")
+    p.add_argument("--scheduler", default=None, help="tcp://HOST:PORT of a dask.distributed scheduler")
+    p.add_argument("--resume", action="store_true", help="skip runs already in DIR (same instance hash)")
+    p.add_argument("--cache", default=None, help="warm-start cache directory (default DIR/cache)")
+    p.add_argument("--no-cache", action="store_true", help="no warm-start cache")
+    p.add_argument("--no-figures", action="store_true", help="skip the PNG figures (no matplotlib needed)")
+    p.add_argument("-o", "--output", required=True, help="output directory")
+    p.set_defaults(func=cmd_sweep)
+
+
 def main(argv=None) -> int:
     from .schemes.registry import SCHEMES
     ap = argparse.ArgumentParser(prog="tsodso", description="DSO-led bilevel TSO-DSO coordination")
@@ -224,13 +266,19 @@ def main(argv=None) -> int:
     p.add_argument("--format", default="cbf")
     p.add_argument("-o", "--output", required=True)
     p.set_defaults(func=cmd_export)
+    _sweep_parser(sub)
     args = ap.parse_args(argv)
     from .data.errors import CaseError
     from .formulation.bigm import ModelError
+    if args.cmd == "sweep":
+        from .experiments.sweep import SweepError
+        user_errors = (CaseError, ModelError, SweepError)
+    else:
+        user_errors = (CaseError, ModelError)
     try:
         with _json_stdout(bool(getattr(args, "json", False))):
             return args.func(args)
-    except (CaseError, ModelError) as e:
+    except user_errors as e:
         print(f"tsodso: error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

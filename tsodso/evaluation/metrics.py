@@ -28,6 +28,10 @@ Costs ($ over the horizon)
   settlements are transfers and are excluded (schemes/centralised.py explains the choice);
   this is the objective of the centralised scheme.
 
+* `generator_rent_usd` (system): sum_t dt sum_g (LMP_{bus(g),t} g_gt - cost_g(g_gt)), the
+  generators' revenue at the settlement LMPs minus their cost (`price_making` compares it
+  between dso-led and price-taking).
+
 Batteries (all units of an ADN together)
 * `bess_throughput_mwh` (A,): sum_{t,i} (p_ch + p_dis) S_a dt (charged + discharged energy at the
   terminals).
@@ -70,7 +74,7 @@ from .readback import adn_pcc_import_mw
 SYSTEM_KEYS = ("total_cost_usd", "dso_cost_usd", "tso_generation_cost_usd", "energy_imported_mwh",
                "energy_exported_mwh", "bess_throughput_mwh", "bess_cycles", "pv_energy_mwh",
                "self_consumption", "self_sufficiency", "p2p_local_mwh", "p2p_cross_mwh", "losses_mwh",
-               "v_min_pu", "v_max_pu", "curtailment_mwh")
+               "v_min_pu", "v_max_pu", "curtailment_mwh", "generator_rent_usd")
 ADN_KEYS = ("dso_cost_usd", "lmp_mean_usd_per_mwh", "energy_imported_mwh", "energy_exported_mwh",
             "bess_throughput_mwh", "bess_cycles", "pv_energy_mwh", "self_consumption",
             "self_sufficiency", "p2p_local_mwh", "p2p_cross_import_mwh", "p2p_cross_export_mwh",
@@ -80,7 +84,8 @@ UNITS = {"total_cost_usd": "$", "dso_cost_usd": "$", "tso_generation_cost_usd": 
          "bess_throughput_mwh": "MWh", "bess_cycles": "cycles", "pv_energy_mwh": "MWh",
          "self_consumption": "share", "self_sufficiency": "share", "p2p_local_mwh": "MWh",
          "p2p_cross_mwh": "MWh", "p2p_cross_import_mwh": "MWh", "p2p_cross_export_mwh": "MWh",
-         "losses_mwh": "MWh", "v_min_pu": "pu", "v_max_pu": "pu", "curtailment_mwh": "MWh"}
+         "losses_mwh": "MWh", "v_min_pu": "pu", "v_max_pu": "pu", "curtailment_mwh": "MWh",
+         "generator_rent_usd": "$"}
 
 
 @dataclass
@@ -193,6 +198,22 @@ def dso_cost_usd(o: Outcome) -> dict:
 
 
 REAL_COST_ITEMS = ("fee_grid", "fee_local", "fee_cross", "degradation", "platform", "curtailment")
+
+
+def price_making(dso_led: dict, price_taking: dict) -> dict:
+    """Value of price-making from two `compute_metrics` system dicts on the same system ($):
+    value = DSO bill (price-taking) - DSO bill (dso-led) (> 0: moving the LMPs at their own
+    PCCs saves the DSOs that much); generator rent change = rent (dso-led) - rent
+    (price-taking); battery throughput of both (MWh)."""
+    d, p = dso_led, price_taking
+    return {"value_usd": p["dso_cost_usd"] - d["dso_cost_usd"],
+            "dso_bill_dso_led_usd": d["dso_cost_usd"], "dso_bill_price_taking_usd": p["dso_cost_usd"],
+            "generator_rent_change_usd": d["generator_rent_usd"] - p["generator_rent_usd"],
+            "generator_rent_dso_led_usd": d["generator_rent_usd"],
+            "generator_rent_price_taking_usd": p["generator_rent_usd"],
+            "total_cost_change_usd": d["total_cost_usd"] - p["total_cost_usd"],
+            "bess_throughput_dso_led_mwh": d["bess_throughput_mwh"],
+            "bess_throughput_price_taking_mwh": p["bess_throughput_mwh"]}
 
 
 def generator_rent_usd(o: Outcome) -> float:
@@ -333,6 +354,7 @@ def compute_metrics(o: Outcome) -> dict:
         "self_sufficiency": float(_share(_load_local_mw(o).sum(), load_mw(o).sum())),
         "p2p_cross_mwh": float(per["p2p_cross_import_mwh"].sum()),
         "v_min_pu": float(vmin.min()), "v_max_pu": float(vmax.max()),
+        "generator_rent_usd": generator_rent_usd(o),
     }
     for k in ("energy_imported_mwh", "energy_exported_mwh", "bess_throughput_mwh", "pv_energy_mwh",
               "p2p_local_mwh", "losses_mwh", "curtailment_mwh"):

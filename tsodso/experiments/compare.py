@@ -14,8 +14,9 @@
                   max_voltage_mismatch_pu, tn_check, bigm_active); see `Result.certificate_row`
     notes         name -> text (why a scheme has no metrics, warnings)
     seconds       name -> wall-clock seconds of the scheme
-Schemes: the registry's (schemes/registry.py): "centralised", "tso-led", "dso-led" and "hybrid"
-(tso-led with the DSOs' validated PCC ranges). The centralised scheme runs last and gets the other
+Schemes: the registry's (schemes/registry.py): "centralised", "tso-led", "dso-led", "hybrid"
+(tso-led with the DSOs' validated PCC ranges) and "price-taking" (dso-led at fixed reference
+LMPs, then the TSO clears; with dso-led it gives the value of price-making, report/tables.py). The centralised scheme runs last and gets the other
 schemes' solutions as MIP starts (`solve_centralised(warm_start=...)`): each is a feasible point
 of the centralised problem, so its incumbent is never worse than theirs (the welfare reference
 stays a reference under a time limit); its best bound is its own. A scheme that returns no solution (e.g. the DSO-led B&B
@@ -32,7 +33,7 @@ from dataclasses import replace
 from ..evaluation.metrics import compute_metrics
 from ..schemes.registry import SCHEMES as KNOWN_SCHEMES, solve_scheme
 
-SCHEMES = ("centralised", "tso-led", "hybrid", "dso-led")            # the default comparison
+SCHEMES = ("centralised", "tso-led", "hybrid", "price-taking", "dso-led")   # the default comparison
 
 
 def _solve(name, system, time_limit, rel_gap, options, earlier=()):

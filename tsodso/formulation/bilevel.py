@@ -168,7 +168,8 @@ def pcc_injections(system: System, feeders):
 
 
 def build_dso_led(system: System, hours: int | None = None, complementarity: str = "bigm",
-                  weak_duality_cuts: bool = False, kkt_presolve: bool = True):
+                  weak_duality_cuts: bool = False, kkt_presolve: bool = True,
+                  pcc_certified=None, presolved=None):
     """The single-level MISOCP of the DSO-led bilevel problem. Returns (problem, layout).
 
     `kkt_presolve` (default on) fixes the complementarity pairs proved not to switch anywhere
@@ -179,16 +180,26 @@ def build_dso_led(system: System, hours: int | None = None, complementarity: str
     the `tau >= g^2` cone at the follower's response, a point without strict complementarity,
     and every fixed-pattern solve on 1 ADN x 4 h ended NUMERICAL_ERROR (relgap 6e-3) with
     the cuts and OPTIMAL (20 iterations) without them.
+
+    `pcc_certified` (the 5-tuple of `certified_pcc_bounds`) and `presolved` (the pair
+    (fixed, stats) of `kkt_presolve.fixed_pairs` over that box) may be passed in, computed
+    earlier for the same data (e.g. read from a warm-start cache by the caller); they are
+    then used as they are, and nothing is recomputed.
     """
     T = system.n_hours if hours is None else int(hours)
     bld = ProblemBuilder()
     d = TNData.from_tn(system.tn, T)
-    lo_mw, hi_mw, bounds, scale, buses = certified_pcc_bounds(system, d, T)
+    lo_mw, hi_mw, bounds, scale, buses = (certified_pcc_bounds(system, d, T) if pcc_certified is None
+                                          else pcc_certified)
     _, lo, hi = pcc_box(system, T, lo_mw, hi_mw)
     feeders, ders, settle, cross = add_leader(bld, system, T, lo_mw, hi_mw)
     tnv = add_dcopf_primal(bld, d, pcc_injections(system, feeders), bounds=False)
-    fixed, kp_stats = (fixed_pairs(d, buses, lo, hi, bounds) if kkt_presolve
-                       else (None, {"milps": 0, "fixed_inactive": 0, "fixed_active": 0}))
+    if not kkt_presolve:
+        fixed, kp_stats = None, {"milps": 0, "fixed_inactive": 0, "fixed_active": 0}
+    elif presolved is not None:
+        fixed, kp_stats = presolved
+    else:
+        fixed, kp_stats = fixed_pairs(d, buses, lo, hi, bounds)
     kkt = add_kkt(bld, d, tnv, bounds, complementarity, fixed)
     if weak_duality_cuts:
         r_ref, V_ref = reference_follower_costs(d, buses, lo, hi)

@@ -15,7 +15,7 @@ import io
 import numpy as np
 
 from ..atomic import write_text_atomic
-from ..evaluation.metrics import ADN_KEYS, SYSTEM_KEYS, UNITS
+from ..evaluation.metrics import ADN_KEYS, SYSTEM_KEYS, UNITS, price_making
 from .format import TOTAL_COST_DEFINITION, adn_names, fmt
 
 CLAIM_TOL = 1e-4        # relative (of max(1, |values|)): below it two schemes' metrics are "the same"
@@ -32,6 +32,7 @@ def metrics_markdown(comp) -> str:
     for k in SYSTEM_KEYS:
         vals = [fmt(mets[s]["system"][k], k) if mets[s] else "n/a" for s in sch]
         lines.append(f"| {k} | {UNITS[k]} | " + " | ".join(vals) + " |")
+    lines += price_making_lines(comp)
     lines += ["", "## Certificates", "",
               "| scheme | status | objective $ | best bound $ | gap | SOC gap pu^2 | V mismatch pu | TN check | value | big-M active | seconds |",
               "|---|---|---|---|---|---|---|---|---|---|---|"]
@@ -57,6 +58,23 @@ def metrics_markdown(comp) -> str:
         for k in ADN_KEYS:
             lines.append(f"| {k} | {UNITS[k]} | " + " | ".join(fmt(v, k) for v in mets[s]["per_adn"][k]) + " |")
     return "\n".join(lines) + "\n"
+
+
+def price_making_lines(comp) -> list:
+    """Markdown lines: the value of price-making (dso-led vs price-taking), [] without both."""
+    m = comp["metrics"]
+    if m.get("dso-led") is None or m.get("price-taking") is None:
+        return []
+    v = price_making(m["dso-led"]["system"], m["price-taking"]["system"])
+    return ["", "## Value of price-making (dso-led vs price-taking)", "",
+            "| quantity | unit | value |", "|---|---|---|",
+            f"| DSO bills, price-taking - dso-led (value of price-making) | $ | {fmt(v['value_usd'], 'dso_cost_usd')} |",
+            f"| generator rent, dso-led - price-taking | $ | {fmt(v['generator_rent_change_usd'], 'generator_rent_usd')} |",
+            f"| total cost, dso-led - price-taking | $ | {fmt(v['total_cost_change_usd'], 'total_cost_usd')} |",
+            f"| BESS throughput dso-led / price-taking | MWh | {fmt(v['bess_throughput_dso_led_mwh'], 'bess_throughput_mwh')}"
+            f" / {fmt(v['bess_throughput_price_taking_mwh'], 'bess_throughput_mwh')} |",
+            "", "price-taking: the DSOs optimise at fixed reference LMPs (DC-OPF at their forecast PCC import), "
+            "the TSO then clears their exchanges; both settle at the LMPs of their own TN outcome."]
 
 
 def write_metrics_markdown(comp, path):
@@ -140,13 +158,24 @@ def summary_text(comp) -> str:
               _claim(comp, "bess_throughput_mwh", "higher", "DSO-led uses the batteries more"),
               _claim(comp, "self_consumption", "higher", "DSO-led raises local self-consumption"),
               _claim(comp, "energy_imported_mwh", "lower", "DSO-led lowers imports from the TN")]
+    m = comp["metrics"]
+    if m.get("dso-led") is not None and m.get("price-taking") is not None:
+        v = price_making(m["dso-led"]["system"], m["price-taking"]["system"])
+        lines += ["", f"Value of price-making: the DSOs pay {fmt(v['value_usd'], 'dso_cost_usd')} $ less under dso-led "
+                  f"than as price-takers (fixed reference LMPs, then the TSO clears); generator rent changes by "
+                  f"{fmt(v['generator_rent_change_usd'], 'generator_rent_usd')} $ and BESS throughput is "
+                  f"{fmt(v['bess_throughput_dso_led_mwh'], 'bess_throughput_mwh')} vs "
+                  f"{fmt(v['bess_throughput_price_taking_mwh'], 'bess_throughput_mwh')} MWh."]
     t = comp["results"].get("tso-led")
     if t is not None and comp["metrics"].get("tso-led") is not None:
         dev = t.deviation_mwh().sum()
         dt = sysm.dt_h
         vb = float(np.sum(t.clearing.vb_charge_mw + t.clearing.vb_discharge_mw)) * dt
         m = comp["metrics"]["tso-led"]["system"]
-        lines += ["", f"Why tso-led differs: the TSO cleared with forecast net loads (no losses) and one virtual "
+        fc = t.clearing.forecast.mode if t.clearing.forecast is not None else "naive"
+        what = ("the DSOs' own forecasts (sweep power flow: losses, forecast curtailment, export limits)"
+                if fc == "dso" else "naive forecast net loads (load - PV: no losses, no limits)")
+        lines += ["", f"Why tso-led differs: the TSO cleared with {what} and one virtual "
                   f"battery per ADN, scheduling {fmt(vb, 'bess_throughput_mwh')} MWh of battery throughput; the "
                   f"DSOs then realised {fmt(m['bess_throughput_mwh'], 'bess_throughput_mwh')} MWh, lost "
                   f"{fmt(m['losses_mwh'], 'losses_mwh')} MWh in their feeders, curtailed "

@@ -10,6 +10,7 @@ import time
 
 from ..evaluation.certificates import certify as run_certificates
 from ..formulation.bilevel import build_dso_led
+from ..formulation.common import USD_PER_OBJ_UNIT
 from ..solver import BnBOptions, solve as bnb_solve
 from .heuristics import make_follower_response_heuristic
 from .result import SchemeResult
@@ -20,10 +21,21 @@ NODE_RELTOL, NODE_ABSTOL, NODE_FEASTOL = 1e-6, 1e-7, 1e-8
 
 def solve_dso_led(system, complementarity: str = "bigm", time_limit: float = 600.0,
                   rel_gap: float = 1e-4, certify: bool = True, options: dict | None = None,
-                  kkt_presolve: bool = True) -> SchemeResult:
-    """Build and solve the DSO-led MISOCP. `options`: extra BnBOptions fields (override)."""
+                  kkt_presolve: bool = True, cache=None, callback=None) -> SchemeResult:
+    """Build and solve the DSO-led MISOCP. `options`: extra BnBOptions fields (override).
+
+    `cache` (a data.cache.WarmCache or None): the certified PCC box, the KKT presolve and the
+    incumbent's integers are read from it when their inputs match, else computed and stored
+    (schemes/warm.py). `callback`: the B&B's per-node callback (progress display)."""
+    from .warm import cached_analysis, incumbent_start, problem_key, store_incumbent
     t0 = time.perf_counter()
-    prob, lay = build_dso_led(system, complementarity=complementarity, kkt_presolve=kkt_presolve)
+    warm = {}
+    if cache is not None:
+        pcc, pres, warm = cached_analysis(system, system.n_hours, cache, kkt_presolve)
+        prob, lay = build_dso_led(system, complementarity=complementarity, kkt_presolve=kkt_presolve,
+                                  pcc_certified=pcc, presolved=pres)
+    else:
+        prob, lay = build_dso_led(system, complementarity=complementarity, kkt_presolve=kkt_presolve)
     t_build = time.perf_counter() - t0
     # node tolerances: ECOS reltol 1e-6 / abstol 1e-7 (k$) / feastol 1e-8. The node bound is
     # min(primal, dual cost), so a looser reltol loosens a bound by at most 1e-6 relative, two
@@ -32,6 +44,19 @@ def solve_dso_led(system, complementarity: str = "bigm", time_limit: float = 600
     opts = BnBOptions(**{**dict(time_limit=time_limit, rel_gap=rel_gap, complementarity=complementarity,
                                 ecos_reltol=NODE_RELTOL, ecos_abstol=NODE_ABSTOL,
                                 ecos_feastol=NODE_FEASTOL), **(options or {})})
-    res = bnb_solve(prob, opts, heuristics=[make_follower_response_heuristic(lay)])
+    heur = [make_follower_response_heuristic(lay)]
+    key = None
+    if cache is not None:
+        key = problem_key(prob, {k: v for k, v in opts.__dict__.items() if k not in (
+            "time_limit", "verbose", "log_stream", "log_every_nodes", "log_every_seconds")})
+        start = incumbent_start(cache, key)
+        warm["incumbent"] = "hit" if start is not None else "none"
+        if start is not None:
+            heur.insert(0, start)
+    res = bnb_solve(prob, opts, heuristics=heur, callback=callback)
+    if cache is not None and res.x is not None:
+        store_incumbent(cache, key, prob, res.x, res.objective * USD_PER_OBJ_UNIT)
     cert = run_certificates(lay, prob, res.x) if (certify and res.x is not None) else {}
-    return SchemeResult.from_bnb("dso-led", res, prob, lay, t_build, cert)
+    out = SchemeResult.from_bnb("dso-led", res, prob, lay, t_build, cert)
+    out.warm = warm
+    return out

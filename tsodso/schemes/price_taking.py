@@ -17,7 +17,8 @@ Step 2 - the DSOs (one MISOCP, our B&B; the same leader block as DSO-led: every 
 Step 3 - the TSO clears the realised exchanges P0 (`redispatch`): dispatch, generation cost
     and the cleared LMPs, which settle the ADNs' PCC exchanges in the metrics.
 
-Compared with DSO-led on the same system (`price_making_value`):
+Compared with DSO-led on the same system (evaluation/metrics.py `price_making`, reported by
+report/tables.py beside the comparison):
     value of price-making = DSO bill (price-taking) - DSO bill (DSO-led), $ (> 0: moving the
     LMP at its own PCC saves the DSOs that much), and the change in generator rent
     sum_t sum_g (LMP_{bus(g),t} g_gt - cost_g(g_gt)) dt between the two.
@@ -94,11 +95,21 @@ class PriceTakingResult(SchemeResult):
             return None
         return outcome_from_layout(self.scheme, self.layout, self.x, self.tn.gen_mw, self.tn.lmp_usd_per_mwh)
 
+    def certificate_row(self) -> dict:
+        row = super().certificate_row()            # status, bound, gap, SOC exactness
+        c = self.certificates or {}
+        if "objective" in c:
+            row["tn_check"] = ("objective recomputed at the reference LMPs minus ours, $ (TSO clears P0 by "
+                               "HiGHS DC-OPF)")
+            row["tn_check_value"] = finite_or_none(c["objective"]["difference_usd"])
+        return row
+
     def summary(self) -> dict:
         out = super().summary()
         out["redispatch_all_solved"] = bool(self.tn.ok) if self.tn is not None else None
         out["reference_lmp_range_usd_per_mwh"] = (
-            [finite_or_none(np.nanmin(self.reference_lmp_usd_per_mwh)), finite_or_none(np.nanmax(self.reference_lmp_usd_per_mwh))]
+            [finite_or_none(np.nanmin(self.reference_lmp_usd_per_mwh)),
+             finite_or_none(np.nanmax(self.reference_lmp_usd_per_mwh))]
             if self.reference_lmp_usd_per_mwh is not None else None)
         return out
 

@@ -18,6 +18,7 @@ from typing import Callable, Dict
 from .centralised import solve_centralised
 from .dso_led import solve_dso_led
 from .hybrid import solve_hybrid
+from .price_taking import solve_price_taking
 from .tso_led import solve_tso_led
 
 REGISTRY: Dict[str, Callable] = {
@@ -25,6 +26,7 @@ REGISTRY: Dict[str, Callable] = {
     "tso-led": solve_tso_led,          # TSO clears first, each DSO tracks its schedule
     "hybrid": solve_hybrid,            # tso-led with the DSOs' validated PCC ranges
     "centralised": solve_centralised,  # one co-optimisation, the welfare reference
+    "price-taking": solve_price_taking,  # dso-led at fixed reference LMPs, then the TSO clears
 }
 SCHEMES = tuple(REGISTRY)
 

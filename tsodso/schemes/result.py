@@ -76,6 +76,7 @@ class SchemeResult:
     problem: object = None
     layout: object = None
     bnb: object = None
+    warm: dict = field(default_factory=dict)      # warm-start cache use (schemes/warm.py), dso-led
 
     def summary(self) -> dict:
         """JSON-ready summary (the `--json` output)."""
@@ -100,6 +101,7 @@ class SchemeResult:
             "bigm_active": bigm.get("bigm_active"),
             "objective_recomputed_usd": finite_or_none(obj.get("recomputed_usd")),
             "cost_breakdown_usd": obj.get("breakdown_usd"),
+            **({"warm_start": self.warm} if self.warm else {}),
         }
 
     @classmethod
