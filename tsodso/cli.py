@@ -10,9 +10,10 @@ import contextlib
 import json
 import os
 import sys
-import tempfile
 
 import numpy as np
+
+from .atomic import atomic_write, write_text_atomic
 
 
 def _instance_args(p, adns_default="5"):
@@ -81,45 +82,43 @@ def _emit_json(obj) -> None:
         os.write(_JSON_FD, (text + "\n").encode())
 
 
-def _write_atomic(path, text):
-    d = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=d, prefix=".tmp-")
-    with os.fdopen(fd, "w") as f:
-        f.write(text)
-    os.replace(tmp, path)
+def _write_solve_outputs(args, system, res, summ):
+    """`solve -o DIR`: result.h5 (every scheme; labelled tables + provenance, docs/results.md),
+    result.nc (the same tables as netCDF, when xarray is installed), comparison.h5 (schemes
+    other than dso-led: the one-scheme comparison file) and summary.json."""
+    from .api import Result
+    os.makedirs(args.output, exist_ok=True)
+    solver_options = {"scheme": args.scheme, "time_limit_s": args.time_limit, "rel_gap": args.gap,
+                      "complementarity": args.complementarity if args.scheme == "dso-led" else None}
+    result = Result.from_scheme_result(res, system, solver_options)
+    result.write(os.path.join(args.output, "result.h5"))
+    try:
+        import xarray  # noqa: F401
+    except ImportError:
+        xarray = None
+    if xarray is not None and result.has_solution:
+        ds = result.to_xarray()
+        atomic_write(os.path.join(args.output, "result.nc"), ds.to_netcdf)
+    if args.scheme != "dso-led":   # one-scheme comparison file (schema: report/hdf5.py write_hdf5)
+        from .experiments.compare import add_result, new_comparison
+        from .report.hdf5 import write_hdf5
+        comp = new_comparison(system, (args.scheme,))
+        add_result(comp, args.scheme, res, summ.get("seconds", float("nan")))
+        write_hdf5(comp, os.path.join(args.output, "comparison.h5"))
+    write_text_atomic(os.path.join(args.output, "summary.json"), json.dumps(_jsonable(summ), indent=2))
 
 
 def cmd_solve(args):
+    from .schemes.registry import solve_scheme
     system = _system(args)
-    if args.scheme == "dso-led":
-        from .schemes.dso_led import solve_dso_led
-        res = solve_dso_led(system, complementarity=args.complementarity, time_limit=args.time_limit,
-                            rel_gap=args.gap)
-    elif args.scheme == "tso-led":
-        from .schemes.tso_led import solve_tso_led
-        res = solve_tso_led(system, time_limit=args.time_limit, rel_gap=args.gap)
-    elif args.scheme == "hybrid":
-        from .schemes.hybrid import solve_hybrid
-        res = solve_hybrid(system, time_limit=args.time_limit, rel_gap=args.gap)
-    else:
-        from .schemes.centralised import solve_centralised
-        res = solve_centralised(system, time_limit=args.time_limit, rel_gap=args.gap)
+    res = solve_scheme(args.scheme, system, time_limit=args.time_limit, rel_gap=args.gap,
+                       complementarity=args.complementarity)
     summ = res.summary()
     if args.scheme != "dso-led":
         # the other schemes' certificates (status, gap, SOC exactness, their TN check) as in compare
-        from .report.compare import certificate_row
-        summ["certificates"] = certificate_row(args.scheme, res)
+        summ["certificates"] = res.certificate_row()
     if args.output:
-        os.makedirs(args.output, exist_ok=True)
-        if args.scheme == "dso-led":
-            from .report.results import write_result
-            write_result(os.path.join(args.output, "result.h5"), res, args)
-        else:   # one-scheme comparison file (schema: report/compare.py write_hdf5)
-            from .report.compare import add_result, new_comparison, write_hdf5
-            comp = new_comparison(system, (args.scheme,))
-            add_result(comp, args.scheme, res, summ.get("seconds", float("nan")))
-            write_hdf5(comp, os.path.join(args.output, "comparison.h5"))
-        _write_atomic(os.path.join(args.output, "summary.json"), json.dumps(_jsonable(summ), indent=2))
+        _write_solve_outputs(args, system, res, summ)
     if args.json:
         _emit_json(summ)
         return 0
@@ -143,7 +142,8 @@ def cmd_solve(args):
 
 
 def cmd_compare(args):
-    from .report.compare import console_progress, run_comparison, write_all
+    from .experiments.compare import console_progress, run_comparison
+    from .report.outputs import write_all
     system = _system(args)
     schemes = tuple(s.strip() for s in args.schemes.split(","))
     comp = run_comparison(system, schemes=schemes, time_limit=args.time_limit, rel_gap=args.gap,
@@ -205,17 +205,60 @@ def cmd_export(args):
     return 0
 
 
+def cmd_sweep(args):
+    from .experiments.sweep import SweepSpec, parse_int_list, run_sweep
+    spec = SweepSpec(adns=parse_int_list("adns", args.adns), hours=args.hours,
+                     seeds=parse_int_list("seeds", args.seeds),
+                     schemes=tuple(s.strip() for s in args.schemes.split(",") if s.strip()),
+                     time_limit=args.time_limit, gap=args.gap, start=args.start, scenario=args.scenario,
+                     complementarity=args.complementarity).validate()
+    if args.scenario is not None:       # bad scenario: one line and exit 2, before any run
+        from .data.builder import read_scenario
+        read_scenario(args.scenario)
+    cache = None if args.no_cache else (args.cache or os.path.join(args.output, "cache"))
+    rows = run_sweep(spec, args.output, resume=args.resume, workers=args.workers, scheduler=args.scheduler,
+                     cache=cache, figures=not args.no_figures)
+    for k in ("sweep.md", "sweep.csv", "sweep.h5", "growth.md"):
+        print(f"{k:>10}: {os.path.join(args.output, k)}")
+    bad = sum(r["status"] in ("refused", "error") for r in rows)
+    print(f"{len(rows)} runs" + (f", {bad} refused or failed (see sweep.md)" if bad else ""))
+    return 0
+
+
+def _sweep_parser(sub):
+    p = sub.add_parser("sweep", help="scale sweep over ADN counts and seeds: size, time, gap; resumable")
+    p.add_argument("--adns", default="1,2,5,10", help="ADN counts, e.g. 1,2,5,10 or 1-50 (default %(default)s)")
+    p.add_argument("--hours", type=int, default=24, help="horizon in hours, 1..24 (default 24)")
+    p.add_argument("--seeds", default="0,1", help="seeds, e.g. 0,1 (default %(default)s)")
+    p.add_argument("--scenario", default=None, help="scenario JSON (default: the shipped default case)")
+    p.add_argument("--start", type=int, default=None, help="first hour 0..23 (default: the scenario's, 0)")
+    p.add_argument("--schemes", default="dso-led", help="comma-separated among dso-led, tso-led, hybrid, centralised")
+    p.add_argument("--complementarity", choices=["bigm", "branch"], default="bigm")
+    p.add_argument("--time-limit", type=float, default=300.0, help="B&B seconds per run (default 300)")
+    p.add_argument("--gap", type=float, default=1e-4, help="relative gap to prove (default 1e-4)")
+    p.add_argument("--workers", type=int, default=1,
+                   help="0 = in this process; K = K local worker processes, one per run (default 1)")
+    p.add_argument("--scheduler", default=None, help="tcp://HOST:PORT of a dask.distributed scheduler")
+    p.add_argument("--resume", action="store_true", help="skip runs already in DIR (same instance hash)")
+    p.add_argument("--cache", default=None, help="warm-start cache directory (default DIR/cache)")
+    p.add_argument("--no-cache", action="store_true", help="no warm-start cache")
+    p.add_argument("--no-figures", action="store_true", help="skip the PNG figures (no matplotlib needed)")
+    p.add_argument("-o", "--output", required=True, help="output directory")
+    p.set_defaults(func=cmd_sweep)
+
+
 def main(argv=None) -> int:
+    from .schemes.registry import SCHEMES
     ap = argparse.ArgumentParser(prog="tsodso", description="DSO-led bilevel TSO-DSO coordination")
     sub = ap.add_subparsers(dest="cmd", required=True)
     p = sub.add_parser("solve", help="solve a scheme on an instance (default: DSO-led, default case)")
     _instance_args(p)
-    p.add_argument("--scheme", choices=["dso-led", "tso-led", "hybrid", "centralised"], default="dso-led")
+    p.add_argument("--scheme", choices=list(SCHEMES), default="dso-led")
     p.add_argument("--complementarity", choices=["bigm", "branch"], default="bigm")
     p.add_argument("--time-limit", type=float, default=300.0, help="seconds (default 300)")
     p.add_argument("--gap", type=float, default=1e-4, help="relative gap to prove (default 1e-4)")
     p.add_argument("--json", action="store_true", help="stdout = one JSON object (log on stderr)")
-    p.add_argument("-o", "--output", default=None, help="directory for result.h5 and summary.json")
+    p.add_argument("-o", "--output", default=None, help="directory for result.h5 (+ result.nc with xarray), summary.json")
     p.set_defaults(func=cmd_solve)
     p = sub.add_parser("compare", help="run the schemes on one instance; tables, figures, HDF5, summary")
     _instance_args(p)
@@ -239,13 +282,19 @@ def main(argv=None) -> int:
     p.add_argument("--format", default="cbf")
     p.add_argument("-o", "--output", required=True)
     p.set_defaults(func=cmd_export)
+    _sweep_parser(sub)
     args = ap.parse_args(argv)
     from .data.errors import CaseError
     from .formulation.bigm import ModelError
+    if args.cmd == "sweep":
+        from .experiments.sweep import SweepError
+        user_errors = (CaseError, ModelError, SweepError)
+    else:
+        user_errors = (CaseError, ModelError)
     try:
         with _json_stdout(bool(getattr(args, "json", False))):
             return args.func(args)
-    except (CaseError, ModelError) as e:
+    except user_errors as e:
         print(f"tsodso: error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

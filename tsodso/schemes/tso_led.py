@@ -1,10 +1,13 @@
-"""TSO-led (conventional top-down) scheme: the TSO clears first, each DSO then tracks (model.md s.5).
+"""TSO-led (conventional top-down) scheme: the TSO clears first, each DSO then tracks (docs/model.md s.5).
 
 Step 1 - TSO clearing (one continuous SOCP over all hours, our conic core + ECOS)
     The TSO's DC-OPF of every hour (formulation/tn.py, with limits) in which ADN a is an
     aggregate at its PCC bus:
-      forecast net load   N_at = sum_j load_jt - sum_k PVavail_kt   (MW; PV at full availability,
-                          batteries idle, feeder losses ignored = `calibration.forecast_net_load_mw`)
+      forecast net load   N_at (MW), schemes/forecast.py: "naive" = sum_j load_jt - sum_k PVavail_kt
+                          (PV at full availability, batteries idle, feeder losses ignored); "dso"
+                          = each DSO's own sweep power flow (losses, forecast curtailment) with its
+                          export / import limits lo_at <= S_at <= hi_at. Scenario key
+                          `tso_led.forecast` (absent = "naive")
       flexibility         one virtual battery per ADN built from the ADN's BESS data:
                           power 0 <= c_at, d_at <= sum_i Pmax_i, energy sum Emin <= e_at <= sum Emax,
                           e_at = e_a,t-1 + eta_c c_at dt - d_at dt / eta_d, e_a,-1 = e_a,T-1 = sum E0,
@@ -37,7 +40,7 @@ Step 2 - each DSO alone (its own MISOCP, our B&B, all its binaries kept)
 
 Step 3 - actual TN outcome
     The realised exchanges P0 (A, T) are re-dispatched hour by hour by an independent DC-OPF
-    (`schemes.redispatch`, HiGHS): realised generation cost and real-time LMPs. The metrics use
+    (`evaluation.redispatch`, HiGHS): realised generation cost and real-time LMPs. The metrics use
     the re-dispatch for the TN (generation cost) and the cleared LMPs for the ADNs' settlement.
 
 Result (`TSOLedResult`): objective = sum of the DSOs' own objectives (what was optimised, $),
@@ -57,14 +60,17 @@ import numpy as np
 
 from ..conic import ProblemBuilder
 from ..conic.ecos_adapter import OPTIMAL, solve as ecos_solve
-from ..data.calibration import forecast_net_load_mw
 from ..formulation.bilevel import Layout, add_leader, add_leader_costs, binary_groups
-from ..formulation.common import USD_PER_OBJ_UNIT, Rows, add_eq_rows, usd_per_mwh_to_obj
-from ..formulation.tn import TNData, add_dcopf_primal
+from ..formulation.common import USD_PER_OBJ_UNIT, Rows, add_eq_rows, lmp_usd_per_mwh, usd_per_mwh_to_obj
+from ..formulation.tn import TNData, add_dcopf_primal, add_generation_cost
 from ..solver import BnBOptions, solve as bnb_solve
-from .centralised import add_generation_cost
-from .dso_led import SchemeResult, _num
-from .redispatch import TNOutcome, generation_cost_usd_per_h, redispatch
+from ..evaluation.certificates import clearing_certificate, soc_certificate
+from ..evaluation.dcopf import generation_cost_usd_per_h
+from ..evaluation.metrics import Outcome
+from ..evaluation.readback import adn_pcc_import_mw
+from ..evaluation.redispatch import TNOutcome, redispatch
+from .result import SchemeResult, base_certificate_row, finite_or_none
+from .forecast import PCCForecast, pcc_forecast
 
 SCHEME = "tso-led"
 DEVIATION_PENALTY_USD_PER_MWH = 20.0
@@ -110,9 +116,10 @@ class Clearing:
     virtual_batteries: List[VirtualBattery] = field(default_factory=list)
     seconds: float = 0.0
     pv_withheld_mw: Optional[np.ndarray] = None   # (A, T), only with `pcc_range_mw` (hybrid)
+    forecast: Optional[PCCForecast] = None        # the ADNs' PCC forecast (mode, N, limits)
 
 
-def clear_tso(system, hours: int | None = None, pcc_range_mw=None) -> Clearing:
+def clear_tso(system, hours: int | None = None, pcc_range_mw=None, forecast: str | None = None) -> Clearing:
     """Step 1: the TSO's multi-hour DC-OPF with each ADN as forecast net load + virtual battery.
 
     `pcc_range_mw` = (lo, hi), arrays (A, >= T) in MW (import > 0): the DSOs' validated PCC
@@ -120,12 +127,16 @@ def clear_tso(system, hours: int | None = None, pcc_range_mw=None) -> Clearing:
     PV-withholding variable 0 <= w_at <= sum_k PVavail_kt (S = N + c - d + w; priced at the ADN's
     PV curtailment penalty), since a range above the forecast net load can only be met by PV the
     network cannot take. None (default) = the tso-led clearing, unchanged.
+    `forecast`: "dso" | "naive" | None (= the scenario's `tso_led.forecast`, default "naive"):
+    the ADNs' PCC forecast (schemes/forecast.py); with "dso" the DSOs' export and import
+    limits bound the schedule as well.
     """
     t0 = time.perf_counter()
     T = system.n_hours if hours is None else int(hours)
     A, dt, base = system.n_adn, system.dt_h, system.tn.base_mva
     d = TNData.from_tn(system.tn, T)
-    N = forecast_net_load_mw(system)[:, :T]
+    fc = pcc_forecast(system, T, forecast)
+    N = fc.net_load_mw
     vbs = [virtual_battery(adn) for adn in system.adns]
     bld = ProblemBuilder()
     pm = np.array([v.pmax_mw for v in vbs]) / base
@@ -133,18 +144,19 @@ def clear_tso(system, hours: int | None = None, pcc_range_mw=None) -> Clearing:
     dis = bld.var("vb.discharge_pu", (T, A), 0.0, pm)
     e = bld.var("vb.energy_puh", (T, A), np.array([v.emin_mwh for v in vbs]) / base,
                 np.array([v.emax_mwh for v in vbs]) / base)
+    lo, hi = fc.lo_mw.T / base, fc.hi_mw.T / base       # DSO limits (+-inf: naive forecast)
     if pcc_range_mw is None:
-        sched = bld.var("vb.pcc_schedule_pu", (T, A))
-    else:
-        lo, hi = (np.asarray(v, float)[:, :T].T / base for v in pcc_range_mw)
         sched = bld.var("vb.pcc_schedule_pu", (T, A), lo, hi)
-        pv_av = np.array([adn.pv_avail_mw[:T].sum(axis=1) for adn in system.adns]).T / base
+    else:
+        rlo, rhi = (np.asarray(v, float)[:, :T].T / base for v in pcc_range_mw)
+        sched = bld.var("vb.pcc_schedule_pu", (T, A), np.maximum(lo, rlo), np.minimum(hi, rhi))
+        pv_av = fc.pv_mw.T / base
         wh = bld.var("vb.pv_withheld_pu", (T, A), 0.0, pv_av)
         pen = np.array([adn.pv_curtail_usd_per_mwh for adn in system.adns])
         bld.add_cost(wh, np.broadcast_to(usd_per_mwh_to_obj(pen, base, dt), wh.shape))
     inj = [(adn.pcc_bus, sched[:, a], 1.0) for a, adn in enumerate(system.adns)]
     tnv = add_dcopf_primal(bld, d, inj, bounds=True)
-    add_generation_cost(bld, d, tnv, system.tn, dt)
+    add_generation_cost(bld, d, tnv, dt)
     deg = np.array([v.deg_usd_per_mwh for v in vbs])
     bld.add_cost(ch, np.broadcast_to(usd_per_mwh_to_obj(deg, base, dt), ch.shape))
     bld.add_cost(dis, np.broadcast_to(usd_per_mwh_to_obj(deg, base, dt), dis.shape))
@@ -170,13 +182,13 @@ def clear_tso(system, hours: int | None = None, pcc_range_mw=None) -> Clearing:
     nan = lambda *s: np.full(s, np.nan)      # noqa: E731
     if sol.status != OPTIMAL or sol.x is None:
         return Clearing(sol.status, nan(A, T), N, nan(T, d.nb), nan(T, d.ng), math.nan,
-                        nan(A, T), nan(A, T), nan(A, T), vbs, time.perf_counter() - t0)
+                        nan(A, T), nan(A, T), nan(A, T), vbs, time.perf_counter() - t0, forecast=fc)
     x = sol.x
     y = sol.y[prob.eq_blocks["tn.balance"]].reshape(T, d.nb)
-    lmp = -y * USD_PER_OBJ_UNIT / base / dt            # d cost / d demand (ECOS sign), $/MWh
+    lmp = lmp_usd_per_mwh(-y, base) / dt               # d cost / d demand (ECOS sign), $/MWh
     return Clearing(OPTIMAL, x[sched].T * base, N, lmp, x[tnv.g] * base, sol.objective * USD_PER_OBJ_UNIT,
                     x[ch].T * base, x[dis].T * base, x[e].T * base, vbs, time.perf_counter() - t0,
-                    None if pcc_range_mw is None else x[wh].T * base)
+                    None if pcc_range_mw is None else x[wh].T * base, forecast=fc)
 
 
 # ------------------------------------------------------------------------------ step 2
@@ -261,7 +273,8 @@ class TSOLedResult(SchemeResult):
     wall_seconds: float = 0.0
 
     def pcc_import_mw(self) -> np.ndarray:
-        return np.array([d.x[d.layout.feeders[0].pcc] * d.layout.system.adns[0].base_mva for d in self.dsos])
+        return adn_pcc_import_mw([d.layout.feeders[0] for d in self.dsos],
+                                 [d.layout.system.adns[0] for d in self.dsos], [d.x for d in self.dsos])
 
     def deviation_mwh(self) -> np.ndarray:
         """(A, T) |P0 - S| per hour, MWh."""
@@ -270,7 +283,6 @@ class TSOLedResult(SchemeResult):
 
     def outcome(self):
         """The metrics' `Outcome` (None without a complete solution)."""
-        from ..report.metrics import Outcome
         if self.x is None or self.tn is None:
             return None
         dsos = self.dsos
@@ -280,14 +292,28 @@ class TSOLedResult(SchemeResult):
                        lmp_usd_per_mwh=self.clearing.lmp_usd_per_mwh, cross=None, cross_x=None,
                        deviation_usd=self.penalty_usd_per_mwh * self.deviation_mwh().sum(axis=1))
 
+    def certificate_row(self) -> dict:
+        """Flat certificates: the worst SOC exactness over the DSO problems and the clearing check."""
+        row = base_certificate_row(self)
+        c = self.certificates or {}
+        socs = c.get("soc") or []
+        if socs:
+            row["soc_gap"] = max(s["soc_gap"] for s in socs)
+            row["max_voltage_mismatch_pu"] = max(s["max_voltage_mismatch_pu"] for s in socs)
+        if "clearing" in c:
+            row["tn_check"] = "clearing LMP vs HiGHS DC-OPF of the schedule, max abs. difference $/MWh"
+            row["tn_check_value"] = finite_or_none(c["clearing"]["max_lmp_diff_usd_per_mwh"])
+        return row
+
     def summary(self) -> dict:
-        return {"scheme": self.scheme, "status": self.status, "objective": _num(self.objective_usd),
-                "best_bound": _num(self.best_bound_usd), "gap": _num(self.rel_gap), "objective_unit": "$",
+        return {"scheme": self.scheme, "status": self.status, "objective": finite_or_none(self.objective_usd),
+                "best_bound": finite_or_none(self.best_bound_usd), "gap": finite_or_none(self.rel_gap), "objective_unit": "$",
                 "stop_reason": self.stop_reason, "nodes": self.nodes, "node_solves": self.node_solves,
                 "inaccurate_solves": self.inaccurate_solves,
                 "seconds": round(self.build_seconds + self.solve_seconds, 3),
                 "clearing_status": self.clearing.status, "dso_statuses": [d.status for d in self.dsos],
                 "deviation_penalty_usd_per_mwh": self.penalty_usd_per_mwh,
+                "forecast": self.clearing.forecast.mode if self.clearing.forecast is not None else None,
                 "redispatch_all_solved": bool(self.tn.ok) if self.tn is not None else None,
                 "size": self.size, "binaries": self.binaries}
 
@@ -303,13 +329,13 @@ def _sum_dicts(ds):
 def solve_tso_led(system, time_limit: float = 600.0, rel_gap: float = 1e-4,
                   deviation_penalty_usd_per_mwh: float = DEVIATION_PENALTY_USD_PER_MWH,
                   certify: bool = True, options: dict | None = None, pcc_range_mw=None,
-                  scheme: str = SCHEME) -> TSOLedResult:
+                  scheme: str = SCHEME, forecast: str | None = None) -> TSOLedResult:
     """Steps 1-3 of the module docstring. `options`: extra BnBOptions fields for the DSO solves.
-    `pcc_range_mw`, `scheme`: the hybrid scheme's validated PCC ranges (`clear_tso`) and name."""
-    from ..report.certificates import soc_certificate
+    `pcc_range_mw`, `scheme`: the hybrid scheme's validated PCC ranges (`clear_tso`) and name.
+    `forecast`: the ADNs' PCC forecast, "dso" | "naive" | None = the scenario's (`clear_tso`)."""
     t0 = time.perf_counter()
     T = system.n_hours
-    clr = clear_tso(system, T, pcc_range_mw)
+    clr = clear_tso(system, T, pcc_range_mw, forecast)
     dsos: List[DSOTracking] = []
     if clr.status == OPTIMAL:
         deadline = t0 + time_limit
@@ -355,14 +381,3 @@ def solve_tso_led(system, time_limit: float = 600.0, rel_gap: float = 1e-4,
         }
     res.wall_seconds = time.perf_counter() - t0
     return res
-
-
-def clearing_certificate(system, clr: Clearing) -> dict:
-    """The cleared LMPs against an independent DC-OPF (HiGHS) of the published schedule.
-
-    With the schedule fixed, each hour of the clearing is that hour's DC-OPF, so dispatch and
-    LMPs must agree (LMPs up to dual degeneracy)."""
-    ref = redispatch(system, clr.schedule_mw)
-    return {"all_solved": ref.ok,
-            "max_lmp_diff_usd_per_mwh": float(np.nanmax(np.abs(ref.lmp_usd_per_mwh - clr.lmp_usd_per_mwh))),
-            "max_dispatch_diff_mw": float(np.nanmax(np.abs(ref.gen_mw - clr.gen_mw)))}
