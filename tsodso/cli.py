@@ -156,7 +156,7 @@ def cmd_validate(args):
 
 
 def cmd_size(args):
-    from .formulation.bilevel import build_dso_led
+    from .schemes.dso_led import build_dso_led
     rows = []
     for n in [int(v) for v in str(args.adns).split(",")]:
         # structure only: the KKT presolve changes bounds, not the size (and takes MILPs)
@@ -178,7 +178,7 @@ def cmd_size(args):
 
 def cmd_export(args):
     from .conic.cbf import write_cbf
-    from .formulation.bilevel import build_dso_led
+    from .schemes.dso_led import build_dso_led
     if args.format != "cbf":
         raise SystemExit(f"tsodso export: format {args.format!r} not supported (cbf)")
     prob, _ = build_dso_led(_system(args), complementarity="bigm")
