@@ -13,7 +13,7 @@ import sys
 
 import numpy as np
 
-from .atomic import write_text_atomic
+from .atomic import atomic_write, write_text_atomic
 
 
 def _instance_args(p, adns_default="5"):
@@ -82,6 +82,32 @@ def _emit_json(obj) -> None:
         os.write(_JSON_FD, (text + "\n").encode())
 
 
+def _write_solve_outputs(args, system, res, summ):
+    """`solve -o DIR`: result.h5 (every scheme; labelled tables + provenance, docs/results.md),
+    result.nc (the same tables as netCDF, when xarray is installed), comparison.h5 (schemes
+    other than dso-led: the one-scheme comparison file) and summary.json."""
+    from .api import Result
+    os.makedirs(args.output, exist_ok=True)
+    solver_options = {"scheme": args.scheme, "time_limit_s": args.time_limit, "rel_gap": args.gap,
+                      "complementarity": args.complementarity if args.scheme == "dso-led" else None}
+    result = Result.from_scheme_result(res, system, solver_options)
+    result.write(os.path.join(args.output, "result.h5"))
+    try:
+        import xarray  # noqa: F401
+    except ImportError:
+        xarray = None
+    if xarray is not None and result.has_solution:
+        ds = result.to_xarray()
+        atomic_write(os.path.join(args.output, "result.nc"), ds.to_netcdf)
+    if args.scheme != "dso-led":   # one-scheme comparison file (schema: report/hdf5.py write_hdf5)
+        from .experiments.compare import add_result, new_comparison
+        from .report.hdf5 import write_hdf5
+        comp = new_comparison(system, (args.scheme,))
+        add_result(comp, args.scheme, res, summ.get("seconds", float("nan")))
+        write_hdf5(comp, os.path.join(args.output, "comparison.h5"))
+    write_text_atomic(os.path.join(args.output, "summary.json"), json.dumps(_jsonable(summ), indent=2))
+
+
 def cmd_solve(args):
     from .schemes.registry import solve_scheme
     system = _system(args)
@@ -92,17 +118,7 @@ def cmd_solve(args):
         # the other schemes' certificates (status, gap, SOC exactness, their TN check) as in compare
         summ["certificates"] = res.certificate_row()
     if args.output:
-        os.makedirs(args.output, exist_ok=True)
-        if args.scheme == "dso-led":
-            from .report.hdf5 import write_result
-            write_result(os.path.join(args.output, "result.h5"), res, args)
-        else:   # one-scheme comparison file (schema: report/hdf5.py write_hdf5)
-            from .experiments.compare import add_result, new_comparison
-            from .report.hdf5 import write_hdf5
-            comp = new_comparison(system, (args.scheme,))
-            add_result(comp, args.scheme, res, summ.get("seconds", float("nan")))
-            write_hdf5(comp, os.path.join(args.output, "comparison.h5"))
-        write_text_atomic(os.path.join(args.output, "summary.json"), json.dumps(_jsonable(summ), indent=2))
+        _write_solve_outputs(args, system, res, summ)
     if args.json:
         _emit_json(summ)
         return 0
@@ -242,7 +258,7 @@ def main(argv=None) -> int:
     p.add_argument("--time-limit", type=float, default=300.0, help="seconds (default 300)")
     p.add_argument("--gap", type=float, default=1e-4, help="relative gap to prove (default 1e-4)")
     p.add_argument("--json", action="store_true", help="stdout = one JSON object (log on stderr)")
-    p.add_argument("-o", "--output", default=None, help="directory for result.h5 and summary.json")
+    p.add_argument("-o", "--output", default=None, help="directory for result.h5 (+ result.nc with xarray), summary.json")
     p.set_defaults(func=cmd_solve)
     p = sub.add_parser("compare", help="run the schemes on one instance; tables, figures, HDF5, summary")
     _instance_args(p)

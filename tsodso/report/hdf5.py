@@ -23,14 +23,7 @@ HDF5 schema (format "tsodso-comparison", version 1; `read_comparison` refuses ot
                        redispatch_lmp_usd_per_mwh (T, nb), deviation_mwh (A, T)}; hybrid also
                        /<scheme>/hybrid/{pcc_lo_mw, pcc_hi_mw, pv_withheld_mw} (A, T)
 
-Schema of result.h5 (format "tsodso-result", version 1):
-  attrs: format, format_version, tsodso_version, scheme, status, objective_usd, best_bound_usd,
-         rel_gap, stop_reason, adns, hours, seed, complementarity, objective_unit_model ("k$")
-  /x                      full solution vector of the MISOCP (model units, see docs/units.md)
-  /blocks/<name>          each named variable block, reshaped ((T, ...) arrays)
-  /pcc_import_mw          (A, T) PCC import per ADN, MW (> 0 = import from the TN)
-  /lmp_usd_per_mwh        (T, nb) LMPs of the solution
-  /bnb/incumbent_history  (k, 2) [seconds, objective k$];  /bnb/bound_history likewise
+The result file (format "tsodso-result", version 2): `tsodso/report/result_file.py`.
 """
 from __future__ import annotations
 
@@ -40,13 +33,11 @@ import numpy as np
 from .._version import __version__
 from ..atomic import atomic_write
 from ..evaluation.metrics import ADN_KEYS, SYSTEM_KEYS, UNITS
-from ..evaluation.readback import lmp_usd_per_mwh, pcc_import_mw
 from ..schemes.hybrid import HybridResult
 from ..schemes.tso_led import TSOLedResult
 from .format import TOTAL_COST_DEFINITION, adn_names
 
 FORMAT, FORMAT_VERSION = "tsodso-comparison", 1
-RESULT_FORMAT, RESULT_FORMAT_VERSION = "tsodso-result", 1
 
 
 def write_hdf5(comp, path):
@@ -129,38 +120,5 @@ def read_comparison(path) -> dict:
         return out
 
 
-def write_result(path, res, args=None):
-    def w(tmp):
-        with h5py.File(tmp, "w") as f:
-            f.attrs.update({"format": RESULT_FORMAT, "format_version": RESULT_FORMAT_VERSION,
-                            "tsodso_version": __version__, "scheme": res.scheme, "status": res.status,
-                            "objective_usd": res.objective_usd, "best_bound_usd": res.best_bound_usd,
-                            "rel_gap": res.rel_gap, "stop_reason": res.stop_reason,
-                            "objective_unit_model": "k$"})
-            if args is not None:
-                f.attrs.update({"adns": str(args.adns), "hours": args.hours, "seed": args.seed,
-                                "complementarity": args.complementarity})
-            if res.x is not None:
-                f["x"] = res.x
-                g = f.create_group("blocks")
-                for name in res.problem.var_blocks:
-                    g[name] = res.problem.get(res.x, name)
-                f["pcc_import_mw"] = pcc_import_mw(res.layout, res.x)
-                f["lmp_usd_per_mwh"] = lmp_usd_per_mwh(res.layout, res.x)
-            b = f.create_group("bnb")
-            b["incumbent_history"] = np.array(res.bnb.incumbent_history, float).reshape(-1, 2)
-            b["bound_history"] = np.array(res.bnb.bound_history, float).reshape(-1, 2)
-    return atomic_write(path, w)
-
-
-def read_result(path) -> dict:
-    with h5py.File(path, "r") as f:
-        if (f.attrs.get("format") != RESULT_FORMAT
-                or int(f.attrs.get("format_version", -1)) != RESULT_FORMAT_VERSION):
-            raise ValueError(f"{path}: not a {RESULT_FORMAT} v{RESULT_FORMAT_VERSION} file "
-                             f"(format={f.attrs.get('format')!r}, version={f.attrs.get('format_version')!r})")
-        out = {"attrs": dict(f.attrs)}
-        for k in ("x", "pcc_import_mw", "lmp_usd_per_mwh"):
-            if k in f:
-                out[k] = f[k][()]
-        return out
+# the one-result file of `tsodso solve -o DIR` / `tsodso.Result.write`: report/result_file.py
+from .result_file import read_result, write_result  # noqa: E402,F401
