@@ -98,7 +98,7 @@ def bigm_certificate(lay, x) -> dict:
     smax = np.concatenate([b.slack_line_max, b.slack_line_max, b.slack_gen_max, b.slack_gen_max])
     slacks = np.concatenate([x[k.s_fu], x[k.s_fl], x[k.s_gu], x[k.s_gl]], axis=1)
     s_act = slacks >= smax[None, :] * (1 - BIGM_TOL)
-    # Only the dual bounds M_i are artificial (bigm.py); slack <= Smax (2F, Gmax - Gmin) is implied
+    # Only the dual bounds M_i are artificial (analysis/dual_bounds.py); slack <= Smax (2F, Gmax - Gmin) is implied
     # by the other limit of the same line or generator, so a slack at Smax (a line at its
     # limit in the other direction) is physics, reported but not a big-M activity.
     return {"bigm_active": bool(d_act.any()),

@@ -11,7 +11,7 @@ so lambda_b = d(cost)/d(D_b) is the LMP (k$/h per pu; x10 = $/MWh at 100 MVA).
 Complementarity pairs (dual, slack): (mu_u, s_fu), (mu_l, s_fl), (nu_u, s_gu), (nu_l, s_gl):
 2|K| + 2|G| per hour, listed in `pairs` (variable indices) for branch mode, and in big-M mode
 linearised with one binary each: dual <= M_t z, slack <= S_max (1 - z).
-Aggregate cut (valid, see bigm.py): sum of all inequality duals of hour t <= M_t.
+Aggregate cut (valid, see analysis/dual_bounds.py): sum of all inequality duals of hour t <= M_t.
 
 Strong duality turns the leader's bilinear wholesale term into (per hour)
     sum_b lambda_b P0_b = 2 sum c2 g^2 + sum c1 g - sum_b lambda_b D_b
@@ -55,7 +55,7 @@ def add_kkt(bld: ProblemBuilder, d: TNData, v: TNVars, bounds: DualBounds, mode:
     if mode not in ("bigm", "branch"):
         raise ValueError(f"complementarity mode must be 'bigm' or 'branch', not {mode!r}")
     T, nb, nk, ng = d.T, d.nb, d.nk, d.ng
-    M = bounds.dual_max_each.copy()                # (T, 2nk+2ng), bigm.py: per-inequality bound
+    M = bounds.dual_max_each.copy()                # (T, 2nk+2ng), analysis/dual_bounds.py: per-inequality bound
     fixed = -np.ones(M.shape, np.int8) if fixed is None else np.asarray(fixed)
     M[fixed == 0] = 0.0                            # proved inactive: dual = 0
     j1, j2, j3 = nk, 2 * nk, 2 * nk + ng           # column ranges of [fu | fl | gu | gl]
@@ -98,7 +98,7 @@ def add_kkt(bld: ProblemBuilder, d: TNData, v: TNVars, bounds: DualBounds, mode:
     smax = np.concatenate([bounds.slack_line_max, bounds.slack_line_max,
                            bounds.slack_gen_max, bounds.slack_gen_max])
     npair = duals.shape[1]
-    cut = Rows(T)                                  # sum_i s_i mu_i <= C_max - C_min (bigm.py)
+    cut = Rows(T)                                  # sum_i s_i mu_i <= C_max - C_min (analysis/dual_bounds.py)
     cut.add(np.repeat(np.arange(T), npair), duals.reshape(-1), bounds.slack_each.reshape(-1))
     cut.rhs[:] = bounds.cost_gap
     add_leq_rows(bld, "kkt.dual_sum_cut", cut)
