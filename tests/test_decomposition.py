@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from tsodso.data import load_system
-from tsodso.formulation.bilevel import build_dso_led
+from tsodso.schemes.dso_led import build_dso_led
 from tsodso.formulation.blocks import decomposition_labels
 from tsodso.solver.decomposition import Lagrangian, block_options, decompose
 from tsodso.solver.decomposition import lagrangian as lagmod
