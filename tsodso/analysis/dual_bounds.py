@@ -43,6 +43,7 @@ from scipy.optimize import linprog
 
 from ..data.network import ptdf_matrix
 from ..formulation.bigm import DualBounds, ModelError
+from ..formulation.kkt import PAIR_KINDS
 from ..formulation.tn import TNData
 
 
@@ -121,8 +122,7 @@ def robust_slack(d: TNData, t: int, pcc_bus: np.ndarray, r_lo: np.ndarray, r_hi:
     delta = float(res.x[idl])
     if not detail:
         return delta
-    order = [("fu", k) for k in range(nk)] + [("fl", k) for k in range(nk)] + \
-            [("gu", i) for i in range(ng)] + [("gl", i) for i in range(ng)]
+    order = [(kind, i) for kind in PAIR_KINDS for i in range(nk if kind in ("fu", "fl") else ng)]
     sl = np.maximum(res.slack[[ineq_row[key] for key in order]], 0.0) + delta
     return delta, sl
 

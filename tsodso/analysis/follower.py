@@ -12,7 +12,7 @@ formulation, same solver as the MISOCP); the independent check of a solution is
 `evaluation.dcopf` (HiGHS, PTDF form).
 
 Activity of inequality i in the order [f <= F | -f <= F | g <= Gmax | -g <= -Gmin] (the KKT
-pair order, `formulation.kkt.PAIRS`): active where its slack is <= tol (TN pu).
+pair order, `formulation.kkt.PAIR_KINDS`): active where its slack is <= tol (TN pu).
 """
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ import numpy as np
 
 from ..conic import ProblemBuilder
 from ..conic.ecos_adapter import solve as ecos_solve
+from ..formulation.kkt import PairIndex
 from ..formulation.tn import TNData, add_dcopf_primal, add_generation_cost
 
 
@@ -38,8 +39,8 @@ class FollowerResponse:
     def activity(self, tol: float = 1e-6) -> np.ndarray:
         """(T, 2nk+2ng) bool: inequality active (slack <= tol pu) at the response's point."""
         d, f, g = self.d, self.f, self.g
-        return np.concatenate([d.F_pu - f <= tol, f + d.F_pu <= tol,
-                               d.gmax_pu - g <= tol, g - d.gmin_pu <= tol], axis=1)
+        return PairIndex.of(d).pack(d.F_pu - f <= tol, f + d.F_pu <= tol,
+                                    d.gmax_pu - g <= tol, g - d.gmin_pu <= tol)
 
 
 def with_pcc_demand(d: TNData, pcc_bus, r_pu) -> TNData:
@@ -96,7 +97,7 @@ def follower_activity(d: TNData, pcc_bus, r_pu, tol: float = 1e-6) -> np.ndarray
     is active (slack <= tol pu) at its optimum with extra demand r_pu (T, m), 0.0 where not;
     nan rows where ECOS does not return OPTIMAL. Used for sampling only, never as a proof."""
     resp = follower_response(d, pcc_bus, r_pu, reltol=1e-9, abstol=1e-10)
-    out = np.full((d.T, 2 * d.nk + 2 * d.ng), np.nan)
+    out = np.full((d.T, PairIndex.of(d).size), np.nan)
     if resp.ok:
         out[:] = resp.activity(tol)
     return out

@@ -31,7 +31,7 @@ import scipy.sparse as sp
 
 from ..conic import ProblemBuilder
 from ..formulation.bigm import DualBounds
-from ..formulation.kkt import add_kkt
+from ..formulation.kkt import PairIndex, add_kkt
 from ..formulation.tn import TNData, add_dcopf_primal
 from .follower import follower_activity
 
@@ -98,7 +98,7 @@ def fixed_pairs(d: TNData, buses, r_lo, r_hi, bounds: DualBounds, time_limit: fl
     r_lo, r_hi: (T, m) PCC demand box per distinct PCC bus (TN pu). Also returns statistics.
     """
     T = d.T
-    npair = 2 * d.nk + 2 * d.ng
+    npair = PairIndex.of(d).size
     out = -np.ones((T, npair), np.int8)
     stats = {"milps": 0, "milp_failures": 0, "fixed_inactive": 0, "fixed_active": 0}
     m = len(buses)

@@ -52,8 +52,7 @@ def follower_pattern(lay, x):
 
 def _pairs(lay):
     k = lay.kkt
-    return (np.concatenate([k.mu_u, k.mu_l, k.nu_u, k.nu_l], axis=1),
-            np.concatenate([k.s_fu, k.s_fl, k.s_gu, k.s_gl], axis=1))
+    return k.duals, k.slacks
 
 
 SOLVED = ("optimal", "optimal_inaccurate")
@@ -192,8 +191,7 @@ def make_follower_response_heuristic(lay, consolidate_calls: int = 1, consolidat
         if sol.x is None or sol.status not in ("optimal", "optimal_inaccurate"):
             return None
         y = sol.x
-        duals = np.concatenate([k.mu_u, k.mu_l, k.nu_u, k.nu_l], axis=1)
-        slacks = np.concatenate([k.s_fu, k.s_fl, k.s_gu, k.s_gl], axis=1)
+        duals, slacks = k.duals, k.slacks
         if np.all(np.minimum(y[duals], y[slacks]) <= PAIR_TOL):
             if k.z.size:
                 y = y.copy()
