@@ -255,7 +255,6 @@ def cmd_export(args):
     if args.format != "cbf":
         raise SystemExit(f"tsodso export: format {args.format!r} not supported (cbf)")
     prob, _ = build_dso_led(_system(args), complementarity="bigm")
-    prob.meta.pop("layout", None)
     write_cbf(prob, args.output)
     print(f"wrote {args.output}: {prob.n} variables ({prob.integer.size} binary), objective in k$",
           file=sys.stderr)
