@@ -95,7 +95,19 @@ def complementarity_pairs(prob) -> np.ndarray:
     return prob.hints.pairs(prob.n, prob.lb)
 
 
-def solve(prob, options=None, heuristics: Sequence[Callable] = (), callback: Optional[Callable] = None) -> BnBResult:
+def solve(prob, options=None, heuristics: Sequence[Callable] = (), callback: Optional[Callable] = None,
+          root_bound: float = -math.inf, node_bound: Optional[Callable] = None,
+          start: Optional[np.ndarray] = None) -> BnBResult:
+    """The search (module docstring). Hooks for a bounding method on top (decomposition/):
+
+    root_bound   a proven lower bound on the whole problem (e.g. a Lagrangian bound): the
+                 root node starts with it, so every node's bound is at least it.
+    node_bound   callable(lb, ub, cutoff) -> a proven lower bound on the node's subproblem
+                 with the bounds lb, ub of its branching decisions (before propagation), +inf
+                 if it is infeasible; called before the node's ECOS solve: a value >= cutoff
+                 prunes the node without that solve, any other raises the node's bound.
+    start        a point offered as the first incumbent (certified like any other).
+    """
     opts = BnBOptions.coerce(options)
     opts = replace(opts, complementarity=prob.hints.mode(opts.complementarity))
     pairs = complementarity_pairs(prob)
@@ -120,7 +132,7 @@ def solve(prob, options=None, heuristics: Sequence[Callable] = (), callback: Opt
         root_lb[ii] = np.ceil(root_lb[ii] - opts.int_tol)
         root_ub[ii] = np.floor(root_ub[ii] + opts.int_tol)
     empty = np.zeros(0, np.int64)
-    store.push(Node(store.new_id(), 0, -math.inf, empty, np.zeros(0), np.zeros(0)))
+    store.push(Node(store.new_id(), 0, float(root_bound), empty, np.zeros(0), np.zeros(0)))
     unresolved = {}
     nodes = 0
     stop = None
@@ -190,6 +202,8 @@ def solve(prob, options=None, heuristics: Sequence[Callable] = (), callback: Opt
             return gains
         return strong
 
+    if start is not None:
+        offer(np.asarray(start, float), "start")
     try:
         while True:
             tracker.update_bound(open_min())
@@ -221,6 +235,14 @@ def solve(prob, options=None, heuristics: Sequence[Callable] = (), callback: Opt
                 continue
             nodes += 1
             lb, ub = node.bounds(root_lb, root_ub)
+            if node_bound is not None:
+                nb = node_bound(lb, ub, tracker.prune_cutoff())
+                if nb == math.inf:
+                    continue                          # proven infeasible by the bounding method
+                if nb >= tracker.prune_cutoff():
+                    tracker.close(nb)
+                    continue
+                node.bound = max(node.bound, nb)
             if prop is not None and opts.presolve_passes:
                 ok, lb, ub = prop.propagate(lb, ub, opts.presolve_passes)
                 if not ok:
