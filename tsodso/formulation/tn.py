@@ -84,7 +84,7 @@ def add_dcopf_primal(bld: ProblemBuilder, d: TNData, injections=(), bounds: bool
     inf = np.inf
     g = bld.var(f"{prefix}.gen_p_pu", (T, ng), d.gmin_pu if bounds else -inf,
                 d.gmax_pu if bounds else inf)
-    f = bld.var(f"{prefix}.line_f_pu", (T, nk), -d.F_pu if bounds else -inf, d.F_pu if bounds else inf)
+    f = bld.var(f"{prefix}.line_p_pu", (T, nk), -d.F_pu if bounds else -inf, d.F_pu if bounds else inf)
     th = bld.var(f"{prefix}.bus_theta_rad", (T, nb - 1))
     tau = bld.var(f"{prefix}.gen_p2_pu2", (T, ng), 0.0, inf)
     tt = np.arange(T)[:, None]
@@ -152,7 +152,7 @@ def dcopf_readback(prob, sol, d: TNData) -> dict:
     y = sol.y[prob.eq_blocks["tn.balance"]].reshape(d.T, d.nb)
     return {
         "gen_p_mw": prob.get(sol.x, "tn.gen_p_pu") * d.base_mva,
-        "line_f_mw": prob.get(sol.x, "tn.line_f_pu") * d.base_mva,
+        "line_p_mw": prob.get(sol.x, "tn.line_p_pu") * d.base_mva,
         "lmp_usd_per_mwh": lmp_usd_per_mwh(-y, d.base_mva),
         "cost_usd": sol.objective * USD_PER_OBJ_UNIT,
     }
