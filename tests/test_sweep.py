@@ -87,9 +87,10 @@ def test_refused_instance_is_a_row_with_its_reason(tmp_path, monkeypatch):
         assert json.load(fh)["status"] == "refused"
 
 
-def test_sweep_knows_every_registered_scheme():
+def test_every_registered_scheme_is_accepted():
     from tsodso.schemes.registry import SCHEMES
-    assert set(sw.SCHEMES) == set(SCHEMES)
+    spec = SweepSpec(**{**SPEC, "schemes": SCHEMES}).validate()
+    assert spec.schemes == SCHEMES
 
 
 def test_growth_exponents_fit_known_powers():

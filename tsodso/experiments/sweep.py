@@ -56,8 +56,9 @@ from typing import Callable, List, Optional, Sequence
 
 import numpy as np
 
+from ..schemes.registry import SCHEMES
+
 SWEEP_FORMAT = "tsodso-sweep/1"
-SCHEMES = ("dso-led", "tso-led", "hybrid", "centralised", "price-taking")   # = schemes.registry.SCHEMES (test)
 
 SIZE_COLUMNS = ["continuous", "integers", "bin_der", "bin_p2p_role", "bin_p2p_platform",
                 "bin_cross_role", "bin_kkt", "cross_pairs", "eq_rows", "ineq_rows", "cones", "nnz"]
