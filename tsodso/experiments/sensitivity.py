@@ -29,8 +29,8 @@ from ..data.errors import CaseError
 from .compare import run_comparison
 
 VARIABLES = {
-    "pv_scale": ("PV size x", "", "adn_defaults.pv.mwp_per_feeder"),
-    "bess_scale": ("BESS size x", "", "adn_defaults.bess.pmax_mw_per_feeder"),
+    "pv_scale": ("PV size, x the default", "", "adn_defaults.pv.mwp_per_feeder"),
+    "bess_scale": ("BESS size (power and energy), x the default", "", "adn_defaults.bess.pmax_mw_per_feeder"),
     "degradation": ("BESS degradation cost", "$/MWh", "adn_defaults.bess.degradation_usd_per_mwh"),
 }
 CLAIM_KEYS = ("bess_throughput_mwh", "self_consumption", "energy_imported_mwh", "energy_exported_mwh",
