@@ -97,7 +97,7 @@ def test_cache_hit_gives_the_same_answer(tmp_path):
 def test_pcc_box_shrink_budget_is_per_hour():
     """1 ADN x 24 h seed 1 needs 43 shrinks over hours 16-21; a budget of 40 shared by all hours
     refused it ('hour 21 ... robust slack -0.00365 pu'), 40 per hour certifies it."""
-    from tsodso.formulation.bilevel import certified_pcc_bounds
+    from tsodso.analysis.certified_box import certified_pcc_bounds
     from tsodso.formulation.tn import TNData
     s = load_system(adns=1, hours=24, seed=1)
     lo, hi, bounds, scale, _ = certified_pcc_bounds(s, TNData.from_tn(s.tn, 24), 24)

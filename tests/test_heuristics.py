@@ -12,7 +12,7 @@ import pytest
 
 from tsodso.conic.ecos_adapter import solve as ecos_solve
 from tsodso.data import legacy_scenario_path, load_system
-from tsodso.formulation.bilevel import build_dso_led
+from tsodso.schemes.dso_led import build_dso_led
 from tsodso.schemes.heuristics import (PAIR_TOL, _pairs, consolidate_platform,
                                        make_follower_response_heuristic)
 

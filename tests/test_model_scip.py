@@ -12,7 +12,7 @@ pytest.importorskip("pyscipopt")
 
 from tsodso.conic.scip import solve_scip
 from tsodso.data import legacy_scenario_path, load_system
-from tsodso.formulation.bilevel import build_dso_led
+from tsodso.schemes.dso_led import build_dso_led
 from tsodso.evaluation.certificates import certify
 
 

@@ -108,6 +108,78 @@ def _write_solve_outputs(args, system, res, summ):
     write_text_atomic(os.path.join(args.output, "summary.json"), json.dumps(_jsonable(summ), indent=2))
 
 
+def _usd(v) -> str:
+    """$ to cents with thousands separators ('--' for none)."""
+    return "--" if v is None or not np.isfinite(v) else f"{v:,.2f} $"
+
+
+def _pct(v) -> str:
+    return "--" if v is None or not np.isfinite(v) else f"{100 * v:.3f} %"
+
+
+def _sci(v, unit="") -> str:
+    return "--" if v is None or not np.isfinite(v) else f"{v:.2e}{' ' + unit if unit else ''}"
+
+
+def _print_solve_summary(args, system, summ) -> None:
+    """The text summary of `solve` (stdout): $ to cents, gap in %, times in s, the same units
+    as the B&B log above it (stderr)."""
+    g = summ.get
+    print(f"scheme      : {args.scheme} ({system.n_adn} ADNs x {system.n_hours} h from "
+          f"{system.start_hour:02d}:00, seed {args.seed}"
+          + (f", complementarity {args.complementarity})" if args.scheme == "dso-led" else ")"))
+    print(f"status      : {g('status')} (stopped by {g('stop_reason')})")
+    print(f"objective   : {_usd(g('objective'))}   best bound: {_usd(g('best_bound'))}   "
+          f"gap: {_pct(g('gap'))} (abs {_usd(g('abs_gap'))})")
+    sec = lambda k: "--" if g(k) is None else f"{g(k):.2f} s"      # noqa: E731
+    line = f"nodes       : {g('nodes')}   time: {sec('seconds')}"
+    if "build_seconds" in summ:
+        line += f" (build {sec('build_seconds')}, ECOS {sec('ecos_seconds')})"
+    print(line)
+    if args.scheme == "dso-led":
+        print(f"certificates: follower gap {_sci(g('follower_gap'))} (relative), "
+              f"SOC gap {_sci(g('soc_gap'), 'pu^2')}, AC voltage mismatch "
+              f"{_sci(g('max_voltage_mismatch_pu'), 'pu')}, big-M bound active: {g('bigm_active')}")
+    else:
+        c = summ["certificates"]
+        print(f"certificates: SOC gap {_sci(c.get('soc_gap'), 'pu^2')}, AC voltage mismatch "
+              f"{_sci(c.get('max_voltage_mismatch_pu'), 'pu')}, {c.get('tn_check')}: "
+              f"{_sci(c.get('tn_check_value'))}")
+
+
+def _verbosity_args(p, default=None) -> None:
+    """-q/--quiet and -v/--verbose (on the top-level parser and on every subcommand)."""
+    kw = {} if default is None else {"default": default}
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors on stderr "
+                   "(no B&B table, no progress)", **({"default": argparse.SUPPRESS} if default is None else kw))
+    g.add_argument("-v", "--verbose", action="store_true", help="also debug messages on stderr",
+                   **({"default": argparse.SUPPRESS} if default is None else kw))
+
+
+@contextlib.contextmanager
+def _cli_logging(args):
+    """The library logs through `logging` (logger "tsodso"; the B&B table is "tsodso.bnb" at
+    INFO). While a command runs, those messages go to stderr as plain lines: INFO and up by
+    default, WARNING and up with --quiet, DEBUG and up with --verbose."""
+    import logging
+    level = (logging.WARNING if getattr(args, "quiet", False)
+             else logging.DEBUG if getattr(args, "verbose", False) else logging.INFO)
+    logger = logging.getLogger("tsodso")
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    old_level, old_propagate = logger.level, logger.propagate
+    logger.addHandler(handler)
+    logger.setLevel(level)
+    logger.propagate = False          # no second copy through a root handler the caller has
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(old_level)
+        logger.propagate = old_propagate
+
+
 def cmd_solve(args):
     from .schemes.registry import solve_scheme
     system = _system(args)
@@ -122,22 +194,7 @@ def cmd_solve(args):
     if args.json:
         _emit_json(summ)
         return 0
-    g = summ.get
-    print(f"scheme      : {args.scheme} ({args.adns} ADNs x {args.hours} h, seed {args.seed}"
-          + (f", complementarity {args.complementarity})" if args.scheme == "dso-led" else ")"))
-    print(f"status      : {g('status')} (stopped by {g('stop_reason')})")
-    print(f"objective   : {g('objective')} $   best bound: {g('best_bound')} $   gap: {g('gap')}")
-    line = f"nodes       : {g('nodes')}   time: {g('seconds')} s"
-    if "build_seconds" in summ:
-        line += f" (build {g('build_seconds')} s, ECOS {g('ecos_seconds')} s)"
-    print(line)
-    if args.scheme == "dso-led":
-        print(f"certificates: follower_gap {g('follower_gap')}, soc_gap {g('soc_gap')}, "
-              f"AC voltage mismatch {g('max_voltage_mismatch_pu')} pu, bigm_active {g('bigm_active')}")
-    else:
-        c = summ["certificates"]
-        print(f"certificates: soc_gap {c.get('soc_gap')}, AC voltage mismatch {c.get('max_voltage_mismatch_pu')} pu, "
-              f"{c.get('tn_check')}: {c.get('tn_check_value')}")
+    _print_solve_summary(args, system, summ)
     return 0
 
 
@@ -193,7 +250,7 @@ def cmd_validate(args):
 
 
 def cmd_size(args):
-    from .formulation.bilevel import build_dso_led
+    from .schemes.dso_led import build_dso_led
     rows = []
     for n in [int(v) for v in str(args.adns).split(",")]:
         # structure only: the KKT presolve changes bounds, not the size (and takes MILPs)
@@ -215,7 +272,7 @@ def cmd_size(args):
 
 def cmd_export(args):
     from .conic.cbf import write_cbf
-    from .formulation.bilevel import build_dso_led
+    from .schemes.dso_led import build_dso_led
     if args.format != "cbf":
         raise SystemExit(f"tsodso export: format {args.format!r} not supported (cbf)")
     prob, _ = build_dso_led(_system(args), complementarity="bigm")
@@ -307,6 +364,9 @@ def main(argv=None) -> int:
     p.add_argument("-o", "--output", required=True)
     p.set_defaults(func=cmd_export)
     _sweep_parser(sub)
+    _verbosity_args(ap, default=False)
+    for sp in sub.choices.values():
+        _verbosity_args(sp)
     args = ap.parse_args(argv)
     from .data.errors import CaseError
     from .formulation.bigm import ModelError
@@ -316,7 +376,7 @@ def main(argv=None) -> int:
     else:
         user_errors = (CaseError, ModelError)
     try:
-        with _json_stdout(bool(getattr(args, "json", False))):
+        with _json_stdout(bool(getattr(args, "json", False))), _cli_logging(args):
             return args.func(args)
     except user_errors as e:
         print(f"tsodso: error: {e}", file=sys.stderr)

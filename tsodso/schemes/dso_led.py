@@ -9,7 +9,8 @@ from __future__ import annotations
 import time
 
 from ..evaluation.certificates import certify as run_certificates
-from ..formulation.bilevel import build_dso_led
+from ..analysis import analyse_dso_led
+from ..formulation.bilevel import build_dso_led_model
 from ..formulation.common import USD_PER_OBJ_UNIT
 from ..solver import BnBOptions, solve as bnb_solve
 from .heuristics import make_follower_response_heuristic
@@ -17,6 +18,32 @@ from .result import SchemeResult
 
 
 NODE_RELTOL, NODE_ABSTOL, NODE_FEASTOL = 1e-6, 1e-7, 1e-8
+
+
+def build_dso_led(system, hours: int | None = None, complementarity: str = "bigm",
+                  weak_duality_cuts: bool = False, kkt_presolve: bool = True,
+                  pcc_certified=None, presolved=None):
+    """The DSO-led MISOCP: the analysis (`tsodso.analysis.analyse_dso_led`), then the rows
+    (`formulation.bilevel.build_dso_led_model`). Returns (problem, layout).
+
+    `kkt_presolve` (default on) fixes the complementarity pairs proved not to switch anywhere
+    in the certified PCC box (analysis/kkt_presolve.py; statistics in prob.meta["kkt_presolve"]).
+    `weak_duality_cuts` (default off) adds the value-function cuts of `add_weak_duality_cuts`.
+    They are valid but, measured, do not move the root bound (1 ADN x 24 h: 8293.930 $ with
+    and without) and they break ECOS: once the KKT binaries are fixed the cut is tangent to
+    the `tau >= g^2` cone at the follower's response, a point without strict complementarity,
+    and every fixed-pattern solve on 1 ADN x 4 h ended NUMERICAL_ERROR (relgap 6e-3) with
+    the cuts and OPTIMAL (20 iterations) without them.
+
+    `pcc_certified` (the `CertifiedPCCBox` of `certified_pcc_bounds`) and `presolved` (the pair
+    (fixed, stats) of `kkt_presolve.fixed_pairs` over that box) may be passed in, computed
+    earlier for the same data (e.g. read from a warm-start cache by the caller); they are
+    then used as they are, and nothing is recomputed.
+    """
+    T = system.n_hours if hours is None else int(hours)
+    an = analyse_dso_led(system, T, kkt_presolve=kkt_presolve, weak_duality_cuts=weak_duality_cuts,
+                         pcc_certified=pcc_certified, presolved=presolved)
+    return build_dso_led_model(system, an.box, T, complementarity, an.presolved, an.reference_costs)
 
 
 def solve_dso_led(system, complementarity: str = "bigm", time_limit: float = 600.0,

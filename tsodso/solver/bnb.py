@@ -111,7 +111,7 @@ def solve(prob, options=None, heuristics: Sequence[Callable] = (), callback: Opt
     pseudo = Pseudocosts(opts.reliability)
     store = NodeStore(opts.node_selection, opts.dive_limit)
     size = dict(prob.size_report(), pairs=int(len(pairs)))
-    log = BnBLog(opts, size)
+    log = BnBLog(opts, size, objective_unit=str(prob.meta.get("objective_unit", "")))
     log.header(opts)
     strict = replace(opts, int_tol=1e-12, comp_tol=1e-12)   # for splitting nearly-integral points
 

@@ -96,7 +96,7 @@ OPTION_TABLE: Dict[str, Tuple[Any, Callable[[Any], bool], str, str]] = {
     # ------------------------------------------------------------ output
     "log_every_nodes": (100, _int_ge(1), "int >= 1", "a log line every this many nodes ..."),
     "log_every_seconds": (5.0, _pos, "> 0 seconds", "... or every this many seconds"),
-    "verbose": (True, _bool, "bool", "write the log (to `log_stream`, stderr by default)"),
+    "verbose": (True, _bool, "bool", "write the log (to `log_stream`, else logger \"tsodso.bnb\" at INFO)"),
 }
 
 
