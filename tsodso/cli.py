@@ -184,7 +184,7 @@ def cmd_solve(args):
     from .schemes.registry import solve_scheme
     system = _system(args)
     res = solve_scheme(args.scheme, system, time_limit=args.time_limit, rel_gap=args.gap,
-                       complementarity=args.complementarity)
+                       complementarity=args.complementarity, method=args.method)
     summ = res.summary()
     if args.scheme != "dso-led":
         # the other schemes' certificates (status, gap, SOC exactness, their TN check) as in compare
@@ -276,7 +276,6 @@ def cmd_export(args):
     if args.format != "cbf":
         raise SystemExit(f"tsodso export: format {args.format!r} not supported (cbf)")
     prob, _ = build_dso_led(_system(args), complementarity="bigm")
-    prob.meta.pop("layout", None)
     write_cbf(prob, args.output)
     print(f"wrote {args.output}: {prob.n} variables ({prob.integer.size} binary), objective in k$",
           file=sys.stderr)
@@ -333,6 +332,9 @@ def main(argv=None) -> int:
     _instance_args(p)
     p.add_argument("--scheme", choices=list(SCHEMES), default="dso-led")
     p.add_argument("--complementarity", choices=["bigm", "branch"], default="bigm")
+    p.add_argument("--method", choices=["monolithic", "decomposition"], default="monolithic",
+                   help="dso-led solver: our B&B on the whole MISOCP, or Lagrangian bounds over "
+                        "(ADN, hour) blocks with the B&B on top (default %(default)s)")
     p.add_argument("--time-limit", type=float, default=300.0, help="seconds (default 300)")
     p.add_argument("--gap", type=float, default=1e-4, help="relative gap to prove (default 1e-4)")
     p.add_argument("--json", action="store_true", help="stdout = one JSON object (log on stderr)")
