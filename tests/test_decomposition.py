@@ -159,3 +159,50 @@ def test_labels_reject_cones_across_blocks(cases):
         decompose(prob, labels)
     with pytest.raises(ValueError, match="shape"):
         decomposition_labels(prob, lay, "adn_week")
+
+
+# ---------------------------------------------------------------------------- the solver
+from tsodso.schemes.heuristics import make_follower_response_heuristic  # noqa: E402
+from tsodso.solver.decomposition.solve import solve as decomposition_solve  # noqa: E402
+
+
+def _dsolve(prob, lay, **kw):
+    labels, names = decomposition_labels(prob, lay, "adn_hour")
+    opts = BnBOptions(**NODE_TOL, verbose=False, time_limit=120, **kw)
+    return decomposition_solve(prob, labels, names, opts, heuristics=[make_follower_response_heuristic(lay)])
+
+
+@pytest.mark.parametrize("key", INSTANCES, ids=lambda k: "a%d_h%d_s%d_t%d" % k)
+def test_decomposition_optimum_equals_scip(key, cases):
+    prob, lay, ref, dec = cases[key]
+    res = _dsolve(prob, lay)
+    assert res.status == "optimal", (key, res.status, res.rel_gap)
+    assert res.rel_gap <= 1e-4 or res.abs_gap <= 1e-6
+    assert abs(res.objective - ref.objective) <= 1e-4 * abs(ref.objective), (res.objective, ref.objective)
+    # every bound reported on the way is at most SCIP's optimum (SCIP's tolerance, module doc)
+    for _, b in res.bound_history + [(0, res.best_bound)] + res.lagrangian["bound_history"]:
+        assert b <= ref.objective * (1 + 1e-4) + 1e-9
+    assert [b for _, b in res.bound_history] == sorted(b for _, b in res.bound_history)
+    assert res.lagrangian["root_lagrangian"] >= res.lagrangian["root_relaxation"] - 1e-6
+
+
+def test_decomposition_branch_mode_equals_scip(cases):
+    key = INSTANCES[2]
+    a, t, s, st = key
+    prob, lay = build_dso_led(load_system(adns=a, hours=t, seed=s, start=st), complementarity="branch")
+    ref = cases[key][2]
+    res = _dsolve(prob, lay, complementarity="branch")
+    assert res.status == "optimal", (res.status, res.rel_gap)
+    assert abs(res.objective - ref.objective) <= 1e-4 * abs(ref.objective)
+    assert res.best_bound <= ref.objective * (1 + 1e-4)
+
+
+def test_decomposition_never_optimal_without_proven_gap(cases):
+    prob, lay, ref, dec = cases[INSTANCES[0]]
+    labels, names = decomposition_labels(prob, lay, "adn_hour")
+    opts = BnBOptions(**NODE_TOL, verbose=False, node_limit=1, rel_gap=1e-9, abs_gap=1e-12)
+    res = decomposition_solve(prob, labels, names, opts)        # no model heuristic
+    assert res.status != "optimal" or res.abs_gap <= 1e-12 or res.rel_gap <= 1e-9
+    if res.status != "optimal":
+        assert res.stop_reason in ("node_limit", "no_open_nodes")
+    assert res.best_bound <= ref.objective * (1 + 1e-4)

@@ -18,6 +18,18 @@ from .result import SchemeResult
 
 
 NODE_RELTOL, NODE_ABSTOL, NODE_FEASTOL = 1e-6, 1e-7, 1e-8
+# monolithic: our B&B on the whole MISOCP; decomposition: Lagrangian bounds over (ADN, hour)
+# blocks, then the B&B on top (solver/decomposition/solve.py)
+METHODS = ("monolithic", "decomposition")
+
+
+def _run_method(method, prob, lay, opts, heur, callback):
+    if method == "decomposition":
+        from ..formulation.blocks import decomposition_labels
+        from ..solver.decomposition.solve import solve as decomposition_solve
+        labels, names = decomposition_labels(prob, lay, "adn_hour")
+        return decomposition_solve(prob, labels, names, opts, heuristics=heur, callback=callback)
+    return bnb_solve(prob, opts, heuristics=heur, callback=callback)
 
 
 def build_dso_led(system, hours: int | None = None, complementarity: str = "bigm",
@@ -48,13 +60,16 @@ def build_dso_led(system, hours: int | None = None, complementarity: str = "bigm
 
 def solve_dso_led(system, complementarity: str = "bigm", time_limit: float = 600.0,
                   rel_gap: float = 1e-4, certify: bool = True, options: dict | None = None,
-                  kkt_presolve: bool = True, cache=None, callback=None) -> SchemeResult:
+                  kkt_presolve: bool = True, cache=None, callback=None,
+                  method: str = "monolithic") -> SchemeResult:
     """Build and solve the DSO-led MISOCP. `options`: extra BnBOptions fields (override).
 
     `cache` (a data.cache.WarmCache or None): the certified PCC box, the KKT presolve and the
     incumbent's integers are read from it when their inputs match, else computed and stored
     (schemes/warm.py). `callback`: the B&B's per-node callback (progress display)."""
     from .warm import cached_analysis, incumbent_start, problem_key, store_incumbent
+    if method not in METHODS:
+        raise ValueError(f"solve method {method!r}: expected one of {METHODS}")
     t0 = time.perf_counter()
     warm = {}
     if cache is not None:
@@ -80,7 +95,7 @@ def solve_dso_led(system, complementarity: str = "bigm", time_limit: float = 600
         warm["incumbent"] = "hit" if start is not None else "none"
         if start is not None:
             heur.insert(0, start)
-    res = bnb_solve(prob, opts, heuristics=heur, callback=callback)
+    res = _run_method(method, prob, lay, opts, heur, callback)
     if cache is not None and res.x is not None:
         store_incumbent(cache, key, prob, res.x, res.objective * USD_PER_OBJ_UNIT)
     cert = run_certificates(lay, prob, res.x) if (certify and res.x is not None) else {}
