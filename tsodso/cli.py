@@ -198,7 +198,28 @@ def cmd_solve(args):
     return 0
 
 
+def cmd_compare_vary(args):
+    """`compare --vary NAME=V1,V2,...`: the comparison once per value (experiments/sensitivity.py)."""
+    from .experiments.compare import console_progress
+    from .experiments.sensitivity import parse_vary, run_sensitivity
+    from .report import sensitivity as R
+    name, values = parse_vary(args.vary)
+    schemes = tuple(s.strip() for s in args.schemes.split(","))
+    res = run_sensitivity(name, values, scenario=args.scenario, schemes=schemes, time_limit=args.time_limit,
+                          rel_gap=args.gap, adns=int(args.adns), hours=args.hours, seed=args.seed,
+                          start=args.start, progress=console_progress)
+    paths = {"table": R.write_sensitivity_markdown(res, os.path.join(args.output, "sensitivity.md")),
+             "csv": R.write_sensitivity_csv(res, os.path.join(args.output, "sensitivity.csv"))}
+    if not args.no_figures:
+        paths.update(R.write_sensitivity_figure(res, args.output))
+    for k, v in paths.items():
+        print(f"{k:>10}: {v}")
+    return 0
+
+
 def cmd_compare(args):
+    if getattr(args, "vary", None):
+        return cmd_compare_vary(args)
     from .experiments.compare import console_progress, run_comparison
     from .report.outputs import write_all
     system = _system(args)
@@ -255,7 +276,6 @@ def cmd_export(args):
     if args.format != "cbf":
         raise SystemExit(f"tsodso export: format {args.format!r} not supported (cbf)")
     prob, _ = build_dso_led(_system(args), complementarity="bigm")
-    prob.meta.pop("layout", None)
     write_cbf(prob, args.output)
     print(f"wrote {args.output}: {prob.n} variables ({prob.integer.size} binary), objective in k$",
           file=sys.stderr)
@@ -322,11 +342,14 @@ def main(argv=None) -> int:
     p.set_defaults(func=cmd_solve)
     p = sub.add_parser("compare", help="run the schemes on one instance; tables, figures, HDF5, summary")
     _instance_args(p)
-    p.add_argument("--schemes", default="centralised,tso-led,hybrid,dso-led",
-                   help="comma-separated subset of dso-led, tso-led, hybrid, centralised")
+    p.add_argument("--schemes", default="centralised,tso-led,hybrid,price-taking,dso-led",
+                   help="comma-separated subset of " + ", ".join(SCHEMES))
     p.add_argument("--time-limit", type=float, default=300.0, help="seconds per scheme (default 300)")
     p.add_argument("--gap", type=float, default=1e-4, help="relative gap to prove (default 1e-4)")
     p.add_argument("--no-figures", action="store_true", help="skip the PNG figures (no matplotlib needed)")
+    p.add_argument("--vary", default=None, metavar="NAME=V1,V2,...",
+                   help="sensitivity: re-run per value of pv_scale, bess_scale, degradation ($/MWh) or a "
+                        "dotted scenario key (table, CSV, figure in -o)")
     p.add_argument("-o", "--output", required=True, help="output directory")
     p.set_defaults(func=cmd_compare)
     p = sub.add_parser("validate", help="stand-alone models vs published values")

@@ -142,22 +142,22 @@ def build_dso_led_model(system: System, box: CertifiedPCCBox, hours: int | None 
                  pcc_bus_distinct=box.buses, pcc_box_scale=box.scale)
     lay.binary_groups = binary_groups(lay)
     bld.meta["kkt_presolve"] = kp_stats
-    bld.meta.update({"scheme": "dso-led", "complementarity_mode": complementarity,
+    bld.meta.update({"scheme": "dso-led",
                      "objective_unit": "k$", "hours": T, "adns": system.n_adn})
+    bld.hints.complementarity_mode = complementarity
     if complementarity == "branch":
-        bld.meta["complementarity_pairs"] = kkt.pairs
+        bld.hints.complementarity_pairs = kkt.pairs
     else:
         # z = 1 forces the slack to 0, z = 0 the dual (kkt.bigm rows): a relaxation point
         # that satisfies a pair needs no branching on its z (solver/branching.py)
-        bld.meta["implied_binaries"] = np.column_stack([kkt.z.reshape(-1), kkt.pairs])
+        bld.hints.implied_binaries = np.column_stack([kkt.z.reshape(-1), kkt.pairs])
     prob = bld.build()
     # branch on the leader's binaries first; KKT binaries only where a pair is violated
     prio = np.zeros(prob.n)
     prio[np.asarray(prob.integer)] = 1.0
     if kkt.z.size:
         prio[kkt.z.reshape(-1)] = 0.0
-    prob.meta["branch_priority"] = prio
-    prob.meta["layout"] = lay
+    prob.hints.branch_priority = prio
     return prob, lay
 
 

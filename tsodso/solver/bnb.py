@@ -7,9 +7,11 @@ relaxation (relax.NodeSolver), then prune, close, or branch (branching.select), 
 heuristics (heuristics.*) and keeping the bounds (bounds.BoundTracker) and the log (log.BnBLog).
 
 Problem contract: `prob.integer` are the integer variables (binaries for the model);
-`prob.meta["complementarity_pairs"]`, optional, an int array (m, 2) of variable indices
-(a, b) with root bounds lb >= 0 and the requirement x_a * x_b = 0; optional
-`prob.meta["branch_priority"]`, one number per variable. Nothing else is assumed.
+`prob.hints` (conic/hints.py `SolverHints`): optional complementarity pairs (a, b) (int (m, 2),
+root bounds lb >= 0, requirement x_a * x_b = 0) with the mode the model declares for them
+("branch": enforced only by branching; "bigm": by the model's binaries), implied binaries and
+branch priorities. The mode is the declared one; an option that contradicts it is refused
+(a model built for branching is never solved without branching). Nothing else is assumed.
 
 Node outcomes:
 * presolve proves infeasible, or ECOS certifies infeasible (exit 0/1 only) -> pruned.
@@ -47,7 +49,7 @@ from typing import Callable, List, Optional, Sequence, Tuple
 import numpy as np
 
 from .bounds import BoundTracker
-from .branching import Pseudocosts, any_split, meta_indices, select
+from .branching import Pseudocosts, any_split, select
 from .heuristics import Certifier, fix_and_solve, rounding_dive, run_user_heuristics
 from .log import BnBLog
 from .nodes import Node, NodeStore, child_changes
@@ -89,13 +91,8 @@ class BnBResult:
 
 
 def complementarity_pairs(prob) -> np.ndarray:
-    """meta['complementarity_pairs'] as an int64 (m, 2) array, validated."""
-    p = meta_indices(prob, "complementarity_pairs", 2)
-    neg = np.flatnonzero(np.minimum(prob.lb[p[:, 0]], prob.lb[p[:, 1]]) < 0)
-    if neg.size:
-        k = int(neg[0])
-        raise ValueError(f"complementarity pair {k} = {tuple(p[k])}: both variables need lb >= 0")
-    return p
+    """prob.hints.complementarity_pairs as an int64 (m, 2) array, validated."""
+    return prob.hints.pairs(prob.n, prob.lb)
 
 
 def solve(prob, options=None, heuristics: Sequence[Callable] = (), callback: Optional[Callable] = None,
@@ -112,6 +109,7 @@ def solve(prob, options=None, heuristics: Sequence[Callable] = (), callback: Opt
     start        a point offered as the first incumbent (certified like any other).
     """
     opts = BnBOptions.coerce(options)
+    opts = replace(opts, complementarity=prob.hints.mode(opts.complementarity))
     pairs = complementarity_pairs(prob)
     t0 = time.perf_counter()
     heur_seconds = [0.0]             # wall time of each heuristic round (dive + user hooks)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, fields
-from typing import Any, Callable, Dict, Tuple
+from typing import Any, Callable, Dict, Optional, Tuple
 
 __all__ = ["BnBOptions", "OPTION_TABLE"]
 
@@ -57,7 +57,7 @@ OPTION_TABLE: Dict[str, Tuple[Any, Callable[[Any], bool], str, str]] = {
                  "(eq, lp, cone, bound; absolute, per row) is <= feas_tol and integrality is exact"),
     # ------------------------------------------------------------ search
     "branching": ("pseudocost", _one_of("most_fractional", "pseudocost"), "'most_fractional' | 'pseudocost'",
-                  "variable selection rule; priorities in prob.meta['branch_priority'] come first"),
+                  "variable selection rule; priorities in prob.hints.branch_priority come first"),
     "reliability": (4, _int_ge(0), "int >= 0",
                     "pseudo-costs of a variable are trusted after this many observations per direction; "
                     "before that the average of the trusted ones (or fractionality) is used"),
@@ -74,9 +74,11 @@ OPTION_TABLE: Dict[str, Tuple[Any, Callable[[Any], bool], str, str]] = {
                        "best-bound, with a depth-first dive into a child of the last node until it is pruned"),
     "dive_limit": (10, _int_ge(0), "int >= 0",
                    "best_bound_dive: at most this many nodes in a row are taken by diving"),
-    "complementarity": ("bigm", _one_of("bigm", "branch"), "'bigm' | 'branch'",
-                        "bigm: the model's own binaries enforce meta['complementarity_pairs'] (pairs only checked); "
-                        "branch: branch on violated pairs (child 1: ub[a] = 0, child 2: ub[b] = 0)"),
+    "complementarity": (None, _one_of(None, "bigm", "branch"), "None | 'bigm' | 'branch'",
+                        "None: the mode the model declares (prob.hints.complementarity_mode), else 'bigm'; "
+                        "bigm: the model's own binaries enforce prob.hints.complementarity_pairs (pairs only "
+                        "checked); branch: branch on violated pairs (child 1: ub[a] = 0, child 2: ub[b] = 0); "
+                        "an option that contradicts the declared mode is refused"),
     "rounding": (True, _bool, "bool",
                  "lock-based rounding of every trusted relaxation point before branching (solver/rounding.py)"),
     "presolve": (True, _bool, "bool", "bound propagation on linear rows at every node"),
@@ -116,7 +118,7 @@ class BnBOptions:
     branch_order: str = OPTION_TABLE["branch_order"][0]
     node_selection: str = OPTION_TABLE["node_selection"][0]
     dive_limit: int = OPTION_TABLE["dive_limit"][0]
-    complementarity: str = OPTION_TABLE["complementarity"][0]
+    complementarity: Optional[str] = OPTION_TABLE["complementarity"][0]
     rounding: bool = OPTION_TABLE["rounding"][0]
     presolve: bool = OPTION_TABLE["presolve"][0]
     presolve_passes: int = OPTION_TABLE["presolve_passes"][0]

@@ -18,13 +18,13 @@ and X_k is block k's own rows, cones, bounds and integrality. For every (y, w >=
 L(y, w) is a lower bound on the problem's optimum (weak duality), provided each block
 minimum is replaced by a proven lower bound on it.
 
-Problem metadata carried into the blocks (the B&B's contract, solver/bnb.py):
+Solver hints carried into the blocks (conic/hints.py, the B&B's contract):
 `complementarity_pairs` and `implied_binaries` (their variables must lie in one block, else
 `ValueError`), `branch_priority` (sliced).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import List
 
 import numpy as np
@@ -159,20 +159,17 @@ def decompose(prob: ConicProblem, labels, names=None) -> Decomposition:
         c = int(np.flatnonzero(cone_own < 0)[0])
         raise ValueError(f"block labels: cone {c} has no variable (constant cone)")
 
-    meta = prob.meta or {}
+    hints = prob.hints
     pair_meta = {}
-    for key, width in (("complementarity_pairs", 2), ("implied_binaries", 3)):
-        p = meta.get(key)
-        if p is None:
+    for key, p in (("complementarity_pairs", hints.pairs(prob.n)), ("implied_binaries", hints.implied(prob.n))):
+        if p.size == 0:
             continue
-        p = np.asarray(p, np.int64).reshape(-1, width)
-        if p.size:
-            lab = labels[p]
-            bad = np.flatnonzero(lab.min(axis=1) != lab.max(axis=1))
-            if bad.size:
-                raise ValueError(f"block labels: {key} row {int(bad[0])} = {tuple(p[bad[0]])} spans blocks")
+        lab = labels[p]
+        bad = np.flatnonzero(lab.min(axis=1) != lab.max(axis=1))
+        if bad.size:
+            raise ValueError(f"block labels: {key} row {int(bad[0])} = {tuple(p[bad[0]])} spans blocks")
         pair_meta[key] = p
-    prio = meta.get("branch_priority")
+    prio = hints.priority(prob.n)
 
     local = np.zeros(prob.n, np.int64)
     order = np.argsort(labels, kind="stable")
@@ -206,13 +203,12 @@ def decompose(prob: ConicProblem, labels, names=None) -> Decomposition:
         for key, p in pair_meta.items():
             sel = p[labels[p[:, 0]] == k] if p.size else p
             bm[key] = local[sel] if sel.size else np.zeros((0, p.shape[1]), np.int64)
-        if prio is not None:
-            bm["branch_priority"] = np.asarray(prio, float)[cols]
+        bh = replace(hints, **bm, branch_priority=None if prio is None else prio[cols])
         bp = ConicProblem(
             c=np.asarray(prob.c[cols], float).copy(), c0=0.0, A=Ak, b=prob.b[er].copy(), G=Gk,
             h=prob.h[np.concatenate([lr, crow]).astype(np.int64)].copy(), n_lp=int(lr.size),
             cone_sizes=[int(s) for s in sizes[cn]], lb=prob.lb[cols].copy(), ub=prob.ub[cols].copy(),
-            integer=np.flatnonzero(is_int[cols]).astype(np.int64), meta=bm)
+            integer=np.flatnonzero(is_int[cols]).astype(np.int64), hints=bh)
         nm = names[k] if names is not None else f"block{k}"
         blocks.append(Block(k=k, cols=cols, prob=bp, eq_rows=er, lp_rows=lr, cones=cn, name=nm))
 
