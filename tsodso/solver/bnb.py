@@ -297,6 +297,11 @@ def solve(prob, options=None, heuristics: Sequence[Callable] = (), callback: Opt
                             continue
                 dec = select(prob, x, lb, ub, strict, pairs, None) or any_split(prob, lb, ub, opts, pairs)
                 if dec is None:
+                    # the relaxation was trusted: its bound stays valid for the unresolved node
+                    # (a Lagrangian block whose integers are all fixed and whose point is refused
+                    # by the certifier had best bound -inf, which made the whole Lagrangian bound
+                    # -inf on 5 ADNs x 24 h)
+                    node.bound = bound
                     unresolved[node.id] = node
                     continue
             elif (nodes == 1 or (opts.heuristic_freq and nodes % opts.heuristic_freq == 0)) and (
