@@ -1,32 +1,164 @@
-"""Command line: `tsodso solve | compare | validate | size | export`.
+"""Command line: `tsodso solve | compare | validate | size | export`, and `tsodso --version`.
 
 Instances are selected the same way everywhere: --adns N --hours T --seed S [--scenario FILE].
-User errors (bad case files, infeasible scenarios) print one clear message and exit 2.
+
+Order of work (so that nothing long runs on bad input and no solve is thrown away):
+  1. every flag is parsed and range-checked (`_flag_*` types; one line, exit 2);
+  2. the instance is loaded and validated (scenario schema, case files; `CaseError`, exit 2);
+  3. the output location is checked and locked (report/output.py; `OutputError`, exit 2);
+  4. the solve; SIGINT / SIGTERM stop it cleanly (conic/interrupt.py);
+  5. the files are staged and renamed together, summary last; on failure a rescue copy.
+
+Exit codes (also in `tsodso --help`):
+  0    solved: status optimal, or a limit / numerical stop *with* a solution (the status and
+       the gap say which; "optimal" only with a proven gap)
+  2    user error: a flag, a file, a scenario key or the output location (one line on stderr
+       naming the flag or file, the field and the value); nothing was solved
+  3    no solution: infeasible (the reason is printed), unresolved, or a limit before the
+       first solution; the summary and result files are still written
+  4    the result could not be written to -o: it was saved to a tsodso-rescue-* folder in the
+       system temporary directory, named on stderr
+  130  stopped by SIGINT (Ctrl-C), 143 by SIGTERM: status "interrupted", the best solution so
+       far and its certificates written as for a normal end
+  1    an internal error (a bug: please report the traceback)
+
+stdout carries only the command's report (`--json`: exactly one JSON object); logs, progress
+and anything C libraries print (the HiGHS banner) go to stderr.
 """
 from __future__ import annotations
 
 import argparse
 import contextlib
 import json
+import math
 import os
 import sys
-import tempfile
 
 import numpy as np
 
+EXIT_OK, EXIT_INTERNAL, EXIT_USAGE, EXIT_NO_SOLUTION, EXIT_WRITE = 0, 1, 2, 3, 4
+MAX_ADNS = 1000
+MAX_SEED = 2**32 - 1
+SOLVED_STATUSES = ("optimal", "feasible", "time_limit", "node_limit")   # with a solution: exit 0
 
-def _instance_args(p, adns_default="5"):
-    p.add_argument("--adns", default=adns_default, help="number of ADNs (default %(default)s)")
-    p.add_argument("--hours", type=int, default=24, help="horizon in hours, 1..24 (default 24)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the ADN variation (default 0)")
-    p.add_argument("--scenario", default=None, help="scenario JSON (default: the shipped default case)")
-    p.add_argument("--start", type=int, default=None, help="first hour 0..23 (default: the scenario's, 0)")
+EXIT_CODES_HELP = """exit codes:
+  0    solved (optimal, or a limit with a solution; the status says which)
+  2    user error (flag, file, scenario key, output location); nothing solved
+  3    no solution (infeasible: the reason is printed; unresolved; limit before a solution)
+  4    the result could not be written to -o; it was saved to a tsodso-rescue-* folder
+  130  stopped by SIGINT, 143 by SIGTERM (status interrupted, best solution written)"""
 
 
-def _system(args, adns=None):
-    from .data import load_system
-    return load_system(args.scenario, adns=int(adns if adns is not None else args.adns),
-                       hours=args.hours, seed=args.seed, start=args.start)
+class UsageError(ValueError):
+    """A user error found by the CLI itself (one line, exit 2)."""
+
+
+# ------------------------------------------------------------------------------ flag types
+def _flag_int(name, lo, hi):
+    def parse(text):
+        try:
+            v = int(str(text).strip())
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"'{name}' = {text!r}: must be an integer in {lo}..{hi}") from None
+        if not lo <= v <= hi:
+            raise argparse.ArgumentTypeError(f"'{name}' = {v}: must be an integer in {lo}..{hi}")
+        return v
+    return parse
+
+
+def _flag_float(name, lo, lo_open=False, allow_inf=False):
+    dom = f"{'>' if lo_open else '>='} {lo}" + (" (inf allowed)" if allow_inf else ", finite")
+
+    def parse(text):
+        try:
+            v = float(str(text).strip())
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"'{name}' = {text!r}: must be a number {dom}") from None
+        if math.isnan(v) or (math.isinf(v) and not (allow_inf and v > 0)) or v < lo or (lo_open and v == lo):
+            raise argparse.ArgumentTypeError(f"'{name}' = {v}: must be a number {dom}")
+        return v
+    return parse
+
+
+def _flag_adn_list(text):
+    one = _flag_int("adns", 1, MAX_ADNS)
+    parts = [p for p in str(text).split(",")]
+    if not parts or any(not p.strip() for p in parts):
+        raise argparse.ArgumentTypeError(f"'adns' = {text!r}: comma-separated integers in 1..{MAX_ADNS}")
+    return [one(p) for p in parts]
+
+
+def _flag_schemes(text):
+    from . import SCHEMES
+    names = [s.strip() for s in str(text).split(",")]
+    for s in names:
+        if s not in SCHEMES:
+            raise argparse.ArgumentTypeError(f"'schemes' = {s!r}: not a scheme; known: {', '.join(SCHEMES)}")
+    if len(set(names)) != len(names):
+        raise argparse.ArgumentTypeError(f"'schemes' = {text!r}: a scheme is listed twice")
+    return tuple(names)
+
+
+def _flag_file(name):
+    def parse(text):
+        p = str(text)
+        if not os.path.exists(p):
+            raise argparse.ArgumentTypeError(f"'{name}' = {p!r}: no such file")
+        if not os.path.isfile(p):
+            raise argparse.ArgumentTypeError(f"'{name}' = {p!r}: not a regular file")
+        if not os.access(p, os.R_OK):
+            raise argparse.ArgumentTypeError(f"'{name}' = {p!r}: not readable (permission denied)")
+        return p
+    return parse
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors: `tsodso solve: error: argument --seed: ...`, exit 2."""
+
+    def error(self, message):
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+
+
+# ------------------------------------------------------------------------------ stdout
+_REAL_STDOUT_FD = None     # the real stdout while a command runs (see _stdout_for_reports)
+
+
+@contextlib.contextmanager
+def _stdout_for_reports():
+    """stdout carries only the command's report: C libraries write to file descriptor 1
+    directly (HiGHS prints a banner the first time a solver is created), so while the command
+    runs fd 1 points at stderr and `_say` / `_emit_json` write to the saved stdout. Not done
+    when sys.stdout is not fd 1 (e.g. captured by a caller), where print() is already safe."""
+    global _REAL_STDOUT_FD
+    try:
+        redirect = sys.stdout.fileno() == 1
+    except (AttributeError, OSError, ValueError):
+        redirect = False
+    if not redirect:
+        yield
+        return
+    sys.stdout.flush()
+    saved = os.dup(1)
+    os.dup2(2, 1)
+    _REAL_STDOUT_FD = saved
+    try:
+        yield
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
+        _REAL_STDOUT_FD = None
+
+
+def _say(text="") -> None:
+    if _REAL_STDOUT_FD is None:
+        print(text, flush=True)
+    else:
+        os.write(_REAL_STDOUT_FD, (str(text) + "\n").encode())
+
+
+def _err(text) -> None:
+    print(text, file=sys.stderr, flush=True)
 
 
 def _jsonable(o):
@@ -40,120 +172,149 @@ def _jsonable(o):
         return float(o) if np.isfinite(o) else None
     if isinstance(o, np.integer):
         return int(o)
+    if isinstance(o, np.bool_):
+        return bool(o)
     return o
 
 
-_JSON_FD = None     # the real stdout while a --json command runs (see _json_stdout)
-
-
-@contextlib.contextmanager
-def _json_stdout(active: bool):
-    """`--json`: stdout carries the one JSON object and nothing else. C libraries write to file
-    descriptor 1 directly (HiGHS prints a banner the first time a solver is created), so while
-    the command runs fd 1 points at stderr and `_emit_json` writes to the saved stdout. Not done
-    when sys.stdout is not fd 1 (e.g. captured by a caller), where print() is already safe."""
-    global _JSON_FD
-    try:
-        redirect = active and sys.stdout.fileno() == 1
-    except (AttributeError, OSError, ValueError):
-        redirect = False
-    if not redirect:
-        yield
-        return
-    sys.stdout.flush()
-    saved = os.dup(1)
-    os.dup2(2, 1)
-    _JSON_FD = saved
-    try:
-        yield
-    finally:
-        sys.stdout.flush()
-        os.dup2(saved, 1)
-        os.close(saved)
-        _JSON_FD = None
-
-
 def _emit_json(obj) -> None:
-    text = json.dumps(_jsonable(obj))
-    if _JSON_FD is None:
-        print(text)
-    else:
-        os.write(_JSON_FD, (text + "\n").encode())
+    _say(json.dumps(_jsonable(obj)))
 
 
-def _write_atomic(path, text):
-    d = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=d, prefix=".tmp-")
-    with os.fdopen(fd, "w") as f:
-        f.write(text)
-    os.replace(tmp, path)
+# ------------------------------------------------------------------------------ shared steps
+def _system(args, adns=None):
+    from .data import load_system
+    return load_system(args.scenario, adns=int(adns if adns is not None else args.adns),
+                       hours=args.hours, seed=args.seed, start=args.start)
 
 
-def cmd_solve(args):
-    system = _system(args)
+def _prepare_output(path):
+    from .report.output import prepare_output
+    return prepare_output(path)
+
+
+def _check_matplotlib():
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        raise UsageError("compare: the figures need matplotlib, which is not installed: "
+                         "pip install 'tsodso[plot]', or pass --no-figures") from None
+
+
+def _interrupted_exit():
+    from .conic import interrupt
+    return interrupt.exit_code() if interrupt.requested() else None
+
+
+# ------------------------------------------------------------------------------ solve
+def _run_scheme(args, system):
     if args.scheme == "dso-led":
         from .schemes.dso_led import solve_dso_led
-        res = solve_dso_led(system, complementarity=args.complementarity, time_limit=args.time_limit,
-                            rel_gap=args.gap)
-    elif args.scheme == "tso-led":
+        return solve_dso_led(system, complementarity=args.complementarity, time_limit=args.time_limit,
+                             rel_gap=args.gap)
+    if args.scheme == "tso-led":
         from .schemes.tso_led import solve_tso_led
-        res = solve_tso_led(system, time_limit=args.time_limit, rel_gap=args.gap)
-    elif args.scheme == "hybrid":
+        return solve_tso_led(system, time_limit=args.time_limit, rel_gap=args.gap)
+    if args.scheme == "hybrid":
         from .schemes.hybrid import solve_hybrid
-        res = solve_hybrid(system, time_limit=args.time_limit, rel_gap=args.gap)
-    else:
-        from .schemes.centralised import solve_centralised
-        res = solve_centralised(system, time_limit=args.time_limit, rel_gap=args.gap)
+        return solve_hybrid(system, time_limit=args.time_limit, rel_gap=args.gap)
+    from .schemes.centralised import solve_centralised
+    return solve_centralised(system, time_limit=args.time_limit, rel_gap=args.gap)
+
+
+def _solve_summary(args, res) -> dict:
     summ = res.summary()
     if args.scheme != "dso-led":
         # the other schemes' certificates (status, gap, SOC exactness, their TN check) as in compare
         from .report.compare import certificate_row
         summ["certificates"] = certificate_row(args.scheme, res)
-    if args.output:
-        os.makedirs(args.output, exist_ok=True)
-        if args.scheme == "dso-led":
-            from .report.results import write_result
-            write_result(os.path.join(args.output, "result.h5"), res, args)
-        else:   # one-scheme comparison file (schema: report/compare.py write_hdf5)
-            from .report.compare import add_result, new_comparison, write_hdf5
-            comp = new_comparison(system, (args.scheme,))
-            add_result(comp, args.scheme, res, summ.get("seconds", float("nan")))
-            write_hdf5(comp, os.path.join(args.output, "comparison.h5"))
-        _write_atomic(os.path.join(args.output, "summary.json"), json.dumps(_jsonable(summ), indent=2))
-    if args.json:
-        _emit_json(summ)
-        return 0
+    return summ
+
+
+def _solve_files(args, system, res, summ):
+    """[(name, content)] of `solve -o DIR`, the summary last."""
+    if args.scheme == "dso-led":
+        from .report.results import result_bytes
+        first = ("result.h5", result_bytes(res, args))
+    else:   # one-scheme comparison file (schema: report/compare.py write_hdf5)
+        from .report.compare import add_result, comparison_bytes, new_comparison
+        comp = new_comparison(system, (args.scheme,))
+        add_result(comp, args.scheme, res, summ.get("seconds", float("nan")))
+        first = ("comparison.h5", comparison_bytes(comp))
+    return [first, ("summary.json", json.dumps(_jsonable(summ), indent=2))]
+
+
+def _print_solve(args, summ) -> None:
     g = summ.get
-    print(f"scheme      : {args.scheme} ({args.adns} ADNs x {args.hours} h, seed {args.seed}"
-          + (f", complementarity {args.complementarity})" if args.scheme == "dso-led" else ")"))
-    print(f"status      : {g('status')} (stopped by {g('stop_reason')})")
-    print(f"objective   : {g('objective')} $   best bound: {g('best_bound')} $   gap: {g('gap')}")
+    _say(f"scheme      : {args.scheme} ({args.adns} ADNs x {args.hours} h, seed {args.seed}"
+         + (f", complementarity {args.complementarity})" if args.scheme == "dso-led" else ")"))
+    _say(f"status      : {g('status')} (stopped by {g('stop_reason')})")
+    _say(f"objective   : {g('objective')} $   best bound: {g('best_bound')} $   gap: {g('gap')}")
     line = f"nodes       : {g('nodes')}   time: {g('seconds')} s"
     if "build_seconds" in summ:
         line += f" (build {g('build_seconds')} s, ECOS {g('ecos_seconds')} s)"
-    print(line)
+    _say(line)
     if args.scheme == "dso-led":
-        print(f"certificates: follower_gap {g('follower_gap')}, soc_gap {g('soc_gap')}, "
-              f"AC voltage mismatch {g('max_voltage_mismatch_pu')} pu, bigm_active {g('bigm_active')}")
+        _say(f"certificates: follower_gap {g('follower_gap')}, soc_gap {g('soc_gap')}, "
+             f"AC voltage mismatch {g('max_voltage_mismatch_pu')} pu, bigm_active {g('bigm_active')}")
     else:
         c = summ["certificates"]
-        print(f"certificates: soc_gap {c.get('soc_gap')}, AC voltage mismatch {c.get('max_voltage_mismatch_pu')} pu, "
-              f"{c.get('tn_check')}: {c.get('tn_check_value')}")
-    return 0
+        _say(f"certificates: soc_gap {c.get('soc_gap')}, AC voltage mismatch {c.get('max_voltage_mismatch_pu')} pu, "
+             f"{c.get('tn_check')}: {c.get('tn_check_value')}")
+    if g("diagnosis"):
+        _say(f"diagnosis   : {g('diagnosis')}")
 
 
+def _solve_exit_code(res) -> int:
+    code = _interrupted_exit()
+    if code is not None:
+        return code
+    has_x = getattr(res, "x", None) is not None
+    return EXIT_OK if (res.status in SOLVED_STATUSES and has_x) else EXIT_NO_SOLUTION
+
+
+def cmd_solve(args):
+    system = _system(args)
+    out = _prepare_output(args.output) if args.output else None
+    try:
+        res = _run_scheme(args, system)
+        summ = _solve_summary(args, res)
+        if out is not None:
+            out.write(_solve_files(args, system, res, summ))
+    finally:
+        if out is not None:
+            out.release()
+    if args.json:
+        _emit_json(summ)
+    else:
+        _print_solve(args, summ)
+    code = _solve_exit_code(res)
+    if code == EXIT_NO_SOLUTION:
+        _err(f"tsodso: no solution: status {res.status} ({res.stop_reason})"
+             + (f"; {summ['diagnosis']}" if summ.get("diagnosis") else ""))
+    return code
+
+
+# ------------------------------------------------------------------------------ compare
 def cmd_compare(args):
     from .report.compare import console_progress, run_comparison, write_all
+    if not args.no_figures:
+        _check_matplotlib()
     system = _system(args)
-    schemes = tuple(s.strip() for s in args.schemes.split(","))
-    comp = run_comparison(system, schemes=schemes, time_limit=args.time_limit, rel_gap=args.gap,
-                          progress=console_progress)
-    paths = write_all(comp, args.output, figures=not args.no_figures)
+    out = _prepare_output(args.output)
+    try:
+        comp = run_comparison(system, schemes=args.schemes, time_limit=args.time_limit, rel_gap=args.gap,
+                              progress=console_progress)
+        paths = write_all(comp, args.output, figures=not args.no_figures, out=out)
+    finally:
+        out.release()
     for k, v in paths.items():
-        print(f"{k:>10}: {v}")
-    return 0
+        _say(f"{k:>10}: {v}")
+    code = _interrupted_exit()
+    return EXIT_OK if code is None else code
 
 
+# ------------------------------------------------------------------------------ validate, size, export
 def cmd_validate(args):
     from .validate import baran_wu_distflow, case30_dcopf
     a, b = case30_dcopf(), baran_wu_distflow()
@@ -162,19 +323,19 @@ def cmd_validate(args):
     if args.json:
         _emit_json(out)
     else:
-        print(f"case30 DC-OPF   : {a['cost_usd_per_h']:.4f} $/h (published {a['published_usd_per_h']}, "
-              f"HiGHS {a['highs_cost_usd_per_h']:.4f}); max LMP diff {a['max_lmp_diff_usd_per_mwh']:.2e} $/MWh; "
-              f"ECOS {a['status']}")
-        print(f"case33bw SOC-DF : losses {b['losses_kw']:.3f} kW (published {b['published_losses_kw']}), "
-              f"Vmin {b['vmin_pu']:.5f} pu at bus {b['vmin_bus']} (published {b['published_vmin_pu']} at 18); "
-              f"SOC gap {b['soc_gap_max']:.1e}; ECOS {b['status']}")
-    return 0
+        _say(f"case30 DC-OPF   : {a['cost_usd_per_h']:.4f} $/h (published {a['published_usd_per_h']}, "
+             f"HiGHS {a['highs_cost_usd_per_h']:.4f}); max LMP diff {a['max_lmp_diff_usd_per_mwh']:.2e} $/MWh; "
+             f"ECOS {a['status']}")
+        _say(f"case33bw SOC-DF : losses {b['losses_kw']:.3f} kW (published {b['published_losses_kw']}), "
+             f"Vmin {b['vmin_pu']:.5f} pu at bus {b['vmin_bus']} (published {b['published_vmin_pu']} at 18); "
+             f"SOC gap {b['soc_gap_max']:.1e}; ECOS {b['status']}")
+    return EXIT_OK
 
 
 def cmd_size(args):
     from .formulation.bilevel import build_dso_led
     rows = []
-    for n in [int(v) for v in str(args.adns).split(",")]:
+    for n in args.adns:
         # structure only: the KKT presolve changes bounds, not the size (and takes MILPs)
         prob, lay = build_dso_led(_system(args, n), complementarity=args.complementarity,
                                   kkt_presolve=False)
@@ -183,74 +344,143 @@ def cmd_size(args):
                      "cross_pairs": int(lay.cross.pairs.shape[0])})
     if args.json:
         _emit_json(rows)
-        return 0
+        return EXIT_OK
     cols = ["adns", "continuous", "bin_der", "bin_p2p_role", "bin_p2p_platform", "bin_cross_role",
             "bin_kkt", "cross_pairs", "eq_rows", "ineq_rows", "cones", "nnz"]
-    print(" ".join(f"{c:>16}" for c in cols))
+    _say(" ".join(f"{c:>16}" for c in cols))
     for r in rows:
-        print(" ".join(f"{r[c]:>16}" for c in cols))
-    return 0
+        _say(" ".join(f"{r[c]:>16}" for c in cols))
+    return EXIT_OK
+
+
+def _check_export_target(path):
+    path = os.fspath(path)
+    if os.path.isdir(path):
+        raise UsageError(f"export: output '{path}' is a directory (give a file name, e.g. model.cbf)")
+    d = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(d):
+        raise UsageError(f"export: output '{path}': folder '{d}' does not exist")
+    if not os.access(d, os.W_OK | os.X_OK):
+        raise UsageError(f"export: output '{path}': folder '{d}' is not writable")
 
 
 def cmd_export(args):
     from .conic.cbf import write_cbf
     from .formulation.bilevel import build_dso_led
-    if args.format != "cbf":
-        raise SystemExit(f"tsodso export: format {args.format!r} not supported (cbf)")
+    _check_export_target(args.output)
     prob, _ = build_dso_led(_system(args), complementarity="bigm")
     prob.meta.pop("layout", None)
     write_cbf(prob, args.output)
-    print(f"wrote {args.output}: {prob.n} variables ({prob.integer.size} binary), objective in k$",
-          file=sys.stderr)
-    return 0
+    _err(f"wrote {args.output}: {prob.n} variables ({prob.integer.size} binary), objective in k$")
+    return EXIT_OK
 
 
-def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="tsodso", description="DSO-led bilevel TSO-DSO coordination")
-    sub = ap.add_subparsers(dest="cmd", required=True)
-    p = sub.add_parser("solve", help="solve a scheme on an instance (default: DSO-led, default case)")
+# ------------------------------------------------------------------------------ parser
+def _instance_args(p, adns_default="5", adns_list=False):
+    if adns_list:
+        p.add_argument("--adns", type=_flag_adn_list, default=_flag_adn_list(adns_default),
+                       help=f"comma-separated ADN counts, each 1..{MAX_ADNS} (default {adns_default})")
+    else:
+        p.add_argument("--adns", type=_flag_int("adns", 1, MAX_ADNS), default=int(adns_default),
+                       help=f"number of ADNs, 1..{MAX_ADNS} (default {adns_default})")
+    p.add_argument("--hours", type=_flag_int("hours", 1, 24), default=24, help="horizon in hours, 1..24 (default 24)")
+    p.add_argument("--seed", type=_flag_int("seed", 0, MAX_SEED), default=0,
+                   help=f"seed of the ADN variation, 0..{MAX_SEED} (default 0)")
+    p.add_argument("--scenario", type=_flag_file("scenario"), default=None,
+                   help="scenario JSON (default: the shipped default case)")
+    p.add_argument("--start", type=_flag_int("start", 0, 23), default=None,
+                   help="first hour 0..23 (default: the scenario's, 0)")
+
+
+def _search_args(p, per_scheme=False):
+    p.add_argument("--time-limit", type=_flag_float("time-limit", 0.0, lo_open=True, allow_inf=True),
+                   default=300.0,
+                   help=("seconds of branch-and-bound search" + (" per scheme" if per_scheme else "")
+                         + ", > 0 (default 300). It bounds the search only: building the model (with "
+                           "its KKT presolve) and the certificates come on top (about 5-15 s on the "
+                           "default case; the summary reports build_seconds)"))
+    p.add_argument("--gap", type=_flag_float("gap", 0.0, allow_inf=True), default=1e-4,
+                   help="relative gap to prove, >= 0 (default 1e-4): (objective - bound) / "
+                        "max(1 $, |objective|); 'optimal' is reported only with a solution and this gap proven")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from . import __version__
+    ap = _Parser(prog="tsodso", description="DSO-led bilevel TSO-DSO coordination",
+                 epilog=EXIT_CODES_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--version", action="version", version=f"tsodso {__version__}")
+    sub = ap.add_subparsers(dest="cmd", required=True, parser_class=_Parser)
+
+    def add(name, help_text):
+        return sub.add_parser(name, help=help_text, description=help_text, epilog=EXIT_CODES_HELP,
+                              formatter_class=argparse.RawDescriptionHelpFormatter)
+
+    p = add("solve", "solve a scheme on an instance (default: DSO-led, default case)")
     _instance_args(p)
     p.add_argument("--scheme", choices=["dso-led", "tso-led", "hybrid", "centralised"], default="dso-led")
     p.add_argument("--complementarity", choices=["bigm", "branch"], default="bigm")
-    p.add_argument("--time-limit", type=float, default=300.0, help="seconds (default 300)")
-    p.add_argument("--gap", type=float, default=1e-4, help="relative gap to prove (default 1e-4)")
+    _search_args(p)
     p.add_argument("--json", action="store_true", help="stdout = one JSON object (log on stderr)")
-    p.add_argument("-o", "--output", default=None, help="directory for result.h5 and summary.json")
+    p.add_argument("-o", "--output", default=None,
+                   help="directory for result.h5 (or comparison.h5) and summary.json; checked and "
+                        "locked before the solve")
     p.set_defaults(func=cmd_solve)
-    p = sub.add_parser("compare", help="run the schemes on one instance; tables, figures, HDF5, summary")
+
+    p = add("compare", "run the schemes on one instance; tables, figures, HDF5, summary")
     _instance_args(p)
-    p.add_argument("--schemes", default="centralised,tso-led,hybrid,dso-led",
-                   help="comma-separated subset of dso-led, tso-led, hybrid, centralised")
-    p.add_argument("--time-limit", type=float, default=300.0, help="seconds per scheme (default 300)")
-    p.add_argument("--gap", type=float, default=1e-4, help="relative gap to prove (default 1e-4)")
+    p.add_argument("--schemes", type=_flag_schemes, default=("centralised", "tso-led", "hybrid", "dso-led"),
+                   help="comma-separated subset of dso-led, tso-led, hybrid, centralised (default: all four)")
+    _search_args(p, per_scheme=True)
     p.add_argument("--no-figures", action="store_true", help="skip the PNG figures (no matplotlib needed)")
-    p.add_argument("-o", "--output", required=True, help="output directory")
+    p.add_argument("-o", "--output", required=True, help="output directory (checked and locked before solving)")
     p.set_defaults(func=cmd_compare)
-    p = sub.add_parser("validate", help="stand-alone models vs published values")
+
+    p = add("validate", "stand-alone models vs published values")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_validate)
-    p = sub.add_parser("size", help="problem size table over ADN counts")
-    _instance_args(p, adns_default="1,2,5,10,20,50")
+
+    p = add("size", "problem size table over ADN counts")
+    _instance_args(p, adns_default="1,2,5,10,20,50", adns_list=True)
     p.add_argument("--complementarity", choices=["bigm", "branch"], default="bigm")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_size)
-    p = sub.add_parser("export", help="write the exact MISOCP (big-M form)")
+
+    p = add("export", "write the exact MISOCP (big-M form)")
     _instance_args(p)
-    p.add_argument("--format", default="cbf")
-    p.add_argument("-o", "--output", required=True)
+    p.add_argument("--format", choices=["cbf"], default="cbf", help="file format (only cbf)")
+    p.add_argument("-o", "--output", required=True, help="output file, e.g. model.cbf")
     p.set_defaults(func=cmd_export)
-    args = ap.parse_args(argv)
+    return ap
+
+
+def _user_errors():
     from .data.errors import CaseError
     from .formulation.bigm import ModelError
+    from .report.output import OutputError, ResultFileError
+    return (CaseError, ModelError, OutputError, ResultFileError, UsageError)
+
+
+def main(argv=None) -> int:
     try:
-        with _json_stdout(bool(getattr(args, "json", False))):
-            return args.func(args)
-    except (CaseError, ModelError) as e:
-        print(f"tsodso: error: {e}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("tsodso: interrupted", file=sys.stderr)
-        return 130
+        args = build_parser().parse_args(argv)
+    except SystemExit as e:             # a flag error (one line printed, code 2), --help, --version
+        return e.code if isinstance(e.code, int) else EXIT_USAGE
+    from .conic import interrupt
+    from .report.output import OutputWriteError
+    user_errors = _user_errors()
+    with interrupt.handlers():
+        try:
+            with _stdout_for_reports():
+                return args.func(args)
+        except user_errors as e:
+            _err(f"tsodso {args.cmd}: error: {e}")
+            return EXIT_USAGE
+        except OutputWriteError as e:
+            _err(f"tsodso {args.cmd}: error: {e}")
+            return EXIT_WRITE
+        except KeyboardInterrupt:
+            _err("tsodso: interrupted")
+            return interrupt.exit_code()
 
 
 if __name__ == "__main__":

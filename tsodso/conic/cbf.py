@@ -44,12 +44,12 @@ from __future__ import annotations
 import json
 import math
 import os
-import tempfile
 from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 import scipy.sparse as sp
 
+from .files import atomic_write
 from .problem import ConicProblem
 
 __all__ = ["write_cbf", "read_cbf", "CBFError", "LAYOUT_FORMAT", "LAYOUT_VERSION"]
@@ -215,24 +215,9 @@ def write_cbf(prob: ConicProblem, path) -> None:
         out += ["BCOORD", str(BV_.size)]
         out += [f"{i} {_r(a)}" for i, a in zip(BR_.tolist(), BV_.tolist())]
         out.append("")
-    _atomic_write(path, "\n".join(out) + "\n")
+    atomic_write(path, "\n".join(out) + "\n")
 
 
-def _atomic_write(path: str, text: str) -> None:
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".cbf", dir=folder)
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
 
 
 # =============================================================================== reader

@@ -24,7 +24,7 @@ without an incumbent at the time limit) is reported with its status and no metri
 crashes. `progress(event)` is called with dicts {"scheme", "stage": "start" | "done", "index",
 "total", and at "done": "status", "seconds"}; `console_progress` prints them to stderr.
 
-Files (every one written to a temporary file in the same directory, then `os.replace`d):
+Files (`write_all` stages them all and renames them together, summary.txt last; report/output.py):
     write_metrics_markdown(comp, path)   system table (metric x scheme), per-ADN tables, certificates
     write_metrics_csv(comp, path)        long format: scheme,scope,metric,unit,value
                                          (scope = "system" or the ADN name)
@@ -62,11 +62,13 @@ import io
 import math
 import os
 import sys
-import tempfile
 import time
 
 import numpy as np
 
+from ..conic import interrupt
+from ..conic.files import atomic_write
+from .output import ResultFileError, hdf5_bytes, open_hdf5
 from .metrics import ADN_KEYS, SYSTEM_KEYS, UNITS, compute_metrics, outcome_from_layout
 
 SCHEMES = ("centralised", "tso-led", "hybrid", "dso-led")            # the default comparison
@@ -157,6 +159,9 @@ def certificate_row(name, res) -> dict:
 def run_comparison(system, schemes=SCHEMES, time_limit: float = 300.0, rel_gap: float = 1e-4,
                    progress=None, options: dict | None = None) -> dict:
     """Run `schemes` on `system`, each with `time_limit` seconds; see the module docstring.
+    A stop request (conic/interrupt.py) ends the run after the scheme being solved (which
+    itself stops early, status "interrupted"): `comp["schemes"]` then lists the schemes run
+    and `comp["interrupted"]` is True.
 
     options: extra BnBOptions fields for the centralised and tso-led B&B solves (e.g.
     {"verbose": False}); the DSO-led solve uses its own defaults.
@@ -168,6 +173,10 @@ def run_comparison(system, schemes=SCHEMES, time_limit: float = 300.0, rel_gap: 
     comp = new_comparison(system, schemes)
     order = [s for s in schemes if s != "centralised"] + [s for s in schemes if s == "centralised"]
     for i, name in enumerate(order):
+        if interrupt.requested():       # Ctrl-C / SIGTERM: keep the schemes solved so far
+            comp["schemes"] = tuple(s for s in schemes if s in comp["results"])
+            comp["interrupted"] = True
+            break
         if progress:
             progress({"scheme": name, "stage": "start", "index": i, "total": len(schemes)})
         t0 = time.perf_counter()
@@ -213,27 +222,9 @@ def console_progress(event, stream=None):
 
 
 # ------------------------------------------------------------------------------ atomic files
-def _atomic(path, write, binary=False):
-    """Call write(tmp_path) for a temporary file next to `path`, then os.replace it onto `path`."""
-    path = os.fspath(path)
-    d = os.path.dirname(os.path.abspath(path))
-    os.makedirs(d, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=d, prefix=".tmp-", suffix=os.path.splitext(path)[1])
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-    return path
-
-
 def _write_text(path, text):
-    def w(tmp):
-        with open(tmp, "w", encoding="utf-8", newline="") as f:
-            f.write(text)
-    return _atomic(path, w)
+    os.makedirs(os.path.dirname(os.path.abspath(os.fspath(path))), exist_ok=True)
+    return atomic_write(os.fspath(path), text)
 
 
 # ------------------------------------------------------------------------------ tables
@@ -319,12 +310,16 @@ def metrics_rows(comp):
 
 
 def write_metrics_csv(comp, path):
+    return _write_text(path, metrics_csv(comp))
+
+
+def metrics_csv(comp) -> str:
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(["scheme", "scope", "metric", "unit", "value"])
     for s, scope, k, u, v in metrics_rows(comp):
         w.writerow([s, scope, k, u, "" if v is None or not np.isfinite(v) else repr(float(v))])
-    return _write_text(path, buf.getvalue())
+    return buf.getvalue()
 
 
 # ------------------------------------------------------------------------------ figures
@@ -349,15 +344,26 @@ def _grid(plt, n, title):
     return fig, list(axes.flat[:n])
 
 
-def _save(fig, plt, path):
+def _png(fig, plt) -> bytes:
     fig.tight_layout()
-    _atomic(path, lambda tmp: fig.savefig(tmp, dpi=110, format="png"))
+    buf = io.BytesIO()
+    fig.savefig(buf, dpi=110, format="png")
     plt.close(fig)
-    return path
+    return buf.getvalue()
 
 
 def write_figures(comp, outdir) -> dict:
     """The five PNG figures (one panel per ADN, one line per scheme with a solution)."""
+    return {k: _write_bytes(os.path.join(outdir, f"{k}.png"), v) for k, v in figure_bytes(comp).items()}
+
+
+def _write_bytes(path, data):
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    return atomic_write(path, data)
+
+
+def figure_bytes(comp) -> dict:
+    """{name: PNG bytes} of the five figures (rendered in memory)."""
     plt = _plt()
     sysm = comp["system"]
     names = _adn_names(sysm)
@@ -386,32 +392,36 @@ def write_figures(comp, outdir) -> dict:
             ax.grid(alpha=0.3)
         if axes and solved:
             axes[0].legend(fontsize=8)
-        paths[fname] = _save(fig, plt, os.path.join(outdir, f"{fname}.png"))
+        paths[fname] = _png(fig, plt)
     return paths
 
 
 # ------------------------------------------------------------------------------ HDF5
 def write_hdf5(comp, path):
+    return _write_bytes(os.fspath(path), comparison_bytes(comp))
+
+
+def comparison_bytes(comp) -> bytes:
+    """comparison.h5 built in memory, every dataset with its SHA-256 digest (report/output.py)."""
     import h5py
     from .. import __version__
     sysm = comp["system"]
 
-    def w(tmp):
-        with h5py.File(tmp, "w") as f:
-            f.attrs.update({"format": FORMAT, "format_version": FORMAT_VERSION, "tsodso_version": __version__,
-                            "schemes": ",".join(comp["schemes"]), "adns": sysm.n_adn, "hours": sysm.n_hours,
-                            "seed": sysm.seed, "dt_h": sysm.dt_h, "units": "$, MW, MWh, pu, $/MWh",
-                            "total_cost_definition": TOTAL_COST_DEFINITION})
-            g = f.create_group("system")
-            g["adn_name"] = np.array(_adn_names(sysm), dtype=h5py.string_dtype())
-            pcc = np.array([a.pcc_bus for a in sysm.adns], np.int64)
-            g["pcc_bus"] = pcc
-            g["pcc_bus_id"] = np.asarray(sysm.tn.bus_id)[pcc]
-            g["load_mw"] = np.array([np.sum(a.load_p_mw, axis=1) for a in sysm.adns])
-            g["pv_avail_mw"] = np.array([np.sum(a.pv_avail_mw, axis=1) for a in sysm.adns])
-            for s in comp["schemes"]:
-                _scheme_to_h5(f.create_group(s), s, comp)
-    return _atomic(path, w)
+    def w(f):
+        f.attrs.update({"format": FORMAT, "format_version": FORMAT_VERSION, "tsodso_version": __version__,
+                        "schemes": ",".join(comp["schemes"]), "adns": sysm.n_adn, "hours": sysm.n_hours,
+                        "seed": sysm.seed, "dt_h": sysm.dt_h, "units": "$, MW, MWh, pu, $/MWh",
+                        "total_cost_definition": TOTAL_COST_DEFINITION})
+        g = f.create_group("system")
+        g["adn_name"] = np.array(_adn_names(sysm), dtype=h5py.string_dtype())
+        pcc = np.array([a.pcc_bus for a in sysm.adns], np.int64)
+        g["pcc_bus"] = pcc
+        g["pcc_bus_id"] = np.asarray(sysm.tn.bus_id)[pcc]
+        g["load_mw"] = np.array([np.sum(a.load_p_mw, axis=1) for a in sysm.adns])
+        g["pv_avail_mw"] = np.array([np.sum(a.pv_avail_mw, axis=1) for a in sysm.adns])
+        for s in comp["schemes"]:
+            _scheme_to_h5(f.create_group(s), s, comp)
+    return hdf5_bytes(w)
 
 
 def _scheme_to_h5(g, s, comp):
@@ -458,10 +468,9 @@ def _scheme_to_h5(g, s, comp):
 
 def read_comparison(path) -> dict:
     """{"attrs", "schemes": {name: {"attrs", "system": {key: value}, "per_adn": {key: (A,)}}}}."""
-    import h5py
-    with h5py.File(path, "r") as f:
+    with open_hdf5(path) as f:
         if f.attrs.get("format") != FORMAT or int(f.attrs.get("format_version", -1)) != FORMAT_VERSION:
-            raise ValueError(f"{path}: not a {FORMAT} v{FORMAT_VERSION} file "
+            raise ResultFileError(f"{path}: not a {FORMAT} v{FORMAT_VERSION} file "
                              f"(format={f.attrs.get('format')!r}, version={f.attrs.get('format_version')!r})")
         out = {"attrs": dict(f.attrs), "schemes": {}}
         for s in str(f.attrs["schemes"]).split(","):
@@ -561,13 +570,25 @@ def write_summary(comp, path):
     return _write_text(path, summary_text(comp))
 
 
-def write_all(comp, outdir, figures: bool = True) -> dict:
-    """metrics.md, metrics.csv, comparison.h5, summary.txt and (figures=True) the PNGs in outdir."""
-    os.makedirs(outdir, exist_ok=True)
-    paths = {"markdown": write_metrics_markdown(comp, os.path.join(outdir, "metrics.md")),
-             "csv": write_metrics_csv(comp, os.path.join(outdir, "metrics.csv")),
-             "hdf5": write_hdf5(comp, os.path.join(outdir, "comparison.h5")),
-             "summary": write_summary(comp, os.path.join(outdir, "summary.txt"))}
+def output_files(comp, figures: bool = True):
+    """[(kind, file name, content)] of a comparison folder, the summary last."""
+    files = [("markdown", "metrics.md", metrics_markdown(comp)),
+             ("csv", "metrics.csv", metrics_csv(comp)),
+             ("hdf5", "comparison.h5", comparison_bytes(comp))]
     if figures:
-        paths.update(write_figures(comp, outdir))
-    return paths
+        files += [(k, f"{k}.png", v) for k, v in figure_bytes(comp).items()]
+    files.append(("summary", "summary.txt", summary_text(comp)))
+    return files
+
+
+def write_all(comp, outdir, figures: bool = True, out=None) -> dict:
+    """metrics.md, metrics.csv, comparison.h5, (figures=True) the PNGs and summary.txt in
+    outdir, staged and renamed together (report/output.py; `out`: a prepared, locked
+    RunOutput). Returns {kind: path}."""
+    from .output import RunOutput
+    files = output_files(comp, figures)
+    if out is None:
+        os.makedirs(outdir, exist_ok=True)
+        out = RunOutput(os.fspath(outdir))
+    paths = out.write([(name, data) for _, name, data in files])
+    return {kind: paths[name] for kind, name, _ in files}

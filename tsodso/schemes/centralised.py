@@ -54,7 +54,7 @@ import numpy as np
 from ..conic import ProblemBuilder
 from ..conic.ecos_adapter import solve as ecos_solve
 from ..formulation.bilevel import Layout, add_leader, add_leader_costs, binary_groups, pcc_injections
-from ..formulation.common import USD_PER_OBJ_UNIT
+from ..formulation.common import GAP_FLOOR, USD_PER_OBJ_UNIT
 from ..formulation.tn import TNData, add_dcopf_primal
 from ..solver import BnBOptions, solve as bnb_solve
 from .dso_led import SchemeResult
@@ -167,7 +167,7 @@ def solve_centralised(system, time_limit: float = 600.0, rel_gap: float = 1e-4, 
     t0 = time.perf_counter()
     prob, lay = build_centralised(system)
     t_build = time.perf_counter() - t0
-    opts = BnBOptions(**{"time_limit": time_limit, "rel_gap": rel_gap, **(options or {})})
+    opts = BnBOptions(**{"time_limit": time_limit, "rel_gap": rel_gap, "gap_floor": GAP_FLOOR, **(options or {})})
     res = bnb_solve(prob, opts, heuristics=[make_warm_start(list(warm_start))] if warm_start else ())
     cert = {}
     if res.x is not None:

@@ -34,6 +34,11 @@ the best incumbent in x (None if there is none). There is no "unbounded": an ECO
 unboundedness answer is treated as untrusted (see relax.py), so a truly unbounded problem
 ends "unresolved" or at a limit, never with a wrong claim.
 
+`stop()` (default: conic/interrupt.py `requested`, i.e. SIGINT / SIGTERM under the CLI's
+handlers) is checked between nodes, between heuristics and before every ECOS attempt; when
+true the search ends with status "interrupted" and the incumbent (the node being solved
+goes back to the open nodes, so the best bound stays valid).
+
 The callback is called after every node with a dict (nodes, open_nodes, incumbent,
 best_bound, abs_gap, rel_gap, seconds); returning True stops the search ("interrupted").
 """
@@ -46,6 +51,7 @@ from typing import Callable, List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from ..conic import interrupt
 from .bounds import BoundTracker
 from .branching import Pseudocosts, any_split, meta_indices, select
 from .heuristics import Certifier, fix_and_solve, rounding_dive, run_user_heuristics
@@ -98,12 +104,16 @@ def complementarity_pairs(prob) -> np.ndarray:
     return p
 
 
-def solve(prob, options=None, heuristics: Sequence[Callable] = (), callback: Optional[Callable] = None) -> BnBResult:
+def solve(prob, options=None, heuristics: Sequence[Callable] = (), callback: Optional[Callable] = None,
+          stop: Optional[Callable[[], bool]] = None) -> BnBResult:
     opts = BnBOptions.coerce(options)
+    stop_requested = interrupt.requested if stop is None else stop
+    if not interrupt.active():
+        interrupt.clear()            # library use: no stale request from an earlier call
     pairs = complementarity_pairs(prob)
     t0 = time.perf_counter()
     heur_seconds = [0.0]             # wall time of each heuristic round (dive + user hooks)
-    tracker = BoundTracker(opts.abs_gap, opts.rel_gap, t0)
+    tracker = BoundTracker(opts.abs_gap, opts.rel_gap, t0, floor=opts.gap_floor)
     solver = NodeSolver(prob, opts)
     cert = Certifier(prob, opts, pairs)
     prop = Propagator(prob, opts.feas_tol, opts.int_tol) if opts.presolve else None
@@ -204,6 +214,9 @@ def solve(prob, options=None, heuristics: Sequence[Callable] = (), callback: Opt
                     abs_gap=a_gap, rel_gap=r_gap, seconds=tracker.elapsed())):
                 stop = "interrupted"
                 break
+            if stop_requested():
+                stop = "interrupted"
+                break
             if tracker.converged():
                 stop = "gap"
                 break
@@ -228,6 +241,10 @@ def solve(prob, options=None, heuristics: Sequence[Callable] = (), callback: Opt
                 if not ok:
                     continue                          # proven infeasible by propagation
             res = solver.solve(lb, ub)
+            if res.status == "interrupted":
+                store.push(node)                      # still open: its bound stays in the best bound
+                nodes -= 1
+                continue                              # the loop head sees the stop request
             if res.status == "infeasible":
                 continue
             if res.status == "untrusted":
@@ -262,7 +279,7 @@ def solve(prob, options=None, heuristics: Sequence[Callable] = (), callback: Opt
                 y[prob.integer] = np.round(y[prob.integer]) + 0.0
                 ok, improved = offer(y, "relaxation")
                 mark = "*" if improved else mark
-                if ok and prob.objective(y) - bound <= max(opts.abs_gap, opts.rel_gap * max(1.0, abs(prob.objective(y)))):
+                if ok and prob.objective(y) - bound <= tracker.tolerance(prob.objective(y)):
                     tracker.close(bound)
                     continue
             if dec is None:
@@ -272,7 +289,7 @@ def solve(prob, options=None, heuristics: Sequence[Callable] = (), callback: Opt
                     mark = "*" if improved else mark
                     if ok:
                         oy = prob.objective(y)
-                        if oy - bound <= max(opts.abs_gap, opts.rel_gap * max(1.0, abs(oy))):
+                        if oy - bound <= tracker.tolerance(oy):
                             tracker.close(bound)
                             continue
                 dec = select(prob, x, lb, ub, strict, pairs, None) or any_split(prob, lb, ub, opts, pairs)
@@ -289,6 +306,8 @@ def solve(prob, options=None, heuristics: Sequence[Callable] = (), callback: Opt
                     if y is not None and offer(y, "dive")[1]:
                         mark = "d"
                 for name, y in run_user_heuristics(heuristics, prob, x, lb, ub, log):
+                    if stop_requested():
+                        break
                     if offer(y, name)[1]:
                         mark = "u"
                 heur_seconds.append(time.perf_counter() - t_heur)

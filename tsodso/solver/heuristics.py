@@ -27,6 +27,7 @@ from typing import Callable, Optional, Sequence, Tuple
 
 import numpy as np
 
+from ..conic import interrupt
 from .branching import branch_fractional, implied_binaries, implied_rounding
 
 __all__ = ["Certifier", "fix_and_solve", "rounding_dive", "run_user_heuristics"]
@@ -84,7 +85,7 @@ def fix_and_solve(prob, node_solver, x, lb, ub, opts, pairs) -> Optional[np.ndar
         if np.any(lb[side] > 0):
             return None
     res = node_solver.solve(lb, ub)
-    if res.x is None:                   # infeasible, or no point at all
+    if res.x is None or res.status == "interrupted":   # infeasible, no point, or a stop request
         return None
     # An untrusted (inaccurate) answer is still a point: the Certifier decides, on the
     # residuals alone, whether it is feasible. Only bounds and pruning need a trusted status.
@@ -118,7 +119,7 @@ def rounding_dive(prob, node_solver, x, lb, ub, opts, pairs) -> Optional[np.ndar
         lb[pick] = r
         ub[pick] = r
         res = node_solver.solve(lb, ub)
-        if res.x is None:
+        if res.x is None or res.status == "interrupted":
             return None
         x = res.x                       # guidance only; the final point is certified
     return fix_and_solve(prob, node_solver, x, lb, ub, opts, pairs)
@@ -127,6 +128,8 @@ def rounding_dive(prob, node_solver, x, lb, ub, opts, pairs) -> Optional[np.ndar
 def run_user_heuristics(hooks: Sequence[Callable], prob, x, lb, ub, log=None):
     """Yields (name, point) for every non-None answer of the user heuristics."""
     for h in hooks:
+        if interrupt.requested():       # Ctrl-C / SIGTERM: skip the remaining hooks
+            return
         name = getattr(h, "__name__", repr(h))
         try:
             y = h(prob, None if x is None else x.copy(), lb.copy(), ub.copy())

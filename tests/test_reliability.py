@@ -1,0 +1,371 @@
+"""Reliability (issue 14): bad input, output safety, digests, the gap, stop requests.
+
+The catalogue of bad inputs: every case must end with exit code 2, exactly one line on
+stderr that names the flag (or file) and the value, no traceback, nothing on stdout and no
+output folder left behind. Signals: a real `tsodso solve` in a subprocess gets SIGINT /
+SIGTERM during the search and must stop within seconds with status "interrupted", exit
+130 / 143, the incumbent and the summary written.
+"""
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from tsodso.cli import main
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def run_cli(argv, capsys):
+    rc = main(argv)
+    out, err = capsys.readouterr()
+    return rc, out, err
+
+
+def assert_clear_error(rc, out, err, *needles):
+    lines = [ln for ln in err.splitlines() if ln.strip()]
+    assert rc == 2, (rc, err)
+    assert "Traceback" not in err and out == ""
+    assert len(lines) == 1, err
+    for n in needles:
+        assert n in lines[0], (n, lines[0])
+
+
+# ------------------------------------------------------------------------------ flags
+FLAG_CASES = [
+    (["solve", "--adns", "abc"], "--adns", "'abc'"),
+    (["solve", "--adns", "1.5"], "--adns", "'1.5'"),
+    (["solve", "--adns", "0"], "--adns", "0"),
+    (["solve", "--hours", "30"], "--hours", "30"),
+    (["solve", "--hours", "x"], "--hours", "'x'"),
+    (["solve", "--start", "24"], "--start", "24"),
+    (["solve", "--seed", "-1"], "--seed", "-1"),
+    (["solve", "--seed", "1e30"], "--seed", "1e30"),
+    (["solve", "--time-limit", "0"], "--time-limit", "0"),
+    (["solve", "--time-limit", "-1"], "--time-limit", "-1"),
+    (["solve", "--time-limit", "nan"], "--time-limit", "nan"),
+    (["solve", "--gap", "-1"], "--gap", "-1"),
+    (["solve", "--gap", "nan"], "--gap", "nan"),
+    (["solve", "--scheme", "foo"], "--scheme", "foo"),
+    (["solve", "--scenario", "/nonexistent/s.json"], "--scenario", "/nonexistent/s.json"),
+    (["compare", "--schemes", "foo"], "--schemes", "foo"),
+    (["compare", "--schemes", "dso-led,dso-led"], "--schemes", "dso-led"),
+    (["export", "--format", "mps"], "--format", "mps"),
+    (["size", "--adns", "1,x"], "--adns", "x"),
+]
+
+
+@pytest.mark.parametrize("argv,flag,value", FLAG_CASES, ids=[" ".join(c[0]) for c in FLAG_CASES])
+def test_bad_flag_is_one_line_before_any_work(argv, flag, value, tmp_path, capsys):
+    out_dir = tmp_path / "out"
+    extra = ["-o", str(out_dir)] if argv[0] in ("solve", "compare", "export") else []
+    rc, out, err = run_cli(argv + extra, capsys)
+    assert_clear_error(rc, out, err, flag, value)
+    assert not out_dir.exists()                  # nothing created
+
+
+def test_version_and_help_state_the_contracts(capsys):
+    rc, out, _ = run_cli(["--version"], capsys)
+    assert rc == 0 and out.startswith("tsodso ")
+    rc, out, _ = run_cli(["solve", "--help"], capsys)
+    assert rc == 0
+    text = " ".join(out.split())
+    assert "bounds the search only" in text          # what --time-limit covers
+    assert "exit codes" in text and "130" in text and "143" in text
+
+
+# ------------------------------------------------------------------------------ output location
+WINDOW = ["--adns", "1", "--hours", "1", "--start", "18", "--time-limit", "30"]
+
+
+def test_output_that_is_a_file_is_refused_before_solving(tmp_path, capsys):
+    f = tmp_path / "taken"
+    f.write_text("keep me")
+    t0 = time.perf_counter()
+    rc, out, err = run_cli(["solve", *WINDOW, "-o", str(f)], capsys)
+    assert_clear_error(rc, out, err, str(f), "not a directory")
+    assert time.perf_counter() - t0 < 10          # refused before the solve (data load only)
+    assert f.read_text() == "keep me"
+
+
+def test_output_folder_locked_by_another_run(tmp_path, capsys):
+    from tsodso.report.output import prepare_output
+    held = prepare_output(tmp_path)               # another run holds the folder
+    try:
+        rc, out, err = run_cli(["solve", *WINDOW, "-o", str(tmp_path)], capsys)
+        assert_clear_error(rc, out, err, str(tmp_path), "another tsodso run")
+    finally:
+        held.release()
+    assert sorted(os.listdir(tmp_path)) == [".tsodso.lock"]
+
+
+def test_export_to_a_directory_is_refused(tmp_path, capsys):
+    rc, out, err = run_cli(["export", *WINDOW[:6], "-o", str(tmp_path)], capsys)
+    assert_clear_error(rc, out, err, str(tmp_path), "is a directory")
+
+
+def test_compare_without_matplotlib_fails_before_solving(tmp_path, capsys, monkeypatch):
+    import builtins
+    real = builtins.__import__
+
+    def no_mpl(name, *a, **k):
+        if name == "matplotlib" or name.startswith("matplotlib."):
+            raise ImportError("No module named 'matplotlib'")
+        return real(name, *a, **k)
+    monkeypatch.setattr(builtins, "__import__", no_mpl)
+    rc, out, err = run_cli(["compare", *WINDOW, "--schemes", "dso-led", "-o", str(tmp_path / "o")], capsys)
+    assert_clear_error(rc, out, err, "matplotlib", "--no-figures")
+    assert not (tmp_path / "o").exists()
+
+
+# ------------------------------------------------------------------------------ writing
+def _files(tmp_path):
+    return sorted(os.listdir(tmp_path))
+
+
+def test_staged_write_never_mixes_two_runs_and_rescues(tmp_path, monkeypatch):
+    """Disk full on the second file: the folder keeps the old pair, a rescue copy is named."""
+    from tsodso.report import output as O
+    out = O.prepare_output(tmp_path)
+    out.write([("result.h5", b"old-h5"), ("summary.json", "old-json")])
+    real_put = O._put
+    calls = []
+
+    def failing_put(path, payload):
+        calls.append(path)
+        if path.endswith("summary.json") and ".staging-" in path:
+            raise OSError(28, "No space left on device", path)
+        return real_put(path, payload)
+    monkeypatch.setattr(O, "_put", failing_put)
+    with pytest.raises(O.OutputWriteError) as ei:
+        out.write([("result.h5", b"new-h5"), ("summary.json", "new-json")])
+    out.release()
+    assert (tmp_path / "result.h5").read_bytes() == b"old-h5"          # never a mixed pair
+    assert (tmp_path / "summary.json").read_text() == "old-json"
+    assert _files(tmp_path) == [".tsodso.lock", "result.h5", "summary.json"]   # staging removed
+    rescue = ei.value.rescue_dir
+    assert rescue and rescue in str(ei.value) and "No space left" in str(ei.value)
+    assert open(os.path.join(rescue, "result.h5"), "rb").read() == b"new-h5"
+    assert open(os.path.join(rescue, "summary.json")).read() == "new-json"
+
+
+def test_files_follow_the_umask(tmp_path):
+    from tsodso.conic.files import atomic_write
+    from tsodso.report.output import prepare_output
+    old = os.umask(0o022)
+    try:
+        p = atomic_write(str(tmp_path / "a.txt"), "x")
+        with prepare_output(tmp_path / "d") as out:
+            q = out.write([("b.json", "{}")])["b.json"]
+    finally:
+        os.umask(old)
+    assert os.stat(p).st_mode & 0o777 == 0o644
+    assert os.stat(q).st_mode & 0o777 == 0o644
+
+
+def _tmpfs(path, size):
+    os.makedirs(path, exist_ok=True)
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)],
+                       capture_output=True, text=True)
+    return r.returncode == 0
+
+
+def test_disk_full_on_a_small_tmpfs_keeps_the_result(tmp_path):
+    """A real full disk (tmpfs of 16 KiB): the solve is checked up front (free space), and a
+    disk that fills during the write leaves a rescue copy and exit 4, no temporary files."""
+    mnt = tmp_path / "small"
+    if not _tmpfs(mnt, "16k"):
+        pytest.skip("cannot mount a tmpfs here (needs root / CAP_SYS_ADMIN)")
+    try:
+        env = dict(os.environ, PYTHONPATH=ROOT)
+        # 1. too little free space: refused before solving
+        p = subprocess.run([sys.executable, "-m", "tsodso.cli", "solve", *WINDOW, "-o", str(mnt / "out")],
+                           capture_output=True, text=True, timeout=120, env=env, cwd=ROOT)
+        assert p.returncode == 2 and "MiB free" in p.stderr and "Traceback" not in p.stderr
+        # 2. the check passes (threshold lowered) but the disk fills while writing
+        code = ("import sys, tsodso.report.output as O; O.MIN_FREE_BYTES = 1; "
+                "from tsodso.cli import main; sys.exit(main(sys.argv[1:]))")
+        p = subprocess.run([sys.executable, "-c", code, "solve", *WINDOW, "-o", str(mnt / "out")],
+                           capture_output=True, text=True, timeout=120, env=env, cwd=ROOT)
+        assert p.returncode == 4, p.stderr[-2000:]
+        assert "Traceback" not in p.stderr and "saved to" in p.stderr
+        rescue = p.stderr.split("saved to ")[1].split()[0].rstrip(";")
+        summ = json.load(open(os.path.join(rescue, "summary.json")))
+        assert summ["status"] == "optimal"
+        from tsodso.report.results import read_result
+        assert read_result(os.path.join(rescue, "result.h5"))["attrs"]["status"] == "optimal"
+        left = [f for f in os.listdir(mnt / "out") if f != ".tsodso.lock"]
+        assert left == []                          # no .tmp-* / .staging-* left, no half file
+        import shutil
+        shutil.rmtree(rescue)
+    finally:
+        subprocess.run(["umount", str(mnt)], capture_output=True)
+
+
+# ------------------------------------------------------------------------------ digests
+def test_corrupted_result_dataset_is_detected_and_named(tmp_path):
+    import h5py
+    from tsodso.report.output import ResultFileError, hdf5_bytes, open_hdf5
+
+    def build(f):
+        f["x"] = np.arange(5.0)
+        f["g/names"] = np.array(["a", "bb"], dtype=h5py.string_dtype())
+    p = tmp_path / "r.h5"
+    p.write_bytes(hdf5_bytes(build))
+    with open_hdf5(p) as f:                       # intact: reads
+        assert f["x"][3] == 3.0
+    with h5py.File(p, "r+") as f:                 # a block zeroed behind our back
+        f["x"][:] = 0.0
+    with pytest.raises(ResultFileError, match=r"r\.h5.*'/x'.*SHA-256"):
+        with open_hdf5(p):
+            pass
+    (tmp_path / "junk.h5").write_bytes(b"not hdf5")
+    with pytest.raises(ResultFileError, match="junk.h5"):
+        with open_hdf5(tmp_path / "junk.h5"):
+            pass
+
+
+# ------------------------------------------------------------------------------ the gap
+def test_gap_needs_an_incumbent_and_a_finite_bound():
+    import math
+    from tsodso.solver.bounds import BoundTracker
+    t = BoundTracker(abs_tol=0.0, rel_tol=math.inf)
+    t.update_bound(-math.inf)
+    assert not t.converged()                      # --gap inf, no solution: not optimal
+    t.offer(5.0, np.zeros(1))
+    assert not t.converged()                      # a solution but bound -inf: not optimal
+    t.update_bound(1.0)
+    assert t.converged()
+
+
+def test_gap_floor_does_not_loosen_small_objectives():
+    """The issue's case: 0.099 $ over 737.93 $ is 1.34e-4 > 1e-4 (objective in k$)."""
+    from tsodso.formulation.common import GAP_FLOOR
+    from tsodso.solver.bounds import BoundTracker
+    t = BoundTracker(abs_tol=1e-6, rel_tol=1e-4, floor=GAP_FLOOR)
+    t.offer(0.73793, np.zeros(1))
+    t.update_bound(0.73793 - 0.000099)
+    assert t.gap()[1] == pytest.approx(0.099 / 737.93, rel=1e-9)
+    assert not t.converged()
+    old = BoundTracker(abs_tol=1e-6, rel_tol=1e-4)           # the generic floor, 1 unit = 1,000 $
+    old.offer(0.73793, np.zeros(1))
+    old.update_bound(0.73793 - 0.000099)
+    assert old.converged()                                   # what used to be reported optimal
+
+
+# ------------------------------------------------------------------------------ HiGHS
+def test_kkt_presolve_milps_survive_an_earlier_highs_run():
+    """Root cause of the flaky test_kkt_presolve: HiGHS's global scheduler is sized by the
+    first run in the process; the presolve asked for threads = 1 and every MILP failed
+    (kError) after any default HiGHS run. Here a default run comes first, in a fresh process."""
+    code = r"""
+import numpy as np, highspy
+h = highspy.Highs(); h.setOptionValue("output_flag", False)
+lp = highspy.HighsLp(); lp.num_col_ = 1; lp.num_row_ = 0
+lp.col_cost_ = np.array([1.0]); lp.col_lower_ = np.array([0.0]); lp.col_upper_ = np.array([1.0])
+h.passModel(lp); h.run()
+from tsodso.data import load_system
+from tsodso.formulation.bilevel import certified_pcc_bounds, pcc_box
+from tsodso.formulation.kkt_presolve import fixed_pairs
+from tsodso.formulation.tn import TNData
+s = load_system(adns=1, hours=2, seed=1, start=17)
+d = TNData.from_tn(s.tn, 2)
+lo_mw, hi_mw, b, _, buses = certified_pcc_bounds(s, d, 2)
+_, lo, hi = pcc_box(s, 2, lo_mw, hi_mw)
+print(fixed_pairs(d, buses, lo, hi, b)[1]["milp_failures"])
+"""
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert p.returncode == 0, p.stderr[-2000:]
+    assert p.stdout.split()[-1] == "0"
+
+
+def test_highs_milp_stops_on_a_stop_request():
+    """The HiGHS interrupt callback (conic/interrupt.watch_highs): a hard MILP stops at once."""
+    import highspy
+    from tsodso.conic import interrupt
+    rng = np.random.default_rng(3)
+    n, m = 60, 30
+    A = rng.integers(1, 100, (m, n)).astype(float)
+    h = highspy.Highs()
+    h.setOptionValue("output_flag", False)
+    h.setOptionValue("time_limit", 60.0)
+    inf = highspy.kHighsInf
+    h.addVars(n, np.zeros(n), np.ones(n))
+    h.changeColsCost(n, np.arange(n), -rng.integers(1, 100, n).astype(float))
+    h.changeColsIntegrality(n, np.arange(n), np.array([highspy.HighsVarType.kInteger] * n))
+    for i in range(m):
+        h.addRow(-inf, float(A[i].sum() / 2), n, np.arange(n), A[i])
+    interrupt.watch_highs(h)
+    interrupt.clear()
+    timer = threading.Timer(0.5, interrupt.request)
+    timer.start()
+    t0 = time.perf_counter()
+    try:
+        h.run()
+    finally:
+        timer.cancel()
+        interrupt.clear()
+    assert h.getModelStatus() == highspy.HighsModelStatus.kInterrupt
+    assert time.perf_counter() - t0 < 5.0
+
+
+# ------------------------------------------------------------------------------ signals
+def _solve_and_signal(tmp_path, sig, wait_for="tsodso B&B", extra=()):
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "tsodso.cli", "solve", "--adns", "1", "--hours", "8", "--start", "8",
+           "--gap", "0", "--time-limit", "120", "-o", str(out), *extra]
+    p = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    err = []
+    t_end = time.time() + 180
+    for line in p.stderr:                         # wait until the search runs
+        err.append(line)
+        if wait_for in line or time.time() > t_end:
+            break
+    time.sleep(1.5)
+    t0 = time.perf_counter()
+    p.send_signal(sig)
+    rest_out, rest_err = p.communicate(timeout=60)
+    return p.returncode, time.perf_counter() - t0, "".join(err) + rest_err, out
+
+
+@pytest.mark.parametrize("sig,code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)],
+                         ids=["SIGINT", "SIGTERM"])
+def test_signal_during_the_search_stops_and_writes(sig, code, tmp_path):
+    rc, stop_s, err, out = _solve_and_signal(tmp_path, sig)
+    assert rc == code, err[-3000:]
+    assert "Traceback" not in err
+    assert stop_s < 5.0, stop_s                  # measured ~0.3-1 s (one node solve)
+    summ = json.loads((out / "summary.json").read_text())
+    assert summ["status"] == "interrupted" and summ["stop_reason"] == "interrupted"
+    from tsodso.report.results import read_result
+    r = read_result(str(out / "result.h5"))
+    assert r["attrs"]["status"] == "interrupted"
+    if summ["objective"] is not None:            # the incumbent and its certificates
+        assert "x" in r and summ["follower_gap"] is not None and summ["soc_gap"] is not None
+    assert [f for f in os.listdir(out) if f.startswith(".") and f != ".tsodso.lock"] == []
+
+
+def test_signal_during_the_write_still_completes_the_files(tmp_path, capsys, monkeypatch):
+    """SIGTERM while the result files are written: the write finishes (the handler only
+    records the request), the pair is complete and the exit code says 143."""
+    from tsodso.report import output as O
+    real_put = O._put
+
+    def put_and_signal(path, payload):
+        if path.endswith("result.h5"):
+            os.kill(os.getpid(), signal.SIGTERM)
+        return real_put(path, payload)
+    monkeypatch.setattr(O, "_put", put_and_signal)
+    rc = main(["solve", *WINDOW, "--json", "-o", str(tmp_path)])
+    out, err = capsys.readouterr()
+    assert rc == 143, err[-2000:]
+    summ = json.loads(out)
+    assert json.loads((tmp_path / "summary.json").read_text()) == summ
+    from tsodso.report.results import read_result
+    assert read_result(str(tmp_path / "result.h5"))["attrs"]["status"] == summ["status"]
