@@ -38,7 +38,7 @@ if ROOT not in sys.path:
 
 def _assembly():
     try:
-        from tsodso.kernels import assembly       # installed: setup.py maps kernels/ -> tsodso.kernels
+        from tsodso.kernels import assembly       # installed: pyproject.toml maps kernels/ -> tsodso.kernels
     except ImportError:                           # source tree
         from kernels import assembly
     return assembly

@@ -249,7 +249,7 @@ def _bad_profile(tmp_path, row_edit, field, value):
 
 
 def test_nan_profile(tmp_path):
-    _bad_profile(tmp_path, lambda ln: ",".join(ln.split(",")[:3] + ["nan"]), "pv_avail", "nan")
+    _bad_profile(tmp_path, lambda ln: ",".join(ln.split(",")[:3] + ["nan"] + ln.split(",")[4:]), "pv_avail", "nan")
 
 
 def test_negative_profile(tmp_path):
@@ -289,3 +289,145 @@ def test_window_start_wraps(tmp_path):
     s = load_system(p, hours=4)
     d = load_system()
     np.testing.assert_array_equal(s.tn.load_mw, d.tn.load_mw[[22, 23, 0, 1]])
+
+
+# ------------------------------------------------------------------ issue 12: ratings, seasons, options
+CONDUCTOR = {"adn_defaults.feeder_rating": "conductor_class"}
+
+
+def test_conductor_class_rule():
+    """Every line gets the smallest EN 50182 type >= 1.5 x its per-feeder peak current (floor:
+    the smallest type); the aggregated limit is k x that rating; types are monotone along
+    each path from the root (a child never needs a larger conductor than its parent)."""
+    from tsodso.data.builder import CONDUCTOR_TYPES, base_current_a
+    from tsodso.data.radial_pf import radial_power_flow
+    amps = np.array([a for _, a in CONDUCTOR_TYPES])
+    assert amps.tolist() == [170, 210, 290, 350, 410, 470, 535, 645]
+    s = load_system(overrides=CONDUCTOR)
+    ib = base_current_a(12.66, 10.0)
+    assert ib == pytest.approx(456.0, abs=0.1)                 # 10 MVA / (sqrt 3 x 12.66 kV)
+    for a in s.adns:
+        k = a.feeders_aggregated
+        t = int(np.argmax(a.load_p_mw.sum(1)))
+        pf = radial_power_flow(a.line_from, a.line_to, a.line_r_pu, a.line_x_pu,
+                               a.load_p_mw[t] / a.base_mva, a.load_q_mvar[t] / a.base_mva, a.v0_pu)
+        need = 1.5 * pf.i_pu / k * ib
+        got = a.line_imax_pu / k * ib
+        rating = dict(CONDUCTOR_TYPES)
+        np.testing.assert_allclose(got, [rating[c] for c in a.line_conductor], rtol=1e-12)
+        assert np.all(got >= need)
+        for g, n in zip(got, need):
+            smaller = amps[amps < g - 1e-9]
+            assert smaller.size == 0 or smaller.max() < n     # no smaller type would do
+        assert got.min() == 170.0                                # the floor is used at lateral ends
+        for j in range(a.n_line):                               # parent rating >= child rating
+            par = np.flatnonzero(a.line_to == a.line_from[j])
+            if par.size:
+                assert got[par[0]] >= got[j]
+    # the old rule's 4-8.5 A lateral ratings are gone; head line of ADN1: 410 A type
+    assert s.adns[0].line_conductor[0] == "122-AL1/20-ST1A"
+
+
+def test_conductor_rule_largest_type_exceeded():
+    from tsodso.data.builder import conductor_ratings
+    with pytest.raises(CaseError) as ei:
+        conductor_ratings(np.array([1.0, 0.1]), 1, 1.5, 12.66, 10.0, "x.json", "ADNz")
+    assert "ADNz" in str(ei.value) and "line 1" in str(ei.value) and "645 A" in str(ei.value)
+    imax, types = conductor_ratings(np.array([0.001]), 3, 1.5, 12.66, 10.0)
+    assert types == ["34-AL1/6-ST1A"] and imax[0] == pytest.approx(3 * 170 / 456.02, rel=1e-4)
+
+
+def test_conductor_csv_is_current():
+    """cases/feeder_conductors.csv = python -m tsodso.data.conductors for the shipped
+    conductor-class scenario."""
+    from tsodso.data.conductors import conductor_rows
+    hdr, rows = conductor_rows(load_system(overrides=CONDUCTOR))
+    with open(os.path.join(case_dir(), "feeder_conductors.csv"), encoding="utf-8") as fh:
+        lines = [ln.rstrip("\n") for ln in fh if not ln.startswith("#")]
+    assert lines[0] == ",".join(hdr)
+    assert lines[1:] == [",".join(r) for r in rows]
+
+
+def test_legacy_scenario_is_the_old_rule():
+    old = load_system(os.path.join(case_dir(), "legacy_scenario.json"))
+    new = load_system(overrides={"adn_defaults.feeder_rating": "peak_load_factor"})
+    for a, b in zip(old.adns, new.adns):
+        np.testing.assert_array_equal(a.line_imax_pu, b.line_imax_pu)
+        assert a.line_conductor is None
+    np.testing.assert_allclose(old.adns[0].line_imax_pu[0], 2.39, atol=0.005)  # cases/README.md
+    p = read_profiles(os.path.join(case_dir(), "profiles_24h.csv"))
+    np.testing.assert_allclose(old.tn.load_mw.sum(1) / old.tn.load_mw.sum(1).max(),
+                               p["tn_load"] / p["tn_load"].max(), rtol=1e-12)
+
+
+def test_profile_columns_match_sources():
+    """The seasonal CSV columns are the RTS-96 weekday shapes and the clear-sky PV model of
+    tsodso/data/profiles.py (to the CSV's rounding)."""
+    from tsodso.data.profiles import SEASONS, pv_profile, rts_load_profile
+    p = read_profiles(os.path.join(case_dir(), "profiles_24h.csv"))
+    np.testing.assert_array_equal(p["tn_load_winter"], p["tn_load"])
+    for s in SEASONS:
+        np.testing.assert_allclose(p[f"tn_load_{s}"], rts_load_profile(s), atol=5e-3)
+        np.testing.assert_allclose(p[f"pv_{s}"], pv_profile(s), atol=5e-4)
+        assert p[f"tn_load_{s}"].max() == 1.0
+    e = {s: p[f"pv_{s}"].sum() for s in SEASONS}                    # MWh per MWp and clear day
+    assert e["winter"] < e["spring_autumn"] < e["summer"]
+    assert 2.0 < e["winter"] < 3.5 and 6.0 < e["summer"] < 8.0
+    # sunrise/sunset: winter PV only 07-17 h, summer from 04 h to 20 h
+    assert np.all(p["pv_winter"][:7] == 0) and np.all(p["pv_winter"][17:] == 0)
+    assert p["pv_summer"][4] > 0 and p["pv_summer"][19] > 0
+    # summer noon: a 30-deg panel at 48 N sees ~1 kW/m2 -> 0.85 x ~1.0
+    assert 0.8 < p["pv_summer"].max() <= 0.85
+
+
+def test_season_selects_columns():
+    p = read_profiles(os.path.join(case_dir(), "profiles_24h.csv"))
+    s = load_system(overrides={"season": "summer"}, hours=24)
+    pd = s.tn.load_mw.sum(1)
+    np.testing.assert_allclose(pd / pd.max(), p["tn_load_summer"] / p["tn_load_summer"].max())
+    a = s.adns[0]
+    np.testing.assert_allclose(a.pv_avail_mw.sum(1) / a.pv_avail_mw.sum(1).max(),
+                               p["pv_summer"] / p["pv_summer"].max())
+    m = load_system(overrides={"season": "summer", "tn.season": "winter"}, hours=24)
+    pd = m.tn.load_mw.sum(1)
+    np.testing.assert_allclose(pd / pd.max(), p["tn_load_winter"])
+    np.testing.assert_array_equal(m.adns[0].pv_avail_mw, a.pv_avail_mw)
+
+
+def test_voltage_rise_limit():
+    """bus ceiling = no-generation voltage at the minimum-load hour + limit, capped by vmax."""
+    from tsodso.data.radial_pf import radial_power_flow
+    s = load_system(overrides={"adn_defaults.voltage_rise_limit_pu": 0.02}, hours=3, start=11)
+    for a in s.adns:
+        assert a.bus_vmax_pu.shape == (a.n_bus,) and a.bus_vmax_pu[0] == a.v0_pu
+        assert np.all(a.bus_vmax_pu <= a.vmax_pu)
+    a = s.adns[0]
+    full = load_system(overrides={"adn_defaults.voltage_rise_limit_pu": 0.02}).adns[0]
+    t = int(np.argmin(full.load_p_mw.sum(1)))
+    ref = radial_power_flow(a.line_from, a.line_to, a.line_r_pu, a.line_x_pu,
+                            full.load_p_mw[t] / 10, full.load_q_mvar[t] / 10, a.v0_pu).v_pu
+    np.testing.assert_allclose(a.bus_vmax_pu[1:], np.minimum(ref[1:] + 0.02, a.vmax_pu), atol=1e-12)
+    np.testing.assert_array_equal(a.bus_vmax_pu, full.bus_vmax_pu)   # horizon-independent
+    assert load_system(hours=2).adns[0].bus_vmax_pu is None
+
+
+@pytest.mark.parametrize("key,value", [
+    ("adn_defaults.feeder_rating", "thermal"),
+    ("season", "monsoon"),
+    ("adn_defaults.voltage_rise_limit_pu", -0.02),
+    ("adn_defaults.voltage_rise_limit_pu", "2%"),
+    ("adn_defaults.pv_curtail_usd_per_mwh", -5),
+    ("adn_defaults.bess.degradation_usd_per_mwh", -1),
+])
+def test_bad_new_option(tmp_path, key, value):
+    p = _copy_cases(tmp_path)
+    with pytest.raises(CaseError) as ei:
+        load_system(p, overrides={key: value}, hours=1)
+    msg = str(ei.value)
+    assert key in msg and str(value) in msg and "\n" not in msg
+
+
+def test_bad_override_key():
+    with pytest.raises(CaseError) as ei:
+        load_system(overrides={"adn_default.bess.energy_hours": 2}, hours=1)
+    assert "adn_default" in str(ei.value)

@@ -16,7 +16,7 @@ import pytest
 import scipy.sparse as sp
 
 try:
-    from tsodso.kernels import assembly          # installed: setup.py maps kernels/ -> tsodso.kernels
+    from tsodso.kernels import assembly          # installed: pyproject.toml maps kernels/ -> tsodso.kernels
 except ImportError:                              # source tree: the repo root is on sys.path
     from kernels import assembly
 

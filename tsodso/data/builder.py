@@ -44,11 +44,22 @@ import numpy as np
 
 from .errors import CaseError
 from .matpower import Feeder, feeder_from_case, read_case, transmission_from_case
+from .profiles import SEASONS
 from .radial_pf import radial_power_flow
 from .system import ADN, System, Transmission
 from . import columns as C
 
 SCENARIO_FORMAT = "tsodso-scenario/1"
+FEEDER_RATING_RULES = ("conductor_class", "peak_load_factor")
+# EN 50182 aluminium-conductor steel-reinforced (ACSR, "AL1/ST1A") overhead conductors with
+# their continuous current ratings, A, as pandapower ships them as standard MV line types
+# (pandapower/std_types.py: "34-AL1/6-ST1A 20.0" ... "243-AL1/39-ST1A 20.0", ratings from
+# Heuck, Dettmann, Schulz: Elektrische Energieversorgung, Vieweg+Teubner 2013, p. 742f).
+CONDUCTOR_TYPES = (
+    ("34-AL1/6-ST1A", 170.0), ("48-AL1/8-ST1A", 210.0), ("70-AL1/11-ST1A", 290.0),
+    ("94-AL1/15-ST1A", 350.0), ("122-AL1/20-ST1A", 410.0), ("149-AL1/24-ST1A", 470.0),
+    ("184-AL1/30-ST1A", 535.0), ("243-AL1/39-ST1A", 645.0),
+)
 DEFAULT_SCENARIO = "default_scenario.json"
 
 
@@ -134,6 +145,25 @@ def read_scenario(path) -> dict:
     return sc
 
 
+def apply_overrides(sc: dict, overrides: dict) -> dict:
+    """Set scenario entries by dotted key in place ({"adn_defaults.bess.energy_hours": 2}).
+
+    Every key but the last must name an existing object (a typo is a CaseError naming it);
+    the last may be new (an optional key). Values are validated later by the builder."""
+    for dotted, value in overrides.items():
+        parts = str(dotted).split(".")
+        cur = sc
+        for i, k in enumerate(parts[:-1]):
+            if not isinstance(cur, dict) or not isinstance(cur.get(k), dict):
+                raise CaseError(sc["_path"], dotted, value,
+                                f"no scenario object '{'.'.join(parts[:i + 1])}' to override")
+            cur = cur[k]
+        if parts[-1] in ("", "_path"):
+            raise CaseError(sc["_path"], dotted, value, "not an overridable scenario key")
+        cur[parts[-1]] = value
+    return sc
+
+
 def _get(sc, dotted, kind=float, positive=False, nonneg=False):
     """Fetch a scenario value by dotted key, with type and sign checks naming the key."""
     cur = sc
@@ -162,16 +192,21 @@ def _resolve(sc, name) -> str:
 
 
 # ------------------------------------------------------------------------------ builder
-def load_system(scenario=None, adns: int = 5, hours: int = 24, seed: int = 0, start=None) -> System:
+def load_system(scenario=None, adns: int = 5, hours: int = 24, seed: int = 0, start=None,
+                overrides=None) -> System:
     """TN + `adns` ADNs over `hours` hours from a scenario (None = the shipped default case).
 
     `start` (0..23) is the first hour of the horizon and overrides the scenario's
-    `hours.start` (default 0); hours wrap around midnight.
+    `hours.start` (default 0); hours wrap around midnight. `overrides`: {dotted key: value}
+    replacing scenario entries before validation (e.g. {"adn_defaults.feeder_rating":
+    "peak_load_factor", "season": "summer"}); see `apply_overrides`.
 
     Raises `CaseError` for any problem in the files or the arguments.
     """
     path = default_scenario_path() if scenario is None else str(scenario)
     sc = read_scenario(path)
+    if overrides:
+        apply_overrides(sc, overrides)
     if isinstance(adns, bool) or not isinstance(adns, (int, np.integer)) or adns < 1:
         raise CaseError(path, "adns", adns, "number of ADNs must be an integer >= 1")
     if isinstance(hours, bool) or not isinstance(hours, (int, np.integer)) or not 1 <= hours <= 24:
@@ -197,9 +232,10 @@ def load_system(scenario=None, adns: int = 5, hours: int = 24, seed: int = 0, st
             raise CaseError(sc["_path"], key, name, f"no such profile column in {sc['profiles']}")
         return prof[name][hrs]
 
-    tn_mult = prof_col("tn.load_profile")
+    tn_col, pv_col = _season_columns(sc)
+    tn_mult = prof_col("tn.load_profile") if tn_col is None else _season_col(sc, prof, tn_col, hrs)
     adn_mult = prof_col("adn_defaults.load_profile")
-    pv_mult = prof_col("adn_defaults.pv_profile")
+    pv_mult = prof_col("adn_defaults.pv_profile") if pv_col is None else _season_col(sc, prof, pv_col, hrs)
 
     adn_list: List[ADN] = []
     for a, s in enumerate(specs):
@@ -231,6 +267,9 @@ def load_system(scenario=None, adns: int = 5, hours: int = 24, seed: int = 0, st
         bess = x.bess_pmax_mw.sum()
         pmin[a] = load - pv - bess
         pmax[a] = (load + bess) * (1.0 + margin)
+    fc = (sc.get("tso_led") or {}).get("forecast", "naive") if isinstance(sc.get("tso_led", {}), dict) else None
+    if fc not in ("dso", "naive"):
+        raise CaseError(path, "tso_led.forecast", fc, "unknown TSO-led forecast (one of dso, naive)")
     scen = {k: v for k, v in sc.items() if k != "_path"}
     scen["_path"] = path
     scen["_sigma"] = sigma
@@ -238,6 +277,34 @@ def load_system(scenario=None, adns: int = 5, hours: int = 24, seed: int = 0, st
     return System(tn=tn, adns=adn_list, dt_h=1.0, fee_grid_usd_per_mwh=float(fee_grid),
                   fee_local_usd_per_mwh=float(fee_local), fee_cross_usd_per_mwh=fee_cross,
                   pcc_min_mw=pmin, pcc_max_mw=pmax, seed=int(seed), scenario=scen)
+
+
+def _season_columns(sc):
+    """Profile columns chosen by the scenario's `season` (None, None: no season key, the
+    explicit `tn.load_profile` / `adn_defaults.pv_profile` columns are used).
+
+    `season` sets both; `tn.season` / `adn_defaults.pv_season` override one of them (to study
+    a mismatch). Columns: `tn_load_<season>`, `pv_<season>` (cases/profiles_24h.csv)."""
+    if "season" not in sc:
+        for key, sub in (("tn.season", sc.get("tn", {})), ("adn_defaults.pv_season", sc.get("adn_defaults", {}))):
+            if "season" in sub or "pv_season" in sub:
+                raise CaseError(sc["_path"], key, sub.get("season", sub.get("pv_season")),
+                                "needs the top-level 'season' key as well")
+        return None, None
+    out = []
+    for key, v in (("season", sc["season"]),
+                   ("tn.season", sc["tn"].get("season", sc["season"])),
+                   ("adn_defaults.pv_season", sc["adn_defaults"].get("pv_season", sc["season"]))):
+        if v not in SEASONS:
+            raise CaseError(sc["_path"], key, v, f"unknown season (one of {', '.join(SEASONS)})")
+        out.append(v)
+    return f"tn_load_{out[1]}", f"pv_{out[2]}"
+
+
+def _season_col(sc, prof, name, hrs):
+    if name not in prof:
+        raise CaseError(sc["_path"], "season", name, f"no such profile column in {sc['profiles']}")
+    return prof[name][hrs]
 
 
 def _adn_specs(sc, adns, seed, tn_bus_idx):
@@ -341,20 +408,32 @@ def _build_adn(sc, a, s, feeder: Feeder, fd_bus_idx, adn_mult, pv_mult) -> ADN:
     load_q = k * s["load_scale"] * np.outer(adn_mult, feeder.load_q_mvar)
     r = feeder.line_r_pu / k
     x = feeder.line_x_pu / k
-    # current limit: imax_factor x the AC current at the hour of peak load (PV 0, BESS idle)
+    # current limit from the AC current at the hour of peak load (PV 0, BESS idle): either
+    # imax_factor x that current ("peak_load_factor") or the smallest standard conductor
+    # carrying imax_factor x it ("conductor_class", see CONDUCTOR_TYPES)
     fac = _get(sc, "adn_defaults.imax_factor", positive=True)
+    rule = sc["adn_defaults"].get("feeder_rating", "peak_load_factor")
+    if rule not in FEEDER_RATING_RULES:
+        raise CaseError(path, "adn_defaults.feeder_rating", rule,
+                        f"unknown rule (one of {', '.join(FEEDER_RATING_RULES)})")
     tpk = int(np.argmax(load_p.sum(axis=1)))
     pf = radial_power_flow(feeder.line_from, feeder.line_to, r, x,
                            load_p[tpk] / feeder.base_mva, load_q[tpk] / feeder.base_mva, v0)
     if pf.v_pu.min() < vmin:
         raise CaseError(path, "adn_defaults.vmin_pu", vmin,
                         f"ADN {s['name']}: peak-load voltage {pf.v_pu.min():.4f} pu is below it")
+    if rule == "peak_load_factor":
+        imax, conductors = fac * pf.i_pu, None
+    else:
+        imax, conductors = conductor_ratings(pf.i_pu, k, fac, feeder.base_kv, feeder.base_mva,
+                                             path, s["name"])
+    bus_vmax = _voltage_rise_vmax(sc, s, feeder, k, r, x, v0, vmax)
     pros_ids = _get(sc, "adn_defaults.prosumer_bus_id", kind=int)
     pros = _feeder_bus(sc, fd_bus_idx, "adn_defaults.prosumer_bus_id", pros_ids)
     return ADN(
         name=s["name"], pcc_bus=int(s["pcc"]), base_kv=feeder.base_kv, base_mva=feeder.base_mva,
         line_from=feeder.line_from.copy(), line_to=feeder.line_to.copy(),
-        line_r_pu=r, line_x_pu=x, line_imax_pu=fac * pf.i_pu,
+        line_r_pu=r, line_x_pu=x, line_imax_pu=imax,
         v0_pu=float(v0), vmin_pu=float(vmin), vmax_pu=float(vmax),
         load_p_mw=load_p, load_q_mvar=load_q,
         pv_bus=pv_bus, pv_avail_mw=np.outer(pv_mult, pv_cap),
@@ -366,8 +445,62 @@ def _build_adn(sc, a, s, feeder: Feeder, fd_bus_idx, adn_mult, pv_mult) -> ADN:
         platform_usd_per_h=float(_get(sc, "adn_defaults.platform_usd_per_h", nonneg=True)),
         pv_curtail_usd_per_mwh=float(_get(sc, "adn_defaults.pv_curtail_usd_per_mwh",
                                           nonneg=True)),
-        feeders_aggregated=int(k),
+        feeders_aggregated=int(k), line_conductor=conductors, bus_vmax_pu=bus_vmax,
     )
+
+
+def _voltage_rise_vmax(sc, s, feeder, k, r, x, v0, vmax):
+    """Per-bus voltage ceiling from `adn_defaults.voltage_rise_limit_pu` (None / absent: none).
+
+    Static planning form of the MV voltage-rise rule (VDE-AR-N 4110:2018: the voltage change
+    caused by all generating units of an MV network must not exceed 2 % of the nominal
+    voltage): v_j <= v_j(no generation, minimum-load hour of the 24-h profile) + limit,
+    capped by vmax. The minimum-load hour gives the highest no-generation voltages, so this
+    is the loosest hour-independent reading of the rule (and does not depend on the horizon).
+    """
+    lim = sc["adn_defaults"].get("voltage_rise_limit_pu")
+    if lim is None:
+        return None
+    if isinstance(lim, bool) or not isinstance(lim, (int, float)) or not 0 < lim < 0.2:
+        raise CaseError(sc["_path"], "adn_defaults.voltage_rise_limit_pu", lim,
+                        "must be a number in (0, 0.2) pu or null")
+    prof = read_profiles(_resolve(sc, "profiles"))
+    col = _get(sc, "adn_defaults.load_profile", kind=str)
+    if col not in prof:
+        raise CaseError(sc["_path"], "adn_defaults.load_profile", col, "no such profile column")
+    m = float(prof[col].min())
+    p = k * s["load_scale"] * m * feeder.load_p_mw / feeder.base_mva
+    q = k * s["load_scale"] * m * feeder.load_q_mvar / feeder.base_mva
+    ref = radial_power_flow(feeder.line_from, feeder.line_to, r, x, p, q, v0).v_pu
+    out = np.minimum(ref + float(lim), float(vmax))
+    out[0] = v0
+    return out
+
+
+def base_current_a(base_kv: float, base_mva: float) -> float:
+    """Current base of a three-phase system, A: S_base / (sqrt(3) V_base)."""
+    return base_mva * 1e6 / (np.sqrt(3.0) * base_kv * 1e3)
+
+
+def conductor_ratings(i_peak_pu, k, factor, base_kv, base_mva, path="scenario", name="ADN"):
+    """Line current limits from standard conductor types.
+
+    i_peak_pu: (nl,) current of the aggregated ADN's lines at peak load, pu on (base_kv,
+    base_mva); k: feeders aggregated (each physical line carries i/k). Every physical line
+    gets the smallest type of CONDUCTOR_TYPES whose rated current is >= factor x its own peak
+    current (the smallest type is the floor); the aggregated limit is k x that rating.
+    Returns (imax_pu (nl,), type names (nl,)). A line above the largest type -> CaseError.
+    """
+    ib = base_current_a(base_kv, base_mva)
+    need_a = factor * np.asarray(i_peak_pu, float) / k * ib
+    amps = np.array([a for _, a in CONDUCTOR_TYPES], float)
+    idx = np.searchsorted(amps, need_a - 1e-9)          # first type with rating >= need
+    if np.any(idx >= amps.size):
+        j = int(np.argmax(need_a))
+        raise CaseError(path, "adn_defaults.feeder_rating", "conductor_class",
+                        f"ADN {name}: line {j + 1} needs {need_a[j]:.0f} A > the largest "
+                        f"conductor ({CONDUCTOR_TYPES[-1][0]}, {amps[-1]:.0f} A)")
+    return k * amps[idx] / ib, [CONDUCTOR_TYPES[i][0] for i in idx]
 
 
 def _build_tn(sc, tn_case, tn_mult, sigma) -> Transmission:

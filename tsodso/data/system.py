@@ -15,7 +15,7 @@ from the case files and the scenario.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import List
+from typing import List, Optional
 
 import numpy as np
 
@@ -98,6 +98,8 @@ class ADN:
     platform_usd_per_h: float     # fixed cost for a prosumer that trades P2P in an hour (0 = none)
     pv_curtail_usd_per_mwh: float = 0.0
     feeders_aggregated: int = 1   # number of identical 33-bus feeders this ADN stands for
+    line_conductor: Optional[List[str]] = None  # (nl,) conductor type per line (None: rating rule without types)
+    bus_vmax_pu: Optional[np.ndarray] = None    # (nbus,) per-bus voltage ceiling <= vmax_pu (voltage-rise rule), None = vmax_pu
 
     @property
     def n_bus(self) -> int:

@@ -1,4 +1,4 @@
-"""The DSO-led bilevel problem as one MISOCP (model.md): the problem recipe.
+"""The DSO-led bilevel problem as one MISOCP (docs/model.md): the problem recipe.
 
     leader   (all DSOs, one aggregate):  SOC-DistFlow + DER + settlement per ADN, cross-ADN P2P
     follower (TSO, per hour):            DC-OPF primal + KKT (duals, stationarity, complementarity)
@@ -66,12 +66,13 @@ def certified_pcc_bounds(system: System, d: TNData, T: int, shrink: float = 0.9,
     Starts from the ADNs' physical bounds. In an hour where the follower cannot be certified
     strictly feasible over the whole box (some admissible schedule would leave the TN without a
     strictly feasible dispatch, so its duals are unbounded), that hour's box is shrunk by
-    `shrink` towards its safest point until it is certified: model.md's "bound the PCC
-    schedules so that the follower always has one". The safest point is the best of the box's
-    lower corner, midpoint and upper corner by strict-feasibility slack (the slack is concave
-    in the PCC demand); if even that point has no strictly feasible TN dispatch, the scenario
-    is refused with a ModelError naming the hour. The imposed box is a restriction of the
-    leader and is reported (`Layout.pcc_box_scale`, 1 = the physical box).
+    `shrink` towards its safest point until it is certified (the PCC box of docs/model.md
+    section 3: the PCC schedules are bounded so that the follower always has a strictly
+    feasible point). The safest point is the best of the box's lower corner, midpoint and
+    upper corner by strict-feasibility slack (the slack is concave in the PCC demand); if even
+    that point has no strictly feasible TN dispatch, the scenario is refused with a ModelError
+    naming the hour. The imposed box is a restriction of the leader and is reported
+    (`Layout.pcc_box_scale`, 1 = the physical box).
     """
     from .bigm import ptdf, robust_slack
     lo0 = np.array(system.pcc_min_mw[:, :T], float)

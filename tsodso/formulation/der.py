@@ -1,12 +1,12 @@
-"""Distributed energy resources of one ADN: PV with curtailment, BESS with binaries (model.md s.3).
+"""Distributed energy resources of one ADN: PV with curtailment, BESS with binaries (docs/model.md s.3).
 
 PV (per site, hour):   0 <= p_pv <= PVavail_t
 BESS (per unit, hour; pu on the ADN base, energy pu*h):
     e_t = e_{t-1} + eta_c p_ch dt - p_dis dt / eta_d,   e_{-1} = e_0,  e_{T-1} = e_0 (cyclic)
     E_min <= e_t <= E_max
     Pmin on_ch <= p_ch <= Pmax on_ch,  Pmin on_dis <= p_dis <= Pmax on_dis,  on_ch + on_dis <= 1
-The model.md binary u_t (charge mode) is `on_ch`; `on_dis` is the separate discharge
-on-binary that the inverter minimum power needs. With Pmin = 0 the pair reduces to model.md's
+The docs/model.md binary u_t (charge mode) is `on_ch`; `on_dis` is the separate discharge
+on-binary that the inverter minimum power needs. With Pmin = 0 the pair reduces to docs/model.md's
 p_ch <= Pmax u, p_dis <= Pmax (1 - u).
 """
 from __future__ import annotations

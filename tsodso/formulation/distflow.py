@@ -1,6 +1,6 @@
 """SOC relaxation of DistFlow (branch flow model) for one radial ADN, all hours at once.
 
-For line l = (i, j) oriented away from the root (model.md section 3; ADN pu):
+For line l = (i, j) oriented away from the root (docs/model.md section 3; ADN pu):
 
     P_l - r_l l_l - sum_{k child of j} P_k + p_j = 0       (p_j: net injection at j, linear in DER)
     Q_l - x_l l_l - sum_{k child of j} Q_k + q_j = 0
@@ -52,6 +52,8 @@ def add_distflow(bld: ProblemBuilder, adn: ADN, T: int, prefix: str, pcc_bounds_
     imax2 = np.where(np.isfinite(adn.line_imax_pu), np.asarray(adn.line_imax_pu, float) ** 2, inf)
     vlo = np.full(nb, adn.vmin_pu ** 2)
     vhi = np.full(nb, adn.vmax_pu ** 2)
+    if getattr(adn, "bus_vmax_pu", None) is not None:      # voltage-rise rule (data layer)
+        vhi = np.minimum(vhi, np.asarray(adn.bus_vmax_pu, float) ** 2)
     vlo[0] = vhi[0] = adn.v0_pu ** 2
     P = bld.var(f"{prefix}.line_p_pu", (T, nl))
     Q = bld.var(f"{prefix}.line_q_pu", (T, nl))
@@ -68,7 +70,7 @@ def add_distflow(bld: ProblemBuilder, adn: ADN, T: int, prefix: str, pcc_bounds_
     load_q = np.asarray(adn.load_q_mvar, float)[:T] / adn.base_mva
 
     try:
-        from ..kernels import assembly as asm   # installed: setup.py maps kernels/ -> tsodso.kernels
+        from ..kernels import assembly as asm   # installed: pyproject.toml maps kernels/ -> tsodso.kernels
     except ImportError:
         try:
             from kernels import assembly as asm  # source tree: the repo root is on sys.path

@@ -1,4 +1,4 @@
-"""The follower's KKT conditions (model.md section 4), all hours at once (TN pu, k$/h).
+"""The follower's KKT conditions (docs/model.md section 4), all hours at once (TN pu, k$/h).
 
 Primal feasibility with explicit slacks (>= 0, bounded by `DualBounds`):
     s_fu = F - f,  s_fl = F + f,  s_gu = Gmax - g,  s_gl = g - Gmin
@@ -88,7 +88,7 @@ def add_kkt(bld: ProblemBuilder, d: TNData, v: TNVars, bounds: DualBounds, mode:
     st = Rows(T * ng + T * nk + T * (nb - 1))
     st.rhs[: T * ng] = np.tile(-d.c1, T)
     try:
-        from ..kernels import assembly as asm   # installed: setup.py maps kernels/ -> tsodso.kernels
+        from ..kernels import assembly as asm   # installed: pyproject.toml maps kernels/ -> tsodso.kernels
     except ImportError:
         try:
             from kernels import assembly as asm  # source tree: the repo root is on sys.path

@@ -1,4 +1,4 @@
-"""Settlement of every bus's net position: grid, local P2P pool, cross-ADN P2P (model.md s.3).
+"""Settlement of every bus's net position: grid, local P2P pool, cross-ADN P2P (docs/model.md s.3).
 
 Per ADN, hour t, bus j >= 1 (ADN pu; net injection p_j = PV + discharge - charge - load):
 

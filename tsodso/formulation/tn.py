@@ -1,4 +1,4 @@
-"""Transmission network: DC optimal power flow blocks (model.md section 4).
+"""Transmission network: DC optimal power flow blocks (docs/model.md section 4).
 
 Per hour t, bus b, line k, generator g (TN pu, k$):
 

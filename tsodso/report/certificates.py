@@ -1,11 +1,11 @@
-"""Certificates computed from a DSO-led solution: checks anyone can rerun (model.md section 6).
+"""Certificates computed from a DSO-led solution: checks anyone can rerun (docs/model.md section 6).
 
 follower   Fix the leader's PCC schedule and solve each hour's DC-OPF with HiGHS' QP solver in
            PTDF form (`tsodso.data.calibration.solve_dcopf`): a different solver and a different
            formulation from the ECOS-based MISOCP. Compare cost ($/h), dispatch (MW) and LMPs
            ($/MWh). `follower_gap` = max over hours of |cost_ours - cost_highs| / max(1, cost_highs).
            LMPs can legitimately differ where the follower's duals are not unique (optimistic
-           convention, model.md s.1); dispatch and cost cannot.
+           convention, docs/model.md s.1); dispatch and cost cannot.
 soc        max over ADNs, hours, lines of v_i l_ij - P_ij^2 - Q_ij^2 (pu^2; 0 = exact), and the
            worst |V_sweep - sqrt(v)| (pu) against a backward/forward sweep AC power flow of the
            solution's net injections at the same root voltage.

@@ -1,4 +1,4 @@
-"""Metrics of a scheme's outcome, per ADN and for the system (model.md section 6, issue 5).
+"""Metrics of a scheme's outcome, per ADN and for the system (docs/model.md section 6, issue 5).
 
 Every scheme hands its solution to the metrics as an `Outcome`: per ADN the solution vector and
 the index arrays of its blocks (formulation/distflow.py `FeederVars`, der.py `DERVars`, p2p.py

@@ -3,7 +3,7 @@
 Schema of result.h5 (format "tsodso-result", version 1):
   attrs: format, format_version, tsodso_version, scheme, status, objective_usd, best_bound_usd,
          rel_gap, stop_reason, adns, hours, seed, complementarity, objective_unit_model ("k$")
-  /x                      full solution vector of the MISOCP (model units, see docs/units)
+  /x                      full solution vector of the MISOCP (model units, see docs/units.md)
   /blocks/<name>          each named variable block, reshaped ((T, ...) arrays)
   /pcc_import_mw          (A, T) PCC import per ADN, MW (> 0 = import from the TN)
   /lmp_usd_per_mwh        (T, nb) LMPs of the solution

@@ -1,6 +1,6 @@
 """Centralised (TSO-managed) scheme: one co-optimisation of the TN and all ADNs, the welfare reference.
 
-model.md section 5 ("the review's first model"): no bilevel, no KKT. One MISOCP over
+docs/model.md section 5 ("the review's first model"): no bilevel, no KKT. One MISOCP over
 
     TN    DC-OPF primal of every hour with its limits (formulation/tn.py, `bounds=True`):
           nodal balance with the ADNs' PCC imports as demand, flow definition, |f| <= F,
@@ -26,7 +26,7 @@ Payments that are **transfers** between parties and are therefore *not* in the t
 * P2P energy payments between peers (local pool and cross-ADN): seller's revenue = buyer's
   payment;
 * the tso-led deviation settlement (DSO -> TSO).
-The use-of-system fees are kept (as in the DSO-led leader's cost, model.md s.3: "a real cost
+The use-of-system fees are kept (as in the DSO-led leader's cost, docs/model.md s.3: "a real cost
 to users"): they stand for the cost of using the distribution / transmission network, which
 the model has no other term for, and they make the settlement of the centralised solution
 well defined (without them the P2P variables would be arbitrary). The same definition of the

@@ -75,7 +75,7 @@ import numpy as np
 
 from ..conic import ProblemBuilder
 from ..conic.ecos_adapter import OPTIMAL, OPTIMAL_INACCURATE, solve as ecos_solve
-from ..data.calibration import forecast_net_load_mw
+from .forecast import pcc_forecast
 from ..formulation.bigm import ModelError
 from ..formulation.distflow import add_distflow, add_injection, close_p_balance, soc_gap
 from .tso_led import DEVIATION_PENALTY_USD_PER_MWH, TSOLedResult, solve_tso_led, virtual_battery
@@ -187,7 +187,8 @@ def envelope_certificate(system, env: PCCEnvelope) -> dict:
                 pf = radial_power_flow(adn.line_from, adn.line_to, adn.line_r_pu, adn.line_x_pu,
                                        p[t] / S, np.asarray(adn.load_q_mvar, float)[t] / S, v0_pu=adn.v0_pu)
                 worst_p = max(worst_p, abs(pf.p_head_pu * S - target[t]))
-                viol = max(float(np.max(pf.v_pu - adn.vmax_pu)), float(np.max(adn.vmin_pu - pf.v_pu)),
+                vmax = adn.vmax_pu if adn.bus_vmax_pu is None else adn.bus_vmax_pu
+                viol = max(float(np.max(pf.v_pu - vmax)), float(np.max(adn.vmin_pu - pf.v_pu)),
                            float(np.max(pf.i_pu - adn.line_imax_pu)))
                 worst_viol = max(worst_viol, viol)
     return {"all_solved": True, "max_soc_gap": float(np.max(env.soc_gap)),
@@ -198,12 +199,14 @@ def envelope_certificate(system, env: PCCEnvelope) -> dict:
 def diagnose_clearing(system, env: PCCEnvelope, status: str) -> str:
     """Why the bounded clearing failed, naming the ADN and hour where that can be pinned down."""
     T = env.lo_mw.shape[1]
-    N = forecast_net_load_mw(system)[:, :T]
+    fc = pcc_forecast(system, T)
+    N = fc.net_load_mw
     hours = system.scenario.get("_hours", list(range(T))) if isinstance(system.scenario, dict) else list(range(T))
     for a, adn in enumerate(system.adns):
         pm = virtual_battery(adn).pmax_mw
-        pv = adn.pv_avail_mw[:T].sum(axis=1)
-        lo_b, hi_b = N[a] - pm, N[a] + pv + pm                 # what the validated bid can schedule
+        pv = fc.pv_mw[a]
+        lo_b = np.maximum(N[a] - pm, fc.lo_mw[a])              # what the validated bid can schedule
+        hi_b = np.minimum(N[a] + pv + pm, fc.hi_mw[a])
         for t in range(T):
             if not (np.isfinite(env.lo_mw[a, t]) and np.isfinite(env.hi_mw[a, t])):
                 return (f"ADN {adn.name} (index {a}), hour {t} (clock {hours[t]}:00): the DSO validation "

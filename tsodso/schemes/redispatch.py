@@ -3,7 +3,7 @@
     redispatch(system, pcc_import_mw) -> TNOutcome
 
 Every scheme ends with PCC exchanges `P0[a, t]` (MW, import > 0). With them fixed, the TSO's
-DC-OPF of hour t (model.md section 4) is solved by `tsodso.data.calibration.solve_dcopf`:
+DC-OPF of hour t (docs/model.md section 4) is solved by `tsodso.data.calibration.solve_dcopf`:
 dispatch `gen_mw` (T, ng), flows, the hour's cost (c2 g^2 + c1 g + c0, $/h) and the LMPs
 `d cost / d demand` ($/MWh, (T, nb)). The schemes use it as
 * tso-led: the re-dispatch of the realised exchanges (the actual TN outcome);

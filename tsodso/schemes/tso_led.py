@@ -1,10 +1,13 @@
-"""TSO-led (conventional top-down) scheme: the TSO clears first, each DSO then tracks (model.md s.5).
+"""TSO-led (conventional top-down) scheme: the TSO clears first, each DSO then tracks (docs/model.md s.5).
 
 Step 1 - TSO clearing (one continuous SOCP over all hours, our conic core + ECOS)
     The TSO's DC-OPF of every hour (formulation/tn.py, with limits) in which ADN a is an
     aggregate at its PCC bus:
-      forecast net load   N_at = sum_j load_jt - sum_k PVavail_kt   (MW; PV at full availability,
-                          batteries idle, feeder losses ignored = `calibration.forecast_net_load_mw`)
+      forecast net load   N_at (MW), schemes/forecast.py: "naive" = sum_j load_jt - sum_k PVavail_kt
+                          (PV at full availability, batteries idle, feeder losses ignored); "dso"
+                          = each DSO's own sweep power flow (losses, forecast curtailment) with its
+                          export / import limits lo_at <= S_at <= hi_at. Scenario key
+                          `tso_led.forecast` (absent = "naive")
       flexibility         one virtual battery per ADN built from the ADN's BESS data:
                           power 0 <= c_at, d_at <= sum_i Pmax_i, energy sum Emin <= e_at <= sum Emax,
                           e_at = e_a,t-1 + eta_c c_at dt - d_at dt / eta_d, e_a,-1 = e_a,T-1 = sum E0,
@@ -57,7 +60,6 @@ import numpy as np
 
 from ..conic import ProblemBuilder
 from ..conic.ecos_adapter import OPTIMAL, solve as ecos_solve
-from ..data.calibration import forecast_net_load_mw
 from ..formulation.bilevel import Layout, add_leader, add_leader_costs, binary_groups
 from ..conic import interrupt
 from ..formulation.common import GAP_FLOOR, USD_PER_OBJ_UNIT, Rows, add_eq_rows, usd_per_mwh_to_obj
@@ -65,6 +67,7 @@ from ..formulation.tn import TNData, add_dcopf_primal
 from ..solver import BnBOptions, solve as bnb_solve
 from .centralised import add_generation_cost
 from .dso_led import SchemeResult, _num
+from .forecast import PCCForecast, pcc_forecast
 from .redispatch import TNOutcome, generation_cost_usd_per_h, redispatch
 
 SCHEME = "tso-led"
@@ -111,9 +114,10 @@ class Clearing:
     virtual_batteries: List[VirtualBattery] = field(default_factory=list)
     seconds: float = 0.0
     pv_withheld_mw: Optional[np.ndarray] = None   # (A, T), only with `pcc_range_mw` (hybrid)
+    forecast: Optional[PCCForecast] = None        # the ADNs' PCC forecast (mode, N, limits)
 
 
-def clear_tso(system, hours: int | None = None, pcc_range_mw=None) -> Clearing:
+def clear_tso(system, hours: int | None = None, pcc_range_mw=None, forecast: str | None = None) -> Clearing:
     """Step 1: the TSO's multi-hour DC-OPF with each ADN as forecast net load + virtual battery.
 
     `pcc_range_mw` = (lo, hi), arrays (A, >= T) in MW (import > 0): the DSOs' validated PCC
@@ -121,12 +125,16 @@ def clear_tso(system, hours: int | None = None, pcc_range_mw=None) -> Clearing:
     PV-withholding variable 0 <= w_at <= sum_k PVavail_kt (S = N + c - d + w; priced at the ADN's
     PV curtailment penalty), since a range above the forecast net load can only be met by PV the
     network cannot take. None (default) = the tso-led clearing, unchanged.
+    `forecast`: "dso" | "naive" | None (= the scenario's `tso_led.forecast`, default "naive"):
+    the ADNs' PCC forecast (schemes/forecast.py); with "dso" the DSOs' export and import
+    limits bound the schedule as well.
     """
     t0 = time.perf_counter()
     T = system.n_hours if hours is None else int(hours)
     A, dt, base = system.n_adn, system.dt_h, system.tn.base_mva
     d = TNData.from_tn(system.tn, T)
-    N = forecast_net_load_mw(system)[:, :T]
+    fc = pcc_forecast(system, T, forecast)
+    N = fc.net_load_mw
     vbs = [virtual_battery(adn) for adn in system.adns]
     bld = ProblemBuilder()
     pm = np.array([v.pmax_mw for v in vbs]) / base
@@ -134,12 +142,13 @@ def clear_tso(system, hours: int | None = None, pcc_range_mw=None) -> Clearing:
     dis = bld.var("vb.discharge_pu", (T, A), 0.0, pm)
     e = bld.var("vb.energy_puh", (T, A), np.array([v.emin_mwh for v in vbs]) / base,
                 np.array([v.emax_mwh for v in vbs]) / base)
+    lo, hi = fc.lo_mw.T / base, fc.hi_mw.T / base       # DSO limits (+-inf: naive forecast)
     if pcc_range_mw is None:
-        sched = bld.var("vb.pcc_schedule_pu", (T, A))
-    else:
-        lo, hi = (np.asarray(v, float)[:, :T].T / base for v in pcc_range_mw)
         sched = bld.var("vb.pcc_schedule_pu", (T, A), lo, hi)
-        pv_av = np.array([adn.pv_avail_mw[:T].sum(axis=1) for adn in system.adns]).T / base
+    else:
+        rlo, rhi = (np.asarray(v, float)[:, :T].T / base for v in pcc_range_mw)
+        sched = bld.var("vb.pcc_schedule_pu", (T, A), np.maximum(lo, rlo), np.minimum(hi, rhi))
+        pv_av = fc.pv_mw.T / base
         wh = bld.var("vb.pv_withheld_pu", (T, A), 0.0, pv_av)
         pen = np.array([adn.pv_curtail_usd_per_mwh for adn in system.adns])
         bld.add_cost(wh, np.broadcast_to(usd_per_mwh_to_obj(pen, base, dt), wh.shape))
@@ -171,13 +180,13 @@ def clear_tso(system, hours: int | None = None, pcc_range_mw=None) -> Clearing:
     nan = lambda *s: np.full(s, np.nan)      # noqa: E731
     if sol.status != OPTIMAL or sol.x is None:
         return Clearing(sol.status, nan(A, T), N, nan(T, d.nb), nan(T, d.ng), math.nan,
-                        nan(A, T), nan(A, T), nan(A, T), vbs, time.perf_counter() - t0)
+                        nan(A, T), nan(A, T), nan(A, T), vbs, time.perf_counter() - t0, forecast=fc)
     x = sol.x
     y = sol.y[prob.eq_blocks["tn.balance"]].reshape(T, d.nb)
     lmp = -y * USD_PER_OBJ_UNIT / base / dt            # d cost / d demand (ECOS sign), $/MWh
     return Clearing(OPTIMAL, x[sched].T * base, N, lmp, x[tnv.g] * base, sol.objective * USD_PER_OBJ_UNIT,
                     x[ch].T * base, x[dis].T * base, x[e].T * base, vbs, time.perf_counter() - t0,
-                    None if pcc_range_mw is None else x[wh].T * base)
+                    None if pcc_range_mw is None else x[wh].T * base, forecast=fc)
 
 
 # ------------------------------------------------------------------------------ step 2
@@ -289,6 +298,7 @@ class TSOLedResult(SchemeResult):
                 "seconds": round(self.build_seconds + self.solve_seconds, 3),
                 "clearing_status": self.clearing.status, "dso_statuses": [d.status for d in self.dsos],
                 "deviation_penalty_usd_per_mwh": self.penalty_usd_per_mwh,
+                "forecast": self.clearing.forecast.mode if self.clearing.forecast is not None else None,
                 "redispatch_all_solved": bool(self.tn.ok) if self.tn is not None else None,
                 "size": self.size, "binaries": self.binaries}
 
@@ -304,13 +314,14 @@ def _sum_dicts(ds):
 def solve_tso_led(system, time_limit: float = 600.0, rel_gap: float = 1e-4,
                   deviation_penalty_usd_per_mwh: float = DEVIATION_PENALTY_USD_PER_MWH,
                   certify: bool = True, options: dict | None = None, pcc_range_mw=None,
-                  scheme: str = SCHEME) -> TSOLedResult:
+                  scheme: str = SCHEME, forecast: str | None = None) -> TSOLedResult:
     """Steps 1-3 of the module docstring. `options`: extra BnBOptions fields for the DSO solves.
-    `pcc_range_mw`, `scheme`: the hybrid scheme's validated PCC ranges (`clear_tso`) and name."""
+    `pcc_range_mw`, `scheme`: the hybrid scheme's validated PCC ranges (`clear_tso`) and name.
+    `forecast`: the ADNs' PCC forecast, "dso" | "naive" | None = the scenario's (`clear_tso`)."""
     from ..report.certificates import soc_certificate
     t0 = time.perf_counter()
     T = system.n_hours
-    clr = clear_tso(system, T, pcc_range_mw)
+    clr = clear_tso(system, T, pcc_range_mw, forecast)
     dsos: List[DSOTracking] = []
     if clr.status == OPTIMAL:
         deadline = t0 + time_limit

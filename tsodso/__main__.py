@@ -1,0 +1,7 @@
+"""`python -m tsodso ...` = the `tsodso` command."""
+import sys
+
+from .cli import main
+
+if __name__ == "__main__":
+    sys.exit(main())
