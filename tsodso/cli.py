@@ -34,7 +34,9 @@ import math
 import os
 import sys
 
-import numpy as np
+# No numpy (or anything that starts threads) at module level: `main` blocks SIGINT / SIGTERM
+# in the main thread before the first thread exists (numpy's OpenBLAS starts one at import),
+# so that only the watcher of conic/interrupt.py receives them (see `interrupt.handlers`).
 
 EXIT_OK, EXIT_INTERNAL, EXIT_USAGE, EXIT_NO_SOLUTION, EXIT_WRITE = 0, 1, 2, 3, 4
 MAX_ADNS = 1000
@@ -162,6 +164,7 @@ def _err(text) -> None:
 
 
 def _jsonable(o):
+    import numpy as np
     if isinstance(o, dict):
         return {k: _jsonable(v) for k, v in o.items()}
     if isinstance(o, (list, tuple)):
@@ -316,6 +319,7 @@ def cmd_compare(args):
 
 # ------------------------------------------------------------------------------ validate, size, export
 def cmd_validate(args):
+    import numpy as np
     from .validate import baran_wu_distflow, case30_dcopf
     a, b = case30_dcopf(), baran_wu_distflow()
     out = {"case30_dcopf": {k: v for k, v in a.items() if np.isscalar(v)},
@@ -465,22 +469,32 @@ def main(argv=None) -> int:
         args = build_parser().parse_args(argv)
     except SystemExit as e:             # a flag error (one line printed, code 2), --help, --version
         return e.code if isinstance(e.code, int) else EXIT_USAGE
-    from .conic import interrupt
+    import signal
+    # block SIGINT / SIGTERM before anything starts a thread (conic/interrupt.py `handlers`)
+    old_mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+    try:
+        from .conic import interrupt
+        with interrupt.handlers(old_mask):
+            return _run(args, interrupt)
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old_mask)
+
+
+def _run(args, interrupt) -> int:
     from .report.output import OutputWriteError
     user_errors = _user_errors()
-    with interrupt.handlers():
-        try:
-            with _stdout_for_reports():
-                return args.func(args)
-        except user_errors as e:
-            _err(f"tsodso {args.cmd}: error: {e}")
-            return EXIT_USAGE
-        except OutputWriteError as e:
-            _err(f"tsodso {args.cmd}: error: {e}")
-            return EXIT_WRITE
-        except KeyboardInterrupt:
-            _err("tsodso: interrupted")
-            return interrupt.exit_code()
+    try:
+        with _stdout_for_reports():
+            return args.func(args)
+    except user_errors as e:
+        _err(f"tsodso {args.cmd}: error: {e}")
+        return EXIT_USAGE
+    except OutputWriteError as e:
+        _err(f"tsodso {args.cmd}: error: {e}")
+        return EXIT_WRITE
+    except KeyboardInterrupt:
+        _err("tsodso: interrupted")
+        return interrupt.exit_code()
 
 
 if __name__ == "__main__":

@@ -22,7 +22,7 @@ import numpy as np
 
 from ..conic.ecos_adapter import solve as ecos_solve
 from ..formulation.tn import TNData, add_dcopf_primal
-from ..conic import ProblemBuilder
+from ..conic import ProblemBuilder, interrupt
 
 ACTIVE_TOL = 1e-7
 PAIR_TOL = 1e-7      # a pair (dual, slack) holds if min(dual, slack) <= this (B&B comp_tol is 1e-6)
@@ -110,7 +110,7 @@ def consolidate_platform(prob, lay, y, lb, ub, max_solves: int = 12):
     if sol.x is None or sol.status not in SOLVED or sol.y is None:
         return y, solves
     best_x, best = y, prob.objective(y)
-    while solves < max_solves:
+    while solves < max_solves and not interrupt.requested():
         r = prob.c + prob.A.T @ sol.y + prob.G.T @ sol.z
         vol = np.zeros(prob.n)       # P2P volume gated by each platform binary (pu)
         for sv in lay.settle:
@@ -128,7 +128,7 @@ def consolidate_platform(prob, lay, y, lb, ub, max_solves: int = 12):
                         drop.append(j)
         drop = np.array(sorted(drop, key=key, reverse=True), np.int64)
         improved = False
-        while drop.size and solves < max_solves:
+        while drop.size and solves < max_solves and not interrupt.requested():
             lb2, ub2 = lb.copy(), ub.copy()
             lb2[drop] = ub2[drop] = 0.0
             s2 = ecos_solve(prob, lb2, ub2, reltol=1e-6, abstol=1e-7)
