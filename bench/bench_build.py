@@ -37,10 +37,7 @@ if ROOT not in sys.path:
 
 
 def _assembly():
-    try:
-        from tsodso.kernels import assembly       # installed: pyproject.toml maps kernels/ -> tsodso.kernels
-    except ImportError:                           # source tree
-        from kernels import assembly
+    from tsodso.formulation._kernels import assembly   # kernels/ (tsodso.kernels when installed)
     return assembly
 
 

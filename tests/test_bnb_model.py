@@ -15,7 +15,7 @@ pytest.importorskip("pyscipopt")
 from tsodso.conic.scip import solve_scip
 from tsodso.data import load_system
 from tsodso.formulation.bilevel import build_dso_led
-from tsodso.report.certificates import certify
+from tsodso.evaluation.certificates import certify
 from tsodso.schemes.dso_led import solve_dso_led
 
 INSTANCES = [  # (adns, hours, seed, start)

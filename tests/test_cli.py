@@ -18,7 +18,7 @@ KEYS = ("status", "objective", "best_bound", "gap", "nodes", "seconds", "followe
 
 
 def test_solve_json_is_one_object_and_o_writes_the_result(tmp_path, capsys):
-    from tsodso.report.results import read_result
+    from tsodso.report.hdf5 import read_result
     assert main(["solve", *WINDOW, "--json", "-o", str(tmp_path)]) == 0
     out, err = capsys.readouterr()
     summ = json.loads(out)                       # the whole stdout is one JSON object
@@ -36,7 +36,7 @@ def test_solve_json_is_one_object_and_o_writes_the_result(tmp_path, capsys):
 
 @pytest.mark.parametrize("scheme", ["tso-led", "hybrid", "centralised"])
 def test_solve_other_schemes_text_and_output(scheme, tmp_path, capsys):
-    from tsodso.report.compare import read_comparison
+    from tsodso.report.hdf5 import read_comparison
     assert main(["solve", *WINDOW, "--scheme", scheme, "-o", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert f"scheme      : {scheme}" in out and "certificates:" in out

@@ -120,7 +120,7 @@ def test_fleet_sizes_build_fast_and_scale(n):
 @pytest.mark.parametrize("n", [1, 50, 200])
 def test_fleet_corners_feasible(n):
     pytest.importorskip("highspy")
-    from tsodso.data.calibration import check_corners
+    from tsodso.evaluation.calibration import check_corners
     s = load_system(adns=n, seed=7)
     assert check_corners(s) == []
 

@@ -1,12 +1,13 @@
 """The default case exercises the bilevel (independent HiGHS DC-OPF, see
-tsodso/data/calibration.py; numbers recorded in cases/README.md)."""
+tsodso/evaluation/calibration.py; numbers recorded in cases/README.md)."""
 import numpy as np
 import pytest
 
 from tsodso.data import load_system
 
 highspy = pytest.importorskip("highspy")
-from tsodso.data.calibration import calibrate, check_corners, pcc_injection, solve_dcopf  # noqa
+from tsodso.evaluation.calibration import calibrate, check_corners
+from tsodso.evaluation.dcopf import pcc_injection, solve_dcopf  # noqa
 
 
 @pytest.fixture(scope="module")

@@ -32,7 +32,7 @@ def test_case30_round_trip():
 
 def test_case30_dcopf_matches_matpower():
     pytest.importorskip("highspy")
-    from tsodso.data.calibration import solve_dcopf
+    from tsodso.evaluation.dcopf import solve_dcopf
     tn = transmission_from_case(read_case(CASE30))
     r = solve_dcopf(tn, tn.load_mw[0])
     # MATPOWER rundcopf(case30): 565.21 $/h; HiGHS QP tolerance ~1e-7 relative

@@ -20,8 +20,8 @@ import numpy as np
 import pytest
 
 from tsodso.data import load_system
-from tsodso.report import metrics as M
-from tsodso.report.compare import scheme_outcome
+from tsodso.evaluation import metrics as M
+from tsodso.schemes.result import scheme_outcome
 from tsodso.schemes.dso_led import solve_dso_led
 
 ZERO_PU = 1e-7

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from tsodso.data import load_system
-from tsodso.data.calibration import forecast_net_load_mw
+from tsodso.data.network import forecast_net_load_mw
 from tsodso.data.radial_pf import radial_power_flow
 from tsodso.schemes.forecast import pcc_forecast
 from tsodso.schemes.tso_led import solve_tso_led

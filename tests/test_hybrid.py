@@ -11,10 +11,11 @@ import numpy as np
 import pytest
 
 from tsodso.data import load_system
-from tsodso.data.calibration import forecast_net_load_mw
+from tsodso.data.network import forecast_net_load_mw
 from tsodso.data.radial_pf import radial_power_flow
 from tsodso.formulation.bigm import ModelError
-from tsodso.report import compare as C
+from tsodso.experiments import compare as C
+from tsodso.report import outputs, tables
 from tsodso.schemes import hybrid as H
 from tsodso.schemes.centralised import solve_centralised
 from tsodso.schemes.tso_led import clear_tso, solve_tso_led
@@ -42,7 +43,7 @@ def _inside(p0, env):
 
 def test_envelope_contains_every_realised_exchange(midday):
     """tso-led's and the centralised optimum's P0 are physical exchanges: inside [lo, hi]."""
-    from tsodso.report.certificates import pcc_import_mw
+    from tsodso.evaluation.readback import pcc_import_mw
     s, env, tso, hyb, cen = midday
     assert all(st == ("optimal", "optimal") for st in env.statuses)
     assert tso.status == cen.status == "optimal"
@@ -129,7 +130,7 @@ def test_hybrid_equals_tso_led_where_no_network_limit_binds(evening):
 
 def test_hybrid_shrinks_tracking_deviation_at_midday(midday):
     """Where line ratings curtail PV, the validated schedule is closer to what the DSOs realise."""
-    from tsodso.report.metrics import compute_metrics
+    from tsodso.evaluation.metrics import compute_metrics
     s, env, tso, hyb, _ = midday
     d_h, d_t = hyb.deviation_mwh().sum(), tso.deviation_mwh().sum()
     assert d_h <= d_t
@@ -171,12 +172,12 @@ def test_comparison_reports_hybrid(tmp_path):
     m = comp["metrics"]["hybrid"]
     assert m is not None and comp["certificates"]["hybrid"]["status"] == "optimal"
     assert comp["certificates"]["hybrid"]["soc_gap"] < 1e-6
-    rows = [r for r in C.metrics_rows(comp) if r[0] == "hybrid" and r[1] == "system"]
+    rows = [r for r in tables.metrics_rows(comp) if r[0] == "hybrid" and r[1] == "system"]
     assert {r[2] for r in rows} >= {"total_cost_usd", "dso_cost_usd"}
     # the hybrid outcome is feasible for the centralised problem (its MIP start): not cheaper
     assert comp["results"]["centralised"].objective_usd <= m["system"]["total_cost_usd"] * (1 + 1e-6)
-    assert "Why hybrid differs" in C.summary_text(comp)
-    paths = C.write_all(comp, tmp_path, figures=False)
+    assert "Why hybrid differs" in tables.summary_text(comp)
+    paths = outputs.write_all(comp, tmp_path, figures=False)
     import h5py
     with h5py.File(paths["hdf5"], "r") as f:
         assert f["hybrid/hybrid/pcc_lo_mw"].shape == (1, 1)

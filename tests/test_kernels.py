@@ -15,10 +15,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-try:
-    from tsodso.kernels import assembly          # installed: pyproject.toml maps kernels/ -> tsodso.kernels
-except ImportError:                              # source tree: the repo root is on sys.path
-    from kernels import assembly
+from tsodso.formulation._kernels import assembly   # kernels/ (tsodso.kernels when installed)
 
 TOL_DATA = 1e-15
 HOURS = (1, 3, 24)

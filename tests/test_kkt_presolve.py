@@ -1,12 +1,12 @@
 """KKT presolve (formulation/kkt_presolve.py): pairs proved fixed over the PCC box.
 
-Independent check: the follower (HiGHS QP via data.calibration.solve_dcopf, not the code
+Independent check: the follower (HiGHS QP via evaluation.dcopf.solve_dcopf, not the code
 under test) at random admissible PCC schedules must never contradict a proved status.
 """
 import numpy as np
 
 from tsodso.data import load_system
-from tsodso.data.calibration import solve_dcopf
+from tsodso.evaluation.dcopf import solve_dcopf
 from tsodso.formulation.bilevel import build_dso_led, certified_pcc_bounds, pcc_box
 from tsodso.formulation.kkt_presolve import fixed_pairs
 from tsodso.formulation.tn import TNData

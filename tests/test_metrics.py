@@ -1,4 +1,4 @@
-"""Metrics (tsodso/report/metrics.py) on a hand-built two-ADN, two-hour outcome.
+"""Metrics (tsodso/evaluation/metrics.py) on a hand-built two-ADN, two-hour outcome.
 
 Every expected value is computed by hand in the comments from the numbers put into the
 solution vector (ADN pu on each ADN's base, 10 and 5 MVA; dt = 1 h). Tolerance 1e-9: the
@@ -13,7 +13,7 @@ from tsodso.data.system import ADN, System, Transmission
 from tsodso.formulation.der import DERVars
 from tsodso.formulation.distflow import FeederVars
 from tsodso.formulation.p2p import CrossVars, SettleVars
-from tsodso.report import metrics as M
+from tsodso.evaluation import metrics as M
 
 T = 2
 TOL = 1e-9

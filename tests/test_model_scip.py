@@ -13,7 +13,7 @@ pytest.importorskip("pyscipopt")
 from tsodso.conic.scip import solve_scip
 from tsodso.data import load_system
 from tsodso.formulation.bilevel import build_dso_led
-from tsodso.report.certificates import certify
+from tsodso.evaluation.certificates import certify
 
 
 def test_scip_solution_of_small_instance_passes_certificates():

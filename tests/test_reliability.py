@@ -80,6 +80,135 @@ def test_version_and_help_state_the_contracts(capsys):
     assert "exit codes" in text and "130" in text and "143" in text
 
 
+# ------------------------------------------------------------------------------ files and scenarios
+def _scenario(tmp_path, mutate=None, raw=None, name="s.json"):
+    """A copy of the default scenario (case paths made absolute), mutated, written to tmp."""
+    from tsodso.data.builder import default_scenario_path
+    d = os.path.dirname(default_scenario_path())
+    sc = json.load(open(default_scenario_path()))
+    for k in ("tn_case", "feeder_case", "profiles"):
+        sc[k] = os.path.join(d, sc[k])
+    if mutate:
+        mutate(sc)
+    p = tmp_path / name
+    if raw is not None:
+        p.write_bytes(raw)
+    else:
+        p.write_text(json.dumps(sc))
+    return p
+
+
+def _set(path, value):
+    def mut(sc):
+        *parents, last = path
+        cur = sc
+        for k in parents:
+            cur = cur[k]
+        cur[last] = value
+    return mut
+
+
+def _drop(path):
+    def mut(sc):
+        *parents, last = path
+        cur = sc
+        for k in parents:
+            cur = cur[k]
+        del cur[last]
+    return mut
+
+
+SCENARIO_CASES = {
+    "non-utf8": (dict(raw=b'{"format": "\xff\xfe"}'), "encoding", "UTF-8"),
+    "binary": (dict(raw=b"\x00\x01\x02binary"), "file", "binary"),
+    "malformed-json": (dict(raw=b'{"format": '), "json", "malformed"),
+    "deep-nesting": (dict(raw=b"[" * 100000 + b"]" * 100000), "json", "nested"),
+    "top-level-list": (dict(raw=b"[1, 2]"), "scenario", "object"),
+    "hours-scalar": (dict(mutate=_set(["hours"], 5)), "'hours' = 5", "object"),
+    "missing-bess": (dict(mutate=_drop(["adn_defaults", "bess"])), "adn_defaults.bess", "missing"),
+    "scalar-for-list": (dict(mutate=_set(["adn_defaults", "pv", "bus_id"], 18)), "adn_defaults.pv.bus_id", "list"),
+    "unknown-key-typo": (dict(mutate=_set(["tn", "rate_overide_mw"], {"21-22": 24})), "tn.rate_overide_mw", "unknown key"),
+    "unknown-top-key": (dict(mutate=_set(["fess"], {})), "fess", "unknown key"),
+    "fraction-for-int": (dict(mutate=_set(["adn_defaults", "feeders_aggregated"], 2.5)), "feeders_aggregated", "2.5"),
+    "duplicate-prosumer": (dict(mutate=_set(["adn_defaults", "prosumer_bus_id"], [14, 14])), "prosumer_bus_id[1]", "twice"),
+    "string-number": (dict(mutate=_set(["adns", 0, "load_scale"], "1.2")), "adns[0].load_scale", "number"),
+    "bool-number": (dict(mutate=_set(["fees", "grid_usd_per_mwh"], True)), "fees.grid_usd_per_mwh", "number"),
+    "list-of-3-range": (dict(mutate=_set(["generator", "pv_scale_range"], [0, 1, 2])), "pv_scale_range", "2 numbers"),
+    "unknown-pcc-bus": (dict(mutate=_set(["adns", 0, "pcc_bus_id"], 99)), "adns[0].pcc_bus_id", "99"),
+    "unknown-feeder-bus": (dict(mutate=_set(["adn_defaults", "pv", "bus_id"], [18, 22, 25, 99])), "pv.bus_id", "99"),
+    "negative-fee": (dict(mutate=_set(["fees", "grid_usd_per_mwh"], -1)), "fees.grid_usd_per_mwh", "-1"),
+    "missing-case": (dict(mutate=_set(["tn_case"], "/nonexistent/case.m")), "/nonexistent/case.m", "not found"),
+    "case-is-folder": (dict(mutate=_set(["profiles"], "/tmp")), "/tmp", "directory"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(SCENARIO_CASES))
+def test_bad_scenario_is_one_line_naming_the_key(name, tmp_path, capsys):
+    kw, key, why = SCENARIO_CASES[name]
+    p = _scenario(tmp_path, **kw)
+    out_dir = tmp_path / "out"
+    rc, out, err = run_cli(["solve", "--adns", "1", "--hours", "1", "--scenario", str(p), "-o", str(out_dir)], capsys)
+    assert_clear_error(rc, out, err, key, why)
+    assert not out_dir.exists()
+
+
+def _case_variant(tmp_path, edit, name="case30.m"):
+    from tsodso.data.builder import default_scenario_path
+    d = os.path.dirname(default_scenario_path())
+    text = open(os.path.join(d, name)).read()
+    p = tmp_path / name
+    p.write_text(edit(text))
+    return p
+
+
+def _edit_row(matrix, row, col, value):
+    """Replace entry `col` (0-based) of data row `row` (0-based) of mpc.<matrix>."""
+    def edit(text):
+        head, rest = text.split(f"mpc.{matrix} = [", 1)
+        body, tail = rest.split("];", 1)
+        lines = body.split("\n")
+        data = [i for i, ln in enumerate(lines) if ln.strip() and not ln.strip().startswith("%")]
+        i = data[row]
+        vals = lines[i].replace(";", "").split()
+        vals[col] = value
+        lines[i] = "\t" + "\t".join(vals) + ";"
+        return head + f"mpc.{matrix} = [" + "\n".join(lines) + "];" + tail
+    return edit
+
+
+CASE_CASES = {
+    "inf-load": ("case30.m", _edit_row("bus", 1, 2, "Inf"), "mpc.bus.PD"),
+    "nan-reactance": ("case30.m", _edit_row("branch", 0, 3, "NaN"), "mpc.branch.BR_X"),
+    "inf-reactance": ("case30.m", _edit_row("branch", 0, 3, "Inf"), "mpc.branch.BR_X"),
+    "negative-feeder-load": ("case33bw.m", _edit_row("bus", 3, 2, "-90"), "mpc.bus.PD"),
+    "text-in-matrix": ("case30.m", _edit_row("gen", 0, 8, "abc"), "mpc.gen.PMAX"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(CASE_CASES))
+def test_bad_case_file_is_one_line_naming_the_field(name, tmp_path, capsys):
+    fname, edit, field = CASE_CASES[name]
+    case = _case_variant(tmp_path, edit, fname)
+    key = "tn_case" if fname == "case30.m" else "feeder_case"
+    p = _scenario(tmp_path, _set([key], str(case)))
+    rc, out, err = run_cli(["solve", "--adns", "1", "--hours", "1", "--scenario", str(p)], capsys)
+    assert_clear_error(rc, out, err, str(case), field)
+
+
+def test_profile_hour_column_is_checked(tmp_path, capsys):
+    from tsodso.data.builder import default_scenario_path
+    d = os.path.dirname(default_scenario_path())
+    lines = open(os.path.join(d, "profiles_24h.csv")).read().splitlines()
+    data = [i for i, ln in enumerate(lines) if ln.strip() and not ln.startswith("#")]
+    i = data[5]                                    # hour 4: renumber it 7
+    lines[i] = "7," + lines[i].split(",", 1)[1]
+    prof = tmp_path / "p.csv"
+    prof.write_text("\n".join(lines) + "\n")
+    p = _scenario(tmp_path, _set(["profiles"], str(prof)))
+    rc, out, err = run_cli(["solve", "--adns", "1", "--hours", "1", "--scenario", str(p)], capsys)
+    assert_clear_error(rc, out, err, str(prof), "'hour' = '7'", "expected hour 4")
+
+
 # ------------------------------------------------------------------------------ output location
 WINDOW = ["--adns", "1", "--hours", "1", "--start", "18", "--time-limit", "30"]
 
@@ -156,11 +285,11 @@ def test_staged_write_never_mixes_two_runs_and_rescues(tmp_path, monkeypatch):
 
 
 def test_files_follow_the_umask(tmp_path):
-    from tsodso.conic.files import atomic_write
+    from tsodso.atomic import write_text_atomic
     from tsodso.report.output import prepare_output
     old = os.umask(0o022)
     try:
-        p = atomic_write(str(tmp_path / "a.txt"), "x")
+        p = write_text_atomic(str(tmp_path / "a.txt"), "x")
         with prepare_output(tmp_path / "d") as out:
             q = out.write([("b.json", "{}")])["b.json"]
     finally:
@@ -198,7 +327,7 @@ def test_disk_full_on_a_small_tmpfs_keeps_the_result(tmp_path):
         rescue = p.stderr.split("saved to ")[1].split()[0].rstrip(";")
         summ = json.load(open(os.path.join(rescue, "summary.json")))
         assert summ["status"] == "optimal"
-        from tsodso.report.results import read_result
+        from tsodso.report.result_file import read_result
         assert read_result(os.path.join(rescue, "result.h5"))["attrs"]["status"] == "optimal"
         left = [f for f in os.listdir(mnt / "out") if f != ".tsodso.lock"]
         assert left == []                          # no .tmp-* / .staging-* left, no half file
@@ -343,7 +472,7 @@ def test_signal_during_the_search_stops_and_writes(sig, code, tmp_path):
     assert stop_s < 5.0, stop_s                  # measured ~0.3-1 s (one node solve)
     summ = json.loads((out / "summary.json").read_text())
     assert summ["status"] == "interrupted" and summ["stop_reason"] == "interrupted"
-    from tsodso.report.results import read_result
+    from tsodso.report.result_file import read_result
     r = read_result(str(out / "result.h5"))
     assert r["attrs"]["status"] == "interrupted"
     if summ["objective"] is not None:            # the incumbent and its certificates
@@ -352,20 +481,22 @@ def test_signal_during_the_search_stops_and_writes(sig, code, tmp_path):
 
 
 def test_signal_during_the_write_still_completes_the_files(tmp_path, capsys, monkeypatch):
-    """SIGTERM while the result files are written: the write finishes (the handler only
-    records the request), the pair is complete and the exit code says 143."""
+    """SIGTERM while the result files are written: the write finishes (the signal only
+    records the request), the files are complete and the exit code says 143."""
     from tsodso.report import output as O
-    real_put = O._put
+    real = O._stage_and_commit
 
-    def put_and_signal(path, payload):
-        if path.endswith("result.h5"):
+    def stage_with_signal(outdir, fill, last):
+        def fill_and_signal(folder):
             os.kill(os.getpid(), signal.SIGTERM)
-        return real_put(path, payload)
-    monkeypatch.setattr(O, "_put", put_and_signal)
+            time.sleep(0.3)                       # the watcher thread takes it meanwhile
+            return fill(folder)
+        return real(outdir, fill_and_signal, last)
+    monkeypatch.setattr(O, "_stage_and_commit", stage_with_signal)
     rc = main(["solve", *WINDOW, "--json", "-o", str(tmp_path)])
     out, err = capsys.readouterr()
     assert rc == 143, err[-2000:]
     summ = json.loads(out)
     assert json.loads((tmp_path / "summary.json").read_text()) == summ
-    from tsodso.report.results import read_result
+    from tsodso.report.result_file import read_result
     assert read_result(str(tmp_path / "result.h5"))["attrs"]["status"] == summ["status"]

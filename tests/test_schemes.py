@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 from tsodso.data import load_system
-from tsodso.report.compare import scheme_outcome
-from tsodso.report.metrics import compute_metrics, dso_cost_usd, total_cost_usd
+from tsodso.schemes.result import scheme_outcome
+from tsodso.evaluation.metrics import compute_metrics, dso_cost_usd, total_cost_usd
 from tsodso.schemes.centralised import build_centralised, integer_start, make_warm_start, solve_centralised
 from tsodso.schemes.tso_led import clear_tso, solve_tso_led, virtual_battery
 
@@ -146,7 +146,7 @@ def test_tso_led_binaries_are_a_centralised_mip_start(case, request):
 
 def test_tso_led_without_a_dso_solution_is_reported(monkeypatch):
     """A DSO whose B&B finds no point: the scheme reports the DSO's status and has no outcome."""
-    from tsodso.report.compare import certificate_row
+    from tsodso.schemes.result import certificate_row
     from tsodso.schemes import tso_led
 
     real = tso_led.solve_dso_tracking

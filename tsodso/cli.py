@@ -1,4 +1,4 @@
-"""Command line: `tsodso solve | compare | validate | size | export`, and `tsodso --version`.
+"""Command line: `tsodso solve | compare | validate | size | export | sweep`, `tsodso --version`.
 
 Instances are selected the same way everywhere: --adns N --hours T --seed S [--scenario FILE].
 
@@ -91,7 +91,7 @@ def _flag_adn_list(text):
 
 
 def _flag_schemes(text):
-    from . import SCHEMES
+    from .schemes.registry import SCHEMES
     names = [s.strip() for s in str(text).split(",")]
     for s in names:
         if s not in SCHEMES:
@@ -211,40 +211,46 @@ def _interrupted_exit():
 
 # ------------------------------------------------------------------------------ solve
 def _run_scheme(args, system):
-    if args.scheme == "dso-led":
-        from .schemes.dso_led import solve_dso_led
-        return solve_dso_led(system, complementarity=args.complementarity, time_limit=args.time_limit,
-                             rel_gap=args.gap)
-    if args.scheme == "tso-led":
-        from .schemes.tso_led import solve_tso_led
-        return solve_tso_led(system, time_limit=args.time_limit, rel_gap=args.gap)
-    if args.scheme == "hybrid":
-        from .schemes.hybrid import solve_hybrid
-        return solve_hybrid(system, time_limit=args.time_limit, rel_gap=args.gap)
-    from .schemes.centralised import solve_centralised
-    return solve_centralised(system, time_limit=args.time_limit, rel_gap=args.gap)
+    from .schemes.registry import solve_scheme
+    return solve_scheme(args.scheme, system, time_limit=args.time_limit, rel_gap=args.gap,
+                        complementarity=args.complementarity)
 
 
 def _solve_summary(args, res) -> dict:
     summ = res.summary()
     if args.scheme != "dso-led":
         # the other schemes' certificates (status, gap, SOC exactness, their TN check) as in compare
-        from .report.compare import certificate_row
-        summ["certificates"] = certificate_row(args.scheme, res)
+        summ["certificates"] = res.certificate_row()
     return summ
 
 
-def _solve_files(args, system, res, summ):
-    """[(name, content)] of `solve -o DIR`, the summary last."""
-    if args.scheme == "dso-led":
-        from .report.results import result_bytes
-        first = ("result.h5", result_bytes(res, args))
-    else:   # one-scheme comparison file (schema: report/compare.py write_hdf5)
-        from .report.compare import add_result, comparison_bytes, new_comparison
-        comp = new_comparison(system, (args.scheme,))
-        add_result(comp, args.scheme, res, summ.get("seconds", float("nan")))
-        first = ("comparison.h5", comparison_bytes(comp))
-    return [first, ("summary.json", json.dumps(_jsonable(summ), indent=2))]
+def _fill_solve_folder(args, system, res, summ):
+    """`solve -o DIR` content, written into `folder` (the staging folder of report/output.py):
+    result.h5 (every scheme; labelled tables + provenance, docs/results.md), result.nc (the
+    same tables as netCDF, when xarray is installed), comparison.h5 (schemes other than
+    dso-led: the one-scheme comparison file) and summary.json (renamed last)."""
+    from .api import Result
+    solver_options = {"scheme": args.scheme, "time_limit_s": args.time_limit, "rel_gap": args.gap,
+                      "complementarity": args.complementarity if args.scheme == "dso-led" else None}
+    result = Result.from_scheme_result(res, system, solver_options)
+
+    def fill(folder):
+        from .atomic import atomic_write, write_text_atomic
+        result.write(os.path.join(folder, "result.h5"))
+        try:
+            import xarray  # noqa: F401
+        except ImportError:
+            xarray = None
+        if xarray is not None and result.has_solution:
+            atomic_write(os.path.join(folder, "result.nc"), result.to_xarray().to_netcdf)
+        if args.scheme != "dso-led":   # one-scheme comparison file (schema: report/hdf5.py write_hdf5)
+            from .experiments.compare import add_result, new_comparison
+            from .report.hdf5 import write_hdf5
+            comp = new_comparison(system, (args.scheme,))
+            add_result(comp, args.scheme, res, summ.get("seconds", float("nan")))
+            write_hdf5(comp, os.path.join(folder, "comparison.h5"))
+        write_text_atomic(os.path.join(folder, "summary.json"), json.dumps(_jsonable(summ), indent=2))
+    return fill
 
 
 def _print_solve(args, summ) -> None:
@@ -283,7 +289,7 @@ def cmd_solve(args):
         res = _run_scheme(args, system)
         summ = _solve_summary(args, res)
         if out is not None:
-            out.write(_solve_files(args, system, res, summ))
+            out.write_folder(_fill_solve_folder(args, system, res, summ))
     finally:
         if out is not None:
             out.release()
@@ -300,7 +306,8 @@ def cmd_solve(args):
 
 # ------------------------------------------------------------------------------ compare
 def cmd_compare(args):
-    from .report.compare import console_progress, run_comparison, write_all
+    from .experiments.compare import console_progress, run_comparison
+    from .report.outputs import write_all
     if not args.no_figures:
         _check_matplotlib()
     system = _system(args)
@@ -379,6 +386,53 @@ def cmd_export(args):
     return EXIT_OK
 
 
+def cmd_sweep(args):
+    from .experiments.sweep import SweepSpec, parse_int_list, run_sweep
+    spec = SweepSpec(adns=parse_int_list("adns", args.adns), hours=args.hours,
+                     seeds=parse_int_list("seeds", args.seeds),
+                     schemes=tuple(s.strip() for s in args.schemes.split(",") if s.strip()),
+                     time_limit=args.time_limit, gap=args.gap, start=args.start, scenario=args.scenario,
+                     complementarity=args.complementarity).validate()
+    if args.scenario is not None:       # bad scenario: one line and exit 2, before any run
+        from .data.builder import read_scenario
+        read_scenario(args.scenario)
+    cache = None if args.no_cache else (args.cache or os.path.join(args.output, "cache"))
+    rows = run_sweep(spec, args.output, resume=args.resume, workers=args.workers, scheduler=args.scheduler,
+                     cache=cache, figures=not args.no_figures)
+    for k in ("sweep.md", "sweep.csv", "sweep.h5", "growth.md"):
+        _say(f"{k:>10}: {os.path.join(args.output, k)}")
+    bad = sum(r["status"] in ("refused", "error") for r in rows)
+    _say(f"{len(rows)} runs" + (f", {bad} refused or failed (see sweep.md)" if bad else ""))
+    code = _interrupted_exit()
+    return EXIT_OK if code is None else code
+
+
+def _sweep_parser(sub):
+    p = sub.add_parser("sweep", help="scale sweep over ADN counts and seeds: size, time, gap; resumable")
+    p.add_argument("--adns", default="1,2,5,10", help="ADN counts, e.g. 1,2,5,10 or 1-50 (default %(default)s)")
+    p.add_argument("--hours", type=_flag_int("hours", 1, 24), default=24, help="horizon in hours, 1..24 (default 24)")
+    p.add_argument("--seeds", default="0,1", help="seeds, e.g. 0,1 (default %(default)s)")
+    p.add_argument("--scenario", type=_flag_file("scenario"), default=None,
+                   help="scenario JSON (default: the shipped default case)")
+    p.add_argument("--start", type=_flag_int("start", 0, 23), default=None,
+                   help="first hour 0..23 (default: the scenario's, 0)")
+    p.add_argument("--schemes", default="dso-led", help="comma-separated among dso-led, tso-led, hybrid, centralised")
+    p.add_argument("--complementarity", choices=["bigm", "branch"], default="bigm")
+    p.add_argument("--time-limit", type=_flag_float("time-limit", 0.0, lo_open=True, allow_inf=True),
+                   default=300.0, help="B&B seconds per run, > 0 (default 300)")
+    p.add_argument("--gap", type=_flag_float("gap", 0.0, allow_inf=True), default=1e-4,
+                   help="relative gap to prove, >= 0 (default 1e-4)")
+    p.add_argument("--workers", type=_flag_int("workers", 0, 256), default=1,
+                   help="0 = in this process; K = K local worker processes, one per run (default 1)")
+    p.add_argument("--scheduler", default=None, help="tcp://HOST:PORT of a dask.distributed scheduler")
+    p.add_argument("--resume", action="store_true", help="skip runs already in DIR (same instance hash)")
+    p.add_argument("--cache", default=None, help="warm-start cache directory (default DIR/cache)")
+    p.add_argument("--no-cache", action="store_true", help="no warm-start cache")
+    p.add_argument("--no-figures", action="store_true", help="skip the PNG figures (no matplotlib needed)")
+    p.add_argument("-o", "--output", required=True, help="output directory")
+    p.set_defaults(func=cmd_sweep)
+
+
 # ------------------------------------------------------------------------------ parser
 def _instance_args(p, adns_default="5", adns_list=False):
     if adns_list:
@@ -409,7 +463,8 @@ def _search_args(p, per_scheme=False):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from . import __version__
+    from ._version import __version__
+    from .schemes.registry import SCHEMES
     ap = _Parser(prog="tsodso", description="DSO-led bilevel TSO-DSO coordination",
                  epilog=EXIT_CODES_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--version", action="version", version=f"tsodso {__version__}")
@@ -421,19 +476,19 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("solve", "solve a scheme on an instance (default: DSO-led, default case)")
     _instance_args(p)
-    p.add_argument("--scheme", choices=["dso-led", "tso-led", "hybrid", "centralised"], default="dso-led")
+    p.add_argument("--scheme", choices=list(SCHEMES), default="dso-led")
     p.add_argument("--complementarity", choices=["bigm", "branch"], default="bigm")
     _search_args(p)
     p.add_argument("--json", action="store_true", help="stdout = one JSON object (log on stderr)")
     p.add_argument("-o", "--output", default=None,
-                   help="directory for result.h5 (or comparison.h5) and summary.json; checked and "
-                        "locked before the solve")
+                   help="directory for result.h5 (+ result.nc with xarray, comparison.h5 for the "
+                        "schemes other than dso-led) and summary.json; checked and locked before the solve")
     p.set_defaults(func=cmd_solve)
 
     p = add("compare", "run the schemes on one instance; tables, figures, HDF5, summary")
     _instance_args(p)
     p.add_argument("--schemes", type=_flag_schemes, default=("centralised", "tso-led", "hybrid", "dso-led"),
-                   help="comma-separated subset of dso-led, tso-led, hybrid, centralised (default: all four)")
+                   help="comma-separated subset of the schemes (default: centralised,tso-led,hybrid,dso-led)")
     _search_args(p, per_scheme=True)
     p.add_argument("--no-figures", action="store_true", help="skip the PNG figures (no matplotlib needed)")
     p.add_argument("-o", "--output", required=True, help="output directory (checked and locked before solving)")
@@ -454,14 +509,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=["cbf"], default="cbf", help="file format (only cbf)")
     p.add_argument("-o", "--output", required=True, help="output file, e.g. model.cbf")
     p.set_defaults(func=cmd_export)
+    _sweep_parser(sub)
     return ap
 
 
-def _user_errors():
+def _user_errors(cmd):
     from .data.errors import CaseError
     from .formulation.bigm import ModelError
     from .report.output import OutputError, ResultFileError
-    return (CaseError, ModelError, OutputError, ResultFileError, UsageError)
+    errors = (CaseError, ModelError, OutputError, ResultFileError, UsageError)
+    if cmd == "sweep":
+        from .experiments.sweep import SweepError
+        errors += (SweepError,)
+    return errors
 
 
 def main(argv=None) -> int:
@@ -472,6 +532,8 @@ def main(argv=None) -> int:
     import signal
     # block SIGINT / SIGTERM before anything starts a thread (conic/interrupt.py `handlers`)
     old_mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+    if argv is None and args.cmd in LONG_COMMANDS:
+        _reexec_without_stray_threads(old_mask)
     try:
         from .conic import interrupt
         with interrupt.handlers(old_mask):
@@ -480,9 +542,37 @@ def main(argv=None) -> int:
         signal.pthread_sigmask(signal.SIG_SETMASK, old_mask)
 
 
+LONG_COMMANDS = ("solve", "compare", "sweep", "export")
+_REEXEC_ENV = "TSODSO_SIGNALS_BLOCKED"
+
+
+def _reexec_without_stray_threads(old_mask) -> None:
+    """`import tsodso` imports numpy, whose OpenBLAS starts a worker thread with SIGINT /
+    SIGTERM unblocked; a signal the kernel hands to that thread while ECOS runs lands in
+    ECOS's own handler and can be lost (2 of 8 SIGINTs in a test, 1 ADN x 8 h). So the
+    command re-executes itself once with the signals already blocked: the mask survives
+    exec, every thread of the new image inherits it, and only the watcher receives them.
+    Costs one interpreter start (~1 s); skipped when called in-process (argv given)."""
+    import signal
+    try:
+        threads = len(os.listdir("/proc/self/task"))
+    except OSError:
+        return                          # no /proc: keep going with the stray threads
+    if threads <= 1 or os.environ.get(_REEXEC_ENV) == "1":
+        return
+    sys.stdout.flush()
+    sys.stderr.flush()
+    env = dict(os.environ, **{_REEXEC_ENV: "1"})
+    try:
+        os.execve(sys.executable, [sys.executable, "-m", "tsodso.cli", *sys.argv[1:]], env)
+    except OSError:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old_mask)
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+
+
 def _run(args, interrupt) -> int:
     from .report.output import OutputWriteError
-    user_errors = _user_errors()
+    user_errors = _user_errors(args.cmd)
     try:
         with _stdout_for_reports():
             return args.func(args)

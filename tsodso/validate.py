@@ -16,7 +16,7 @@ import numpy as np
 from .conic.ecos_adapter import solve
 from .data import feeder_from_case, read_case, transmission_from_case
 from .data.builder import case_dir
-from .data.calibration import solve_dcopf
+from .evaluation.dcopf import solve_dcopf
 from .data.system import ADN
 from .formulation.distflow import soc_gap
 from .formulation.feeder import build_feeder_opf

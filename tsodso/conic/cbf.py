@@ -49,7 +49,7 @@ from typing import Dict, List, Optional, Tuple
 import numpy as np
 import scipy.sparse as sp
 
-from .files import atomic_write
+from ..atomic import write_text_atomic
 from .problem import ConicProblem
 
 __all__ = ["write_cbf", "read_cbf", "CBFError", "LAYOUT_FORMAT", "LAYOUT_VERSION"]
@@ -215,7 +215,7 @@ def write_cbf(prob: ConicProblem, path) -> None:
         out += ["BCOORD", str(BV_.size)]
         out += [f"{i} {_r(a)}" for i, a in zip(BR_.tolist(), BV_.tolist())]
         out.append("")
-    atomic_write(path, "\n".join(out) + "\n")
+    write_text_atomic(path, "\n".join(out) + "\n")
 
 
 

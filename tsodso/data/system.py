@@ -112,7 +112,13 @@ class ADN:
 
 @dataclass
 class System:
-    """The TN, the ADNs and the tariffs over `n_hours` hours of `dt_h` hours each."""
+    """The TN, the ADNs and the tariffs over `n_hours` hours of `dt_h` hours each.
+
+    Every array here is derived from the scenario (the PCC box from the loads, PV and battery
+    sizes, the TN scaling from the fleet, ...). Do not edit the fields in place: derive a
+    changed system with `with_scenario`, which rebuilds everything from the scenario.
+    `tsodso.solve` refuses a system whose fields no longer match its scenario.
+    """
 
     tn: Transmission
     adns: List[ADN]
@@ -132,3 +138,37 @@ class System:
     @property
     def n_adn(self) -> int:
         return len(self.adns)
+
+    @property
+    def hours(self) -> List[int]:
+        """Clock hour (0..23) of each model hour: `hours[t] = (start + t) mod 24`."""
+        return list(self.scenario.get("_hours", range(self.n_hours)))
+
+    @property
+    def start_hour(self) -> int:
+        """Clock hour of the first model hour (0 = midnight)."""
+        return int(self.hours[0]) if self.n_hours else 0
+
+    def with_scenario(self, changes: Optional[dict] = None, **kw) -> "System":
+        """A new System with scenario entries changed and every derived quantity rebuilt.
+
+        `changes` maps dotted scenario keys to new values; keyword arguments do the same with
+        `__` for the dots. Both forms, and earlier changes of this system, are combined:
+
+            big = sys.with_scenario({"adn_defaults.bess.pmax_mw_per_feeder": [1.2, 1.2]})
+            big = sys.with_scenario(adn_defaults__bess__pmax_mw_per_feeder=[1.2, 1.2])
+
+        The instance (ADN count, hours, start hour, seed) is kept; the scenario keys are those
+        of the scenario JSON (`cases/README.md`). A key naming no scenario object, or a value
+        the builder rejects, raises `CaseError` naming it. The original system is unchanged.
+        """
+        from .builder import load_system
+        b = self.scenario.get("_build")
+        if b is None:
+            raise ValueError("with_scenario: this System was not built by load_system (no "
+                             "scenario['_build']); build it with tsodso.load_system")
+        merged = {**b["overrides"], **dict(changes or {}),
+                  **{k.replace("__", "."): v for k, v in kw.items()}}
+        return load_system(self.scenario["_path"], adns=b["adns"], hours=b["hours"],
+                           seed=b["seed"], start=b["start"], overrides=merged)
+

@@ -41,6 +41,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.optimize import linprog
 
+from ..data.network import ptdf_matrix
 from .tn import TNData
 
 
@@ -64,17 +65,8 @@ class DualBounds:
 
 
 def ptdf(d: TNData) -> np.ndarray:
-    """(nk, nb) DC power transfer distribution factors, reference bus as slack."""
-    nb, nk = d.nb, d.nk
-    Cf = np.zeros((nk, nb))
-    Cf[np.arange(nk), d.fr] = 1.0
-    Cf[np.arange(nk), d.to] -= 1.0
-    Bf = d.b_pu[:, None] * Cf
-    B = Cf.T @ Bf
-    keep = np.array([b for b in range(nb) if b != d.ref])
-    X = np.zeros((nb, nb))
-    X[np.ix_(keep, keep)] = np.linalg.inv(B[np.ix_(keep, keep)])
-    return Bf @ X
+    """(nk, nb) DC power transfer distribution factors of the model's TN, reference bus as slack."""
+    return ptdf_matrix(d.nb, d.fr, d.to, d.b_pu, d.ref)
 
 
 def cost_range(d: TNData):

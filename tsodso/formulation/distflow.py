@@ -21,6 +21,7 @@ import numpy as np
 
 from ..conic import ProblemBuilder
 from ..data.system import ADN
+from ._kernels import assembly as asm
 from .common import Rows, add_eq_rows
 
 
@@ -62,67 +63,20 @@ def add_distflow(bld: ProblemBuilder, adn: ADN, T: int, prefix: str, pcc_bounds_
     lo, hi = (-inf, inf) if pcc_bounds_pu is None else pcc_bounds_pu
     pcc = bld.var(f"{prefix}.pcc_p_pu", (T,), lo, hi)
 
-    tt = np.arange(T)[:, None]
-    rl = tt * nl + np.arange(nl)[None, :]          # row of line l at hour t
-    child_row = tt * nl + line_into[fr][None, :]   # row of the parent line of each line's from-bus
-    not_root = fr != 0
     load_p = np.asarray(adn.load_p_mw, float)[:T] / adn.base_mva
     load_q = np.asarray(adn.load_q_mvar, float)[:T] / adn.base_mva
 
-    try:
-        from ..kernels import assembly as asm   # installed: pyproject.toml maps kernels/ -> tsodso.kernels
-    except ImportError:
-        try:
-            from kernels import assembly as asm  # source tree: the repo root is on sys.path
-        except ImportError:
-            asm = None
-    if asm is not None and asm.backend() == "numba":
-        # same triplets from the Numba kernel (kernels/assembly.py); numpy path below
-        blk = asm.split_blocks(*asm.distflow_triplets(fr, to, r, x, line_into, P, Q, L, V, pcc),
-                               asm.DISTFLOW_BLOCKS)
-        rows = {}
-        for name, load in (("p", load_p), ("q", load_q)):
-            rows[name] = Rows(T * nl).add(*blk[f"balance_{name}"])
-            rows[name].rhs[:] = load[:, to].reshape(-1)
-        add_eq_rows(bld, f"{prefix}.balance_q", rows["q"])
-        bld.add_eq(f"{prefix}.voltage_drop", *blk["voltage_drop"], np.zeros(T * nl))
-        bld.add_eq(f"{prefix}.pcc", *blk["pcc"], np.zeros(T))
-        bld.add_cones(f"{prefix}.branch_soc", *blk["branch_soc"], np.zeros(4 * T * nl), 4)
-        return FeederVars(P=P, Q=Q, l=L, v=V, pcc=pcc, p_rows=rows["p"], line_into=line_into)
-
+    # the blocks' triplets from the assembly kernel (kernels/assembly.py; Numba or its numpy twin)
+    blk = asm.split_blocks(*asm.distflow_triplets(fr, to, r, x, line_into, P, Q, L, V, pcc),
+                           asm.DISTFLOW_BLOCKS)
     rows = {}
-    for name, F, imp, load in (("p", P, r, load_p), ("q", Q, x, load_q)):
-        bal = Rows(T * nl)
-        bal.add(rl, F, 1.0)
-        bal.add(rl, L, -imp[None, :])
-        bal.add(child_row[:, not_root], F[:, not_root], -1.0)
-        bal.rhs[:] = load[:, to].reshape(-1)      # net injection p_j = DER - load  ->  rhs = load_j
-        rows[name] = bal
+    for name, load in (("p", load_p), ("q", load_q)):
+        rows[name] = Rows(T * nl).add(*blk[f"balance_{name}"])
+        rows[name].rhs[:] = load[:, to].reshape(-1)   # net injection p_j = DER - load -> rhs = load_j
     add_eq_rows(bld, f"{prefix}.balance_q", rows["q"])
-
-    vd = Rows(T * nl)
-    vd.add(rl, V[:, to], 1.0)
-    vd.add(rl, V[:, fr], -1.0)
-    vd.add(rl, P, 2.0 * r[None, :])
-    vd.add(rl, Q, 2.0 * x[None, :])
-    vd.add(rl, L, -(r ** 2 + x ** 2)[None, :])
-    add_eq_rows(bld, f"{prefix}.voltage_drop", vd)
-
-    head = np.flatnonzero(fr == 0)
-    pc = Rows(T)
-    pc.add(np.arange(T), pcc, 1.0)
-    pc.add(np.repeat(np.arange(T), head.size), P[:, head].reshape(-1), -1.0)
-    add_eq_rows(bld, f"{prefix}.pcc", pc)
-
-    # rotated cones v_i * l >= P^2 + Q^2, cone c = t*nl + l, rows 4c + {0,1,2,3}
-    m = T * nl
-    c4 = 4 * np.arange(m)
-    vi = V[:, fr].reshape(-1)
-    Lf, Pf, Qf = L.reshape(-1), P.reshape(-1), Q.reshape(-1)
-    crow = np.concatenate([c4, c4, c4 + 1, c4 + 2, c4 + 3, c4 + 3])
-    ccol = np.concatenate([vi, Lf, Pf, Qf, vi, Lf])
-    cval = np.concatenate([np.ones(m), np.ones(m), 2 * np.ones(m), 2 * np.ones(m), np.ones(m), -np.ones(m)])
-    bld.add_cones(f"{prefix}.branch_soc", crow, ccol, cval, np.zeros(4 * m), 4)
+    bld.add_eq(f"{prefix}.voltage_drop", *blk["voltage_drop"], np.zeros(T * nl))
+    bld.add_eq(f"{prefix}.pcc", *blk["pcc"], np.zeros(T))
+    bld.add_cones(f"{prefix}.branch_soc", *blk["branch_soc"], np.zeros(4 * T * nl), 4)
     return FeederVars(P=P, Q=Q, l=L, v=V, pcc=pcc, p_rows=rows["p"], line_into=line_into)
 
 

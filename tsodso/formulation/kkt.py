@@ -25,6 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..conic import ProblemBuilder
+from ._kernels import assembly as asm
 from .bigm import DualBounds
 from .common import Rows, add_eq_rows, add_leq_rows
 from .tn import TNData, TNVars
@@ -87,28 +88,9 @@ def add_kkt(bld: ProblemBuilder, d: TNData, v: TNVars, bounds: DualBounds, mode:
     # stationarity: rows [g (T*ng) | f (T*nk) | theta (T*(nb-1))]
     st = Rows(T * ng + T * nk + T * (nb - 1))
     st.rhs[: T * ng] = np.tile(-d.c1, T)
-    try:
-        from ..kernels import assembly as asm   # installed: pyproject.toml maps kernels/ -> tsodso.kernels
-    except ImportError:
-        try:
-            from kernels import assembly as asm  # source tree: the repo root is on sys.path
-        except ImportError:
-            asm = None
-    if asm is not None and asm.backend() == "numba":
-        # same triplets from the Numba kernel (kernels/assembly.py); numpy path in the else branch
-        st.add(*asm.stationarity_triplets(d.c2, d.gen_bus, d.fr, d.to, d.b_pu, d.theta_col,
-                                          v.g, lam, nu_u, nu_l, phi, mu_u, mu_l)[:3])
-    else:
-        st.add(rg, v.g, 2.0 * d.c2[None, :])
-        st.add(rg, lam[:, d.gen_bus], -1.0)
-        st.add(rg, nu_u, 1.0); st.add(rg, nu_l, -1.0)
-        of = T * ng
-        st.add(of + rk, lam[:, d.fr], 1.0); st.add(of + rk, lam[:, d.to], -1.0)
-        st.add(of + rk, phi, 1.0); st.add(of + rk, mu_u, 1.0); st.add(of + rk, mu_l, -1.0)
-        ot = of + T * nk
-        for ends, sign in ((d.fr, -1.0), (d.to, 1.0)):
-            keep = d.theta_col[ends] >= 0
-            st.add(ot + tt * (nb - 1) + d.theta_col[ends[keep]][None, :], phi[:, keep], sign * d.b_pu[keep][None, :])
+    # triplets from the assembly kernel (kernels/assembly.py; Numba or its numpy twin)
+    st.add(*asm.stationarity_triplets(d.c2, d.gen_bus, d.fr, d.to, d.b_pu, d.theta_col,
+                                      v.g, lam, nu_u, nu_l, phi, mu_u, mu_l)[:3])
     add_eq_rows(bld, "kkt.stationarity", st)
 
     duals = np.concatenate([mu_u, mu_l, nu_u, nu_l], axis=1)     # (T, 2nk+2ng)

@@ -17,7 +17,7 @@ import numpy as np
 
 from ..conic import ProblemBuilder
 from ..data.system import Transmission
-from .common import USD_PER_OBJ_UNIT, Rows, add_eq_rows
+from .common import USD_PER_OBJ_UNIT, Rows, add_eq_rows, lmp_usd_per_mwh
 
 
 @dataclass
@@ -41,6 +41,7 @@ class TNData:
     c1: np.ndarray            # k$/h per pu
     D_pu: np.ndarray          # (T, nb)
     theta_col: np.ndarray     # (nb,) position of bus b in the theta block, -1 for the reference
+    c0: float = 0.0           # k$/h, sum of the generators' constant costs
 
     @classmethod
     def from_tn(cls, tn: Transmission, hours: int | None = None) -> "TNData":
@@ -58,7 +59,8 @@ class TNData:
                    gmax_pu=np.asarray(tn.gen_pmax_mw, float) / base,
                    c2=np.asarray(tn.gen_c2_usd_per_mw2h, float) * base ** 2 / USD_PER_OBJ_UNIT,
                    c1=np.asarray(tn.gen_c1_usd_per_mwh, float) * base / USD_PER_OBJ_UNIT,
-                   D_pu=np.asarray(tn.load_mw, float)[:T] / base, theta_col=theta_col)
+                   D_pu=np.asarray(tn.load_mw, float)[:T] / base, theta_col=theta_col,
+                   c0=float(np.sum(tn.gen_c0_usd_per_h)) / USD_PER_OBJ_UNIT)
 
 
 @dataclass
@@ -117,6 +119,16 @@ def add_dcopf_primal(bld: ProblemBuilder, d: TNData, injections=(), bounds: bool
     return TNVars(g=g, f=f, theta=th, tau=tau)
 
 
+def add_generation_cost(bld: ProblemBuilder, d: TNData, tnv: TNVars, dt_h: float = 1.0,
+                        with_c0: bool = True) -> None:
+    """sum_t dt (c2 g^2 + c1 g [+ c0]) in k$, through the epigraph tau >= g^2 (the follower's
+    own objective is the same without c0 and dt)."""
+    bld.add_cost(tnv.tau, np.broadcast_to(d.c2 * dt_h, tnv.tau.shape))
+    bld.add_cost(tnv.g, np.broadcast_to(d.c1 * dt_h, tnv.g.shape))
+    if with_c0:
+        bld.c0 += d.c0 * d.T * dt_h
+
+
 def build_dcopf(tn: Transmission, hours: int | None = None, pcc_import_mw=None):
     """Stand-alone DC-OPF of hours 0..T-1 as a conic problem (objective in k$).
 
@@ -128,9 +140,7 @@ def build_dcopf(tn: Transmission, hours: int | None = None, pcc_import_mw=None):
         d.D_pu = d.D_pu + np.asarray(pcc_import_mw, float)[: d.T] / d.base_mva
     bld = ProblemBuilder()
     v = add_dcopf_primal(bld, d)
-    bld.add_cost(v.tau, np.broadcast_to(d.c2, v.tau.shape))
-    bld.add_cost(v.g, np.broadcast_to(d.c1, v.g.shape))
-    bld.c0 = float(np.sum(tn.gen_c0_usd_per_h)) * d.T / USD_PER_OBJ_UNIT
+    add_generation_cost(bld, d, v)
     return bld.build(), d
 
 
@@ -143,7 +153,7 @@ def dcopf_readback(prob, sol, d: TNData) -> dict:
     return {
         "gen_p_mw": prob.get(sol.x, "tn.gen_p_pu") * d.base_mva,
         "line_f_mw": prob.get(sol.x, "tn.line_f_pu") * d.base_mva,
-        "lmp_usd_per_mwh": -y * USD_PER_OBJ_UNIT / d.base_mva,
+        "lmp_usd_per_mwh": lmp_usd_per_mwh(-y, d.base_mva),
         "cost_usd": sol.objective * USD_PER_OBJ_UNIT,
     }
 
@@ -162,8 +172,7 @@ def follower_cost(d: TNData, pcc_bus, r_pu) -> np.ndarray:
         one = TNData(**{**dd.__dict__, "T": 1, "D_pu": dd.D_pu[t:t + 1]})
         bld = ProblemBuilder()
         v = add_dcopf_primal(bld, one)
-        bld.add_cost(v.tau, np.broadcast_to(one.c2, v.tau.shape))
-        bld.add_cost(v.g, np.broadcast_to(one.c1, v.g.shape))
+        add_generation_cost(bld, one, v, with_c0=False)
         sol = solve(bld.build())
         if sol.ok:
             out[t] = sol.objective
@@ -179,8 +188,7 @@ def follower_activity(d: TNData, pcc_bus, r_pu, tol: float = 1e-6) -> np.ndarray
     np.add.at(dd.D_pu.T, np.asarray(pcc_bus), np.asarray(r_pu).T)
     bld = ProblemBuilder()
     v = add_dcopf_primal(bld, dd)
-    bld.add_cost(v.tau, np.broadcast_to(dd.c2, v.tau.shape))
-    bld.add_cost(v.g, np.broadcast_to(dd.c1, v.g.shape))
+    add_generation_cost(bld, dd, v, with_c0=False)
     sol = solve(bld.build(), reltol=1e-9, abstol=1e-10)
     out = np.full((d.T, 2 * d.nk + 2 * d.ng), np.nan)
     if sol.ok:

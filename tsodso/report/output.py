@@ -23,7 +23,7 @@ a rescue copy when the folder fails, and a SHA-256 digest per HDF5 dataset.
   crash there), the bytes are written by plain `write` calls that fail cleanly. Every dataset
   gets an attribute `sha256` (`dataset_digest`: dtype, shape, then the data bytes; strings
   length-prefixed UTF-8); `verify_digests` checks them on read and names file and dataset.
-* File modes follow the umask (conic.files.atomic_write / umask_mode), like `open()`.
+* File modes follow the umask (tsodso/atomic.py umask_mode), like `open()`.
 """
 from __future__ import annotations
 
@@ -37,10 +37,10 @@ from typing import Callable, Iterable, Optional, Tuple, Union
 
 import numpy as np
 
-from ..conic.files import atomic_write, umask_mode
+from ..atomic import atomic_write, umask_mode, write_bytes_atomic, write_text_atomic
 
 __all__ = ["OutputError", "OutputWriteError", "ResultFileError", "prepare_output", "RunOutput",
-           "hdf5_bytes", "dataset_digest", "verify_digests", "open_hdf5", "write_single",
+           "hdf5_bytes", "add_digests", "dataset_digest", "verify_digests", "open_hdf5", "write_single",
            "MIN_FREE_BYTES", "LOCK_NAME"]
 
 MIN_FREE_BYTES = 16 * 2**20      # 16 MiB: the largest result file (5 ADNs x 24 h) is ~3 MB
@@ -133,10 +133,23 @@ class RunOutput:
         """Stage every file, then rename them into the folder in order; {name: path}.
         On failure: rescue copy and OutputWriteError (see the module docstring)."""
         files = list(files)
+
+        def fill(folder):
+            for name, payload in files:
+                p = os.path.join(folder, name)
+                os.makedirs(os.path.dirname(p), exist_ok=True)
+                _put(p, payload)
+        self.write_folder(fill, last=tuple(n for n, _ in files[-1:]))
+        return {name: os.path.join(self.outdir, name) for name, _ in files}
+
+    def write_folder(self, fill: Callable[[str], object], last=("summary.json", "summary.txt")) -> dict:
+        """`fill(folder)` writes the run's files into a staging folder; they are then renamed
+        into the output folder, the names in `last` at the end. {relative name: final path}.
+        On failure: `fill(rescue folder)` and OutputWriteError (see the module docstring)."""
         try:
-            return _stage_and_commit(self.outdir, files)
+            return _stage_and_commit(self.outdir, fill, last)
         except OSError as e:
-            rescue = _rescue(files)
+            rescue = _rescue(fill)
             where = (f"the result was saved to {rescue}" if rescue
                      else "no rescue copy could be written either")
             name = getattr(e, "filename", None) or self.outdir
@@ -158,13 +171,18 @@ def _put(path: str, payload: Payload) -> None:
     os.chmod(path, umask_mode())
 
 
-def _stage_and_commit(outdir: str, files) -> dict:
+def _stage_and_commit(outdir: str, fill, last) -> dict:
     stage = tempfile.mkdtemp(dir=outdir, prefix=".staging-")
     try:
-        for name, payload in files:
-            _put(os.path.join(stage, name), payload)
+        fill(stage)
+        names = []
+        for root, _, fnames in os.walk(stage):
+            for fn in fnames:
+                if not fn.startswith(".tmp-"):
+                    names.append(os.path.relpath(os.path.join(root, fn), stage))
+        names.sort(key=lambda n: (n in last, last.index(n) if n in last else 0, n))
         out = {}
-        for name, _ in files:                   # same file system: renames, the summary last
+        for name in names:                     # same file system: renames, the summary last
             dst = os.path.join(outdir, name)
             os.makedirs(os.path.dirname(dst), exist_ok=True)
             os.replace(os.path.join(stage, name), dst)
@@ -174,16 +192,13 @@ def _stage_and_commit(outdir: str, files) -> dict:
         shutil.rmtree(stage, ignore_errors=True)
 
 
-def _rescue(files) -> Optional[str]:
+def _rescue(fill) -> Optional[str]:
     try:
         d = tempfile.mkdtemp(prefix="tsodso-rescue-")
     except OSError:
         return None
     try:
-        for name, payload in files:
-            p = os.path.join(d, name)
-            os.makedirs(os.path.dirname(p), exist_ok=True)
-            _put(p, payload)
+        fill(d)
     except Exception:  # noqa: BLE001 - a partial rescue is still worth naming
         pass
     return d
@@ -192,8 +207,10 @@ def _rescue(files) -> Optional[str]:
 def write_single(path, payload: Payload) -> str:
     """One file, atomically (no staging folder needed for one file)."""
     if callable(payload):
-        return atomic_write(path, writer=payload)
-    return atomic_write(path, payload)
+        return atomic_write(path, payload)
+    if isinstance(payload, str):
+        return write_text_atomic(path, payload)
+    return write_bytes_atomic(path, payload)
 
 
 # ------------------------------------------------------------------------------ HDF5 digests
@@ -222,14 +239,19 @@ def _datasets(f):
     return found
 
 
+def add_digests(f) -> None:
+    """Set attrs["sha256"] (`dataset_digest`) on every dataset of an open, writable h5py.File."""
+    for ds in _datasets(f):
+        ds.attrs["sha256"] = dataset_digest(ds)
+
+
 def hdf5_bytes(build: Callable) -> bytes:
     """Build an HDF5 file in memory with `build(h5py.File)`, digest every dataset, return bytes."""
     import h5py
     buf = io.BytesIO()
     with h5py.File(buf, "w") as f:
         build(f)
-        for ds in _datasets(f):
-            ds.attrs["sha256"] = dataset_digest(ds)
+        add_digests(f)
     return buf.getvalue()
 
 

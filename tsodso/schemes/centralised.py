@@ -30,7 +30,7 @@ The use-of-system fees are kept (as in the DSO-led leader's cost, docs/model.md 
 to users"): they stand for the cost of using the distribution / transmission network, which
 the model has no other term for, and they make the settlement of the centralised solution
 well defined (without them the P2P variables would be arbitrary). The same definition of the
-total is applied to every scheme's outcome (`tsodso.report.metrics.total_cost_usd`), so the
+total is applied to every scheme's outcome (`tsodso.evaluation.metrics.total_cost_usd`), so the
 centralised optimum is a lower bound of every other scheme's total on the same data (each
 other scheme's outcome is a feasible point of this problem).
 
@@ -43,7 +43,7 @@ rest is solved with ECOS: a MIP start the B&B certifies before it becomes the in
 (user heuristic "warm_start", run once, at the root). The nodal prices of the centralised dispatch are
 the duals of its TN part for the optimal P0: they are obtained from an independent DC-OPF of
 the centralised PCC exchanges (`redispatch`), whose dispatch and cost must agree with the
-centralised one (certificate "dispatch").
+centralised one (certificate "dispatch", `evaluation.certificates`).
 """
 from __future__ import annotations
 
@@ -54,20 +54,16 @@ import numpy as np
 from ..conic import ProblemBuilder
 from ..conic.ecos_adapter import solve as ecos_solve
 from ..formulation.bilevel import Layout, add_leader, add_leader_costs, binary_groups, pcc_injections
+from ..evaluation.certificates import dispatch_certificate, soc_certificate
+from ..evaluation.metrics import outcome_from_layout, total_cost_usd
+from ..evaluation.readback import pcc_import_mw
+from ..evaluation.redispatch import redispatch
 from ..formulation.common import GAP_FLOOR, USD_PER_OBJ_UNIT
-from ..formulation.tn import TNData, add_dcopf_primal
+from ..formulation.tn import TNData, add_dcopf_primal, add_generation_cost
 from ..solver import BnBOptions, solve as bnb_solve
-from .dso_led import SchemeResult
-from .redispatch import generation_cost_usd_per_h, redispatch
+from .result import SchemeResult
 
 SCHEME = "centralised"
-
-
-def add_generation_cost(bld: ProblemBuilder, d: TNData, tnv, tn, dt_h: float):
-    """sum_t dt (c2 g^2 + c1 g + c0) in k$, through the epigraph tau >= g^2."""
-    bld.add_cost(tnv.tau, np.broadcast_to(d.c2 * dt_h, tnv.tau.shape))
-    bld.add_cost(tnv.g, np.broadcast_to(d.c1 * dt_h, tnv.g.shape))
-    bld.c0 += float(np.sum(tn.gen_c0_usd_per_h)) * d.T * dt_h / USD_PER_OBJ_UNIT
 
 
 def build_centralised(system, hours: int | None = None):
@@ -77,7 +73,7 @@ def build_centralised(system, hours: int | None = None):
     d = TNData.from_tn(system.tn, T)
     feeders, ders, settle, cross = add_leader(bld, system, T)
     tnv = add_dcopf_primal(bld, d, pcc_injections(system, feeders), bounds=True)
-    add_generation_cost(bld, d, tnv, system.tn, system.dt_h)
+    add_generation_cost(bld, d, tnv, system.dt_h)
     add_leader_costs(bld, system, T, ders, settle, cross)
     lay = Layout(system=system, T=T, tn=d, tnv=tnv, feeders=feeders, ders=ders, settle=settle,
                  cross=cross, kkt=None, bounds=None, mode=SCHEME)
@@ -86,26 +82,6 @@ def build_centralised(system, hours: int | None = None):
     prob = bld.build()
     prob.meta["layout"] = lay
     return prob, lay
-
-
-def dispatch_certificate(lay, x, tn_out=None) -> dict:
-    """The centralised TN dispatch against an independent DC-OPF of its own PCC exchanges.
-
-    At the centralised optimum the TN part is optimal for its P0, so the HiGHS DC-OPF must give
-    the same hourly cost ($/h) and dispatch (MW). `dispatch_gap` = max_t |cost_ours - cost_ref|
-    / max(1, cost_ref); an incumbent that is not optimal may legitimately show a gap here.
-    """
-    from ..report.certificates import pcc_import_mw
-    sys = lay.system
-    tn_out = redispatch(sys, pcc_import_mw(lay, x)) if tn_out is None else tn_out
-    g = x[lay.tnv.g] * lay.tn.base_mva
-    ours = generation_cost_usd_per_h(sys.tn, g)
-    rel = np.abs(ours - tn_out.cost_usd_per_h) / np.maximum(1.0, np.abs(tn_out.cost_usd_per_h))
-    return {"solver": "HiGHS QP (PTDF form)", "statuses": list(tn_out.statuses),
-            "all_solved": tn_out.ok, "cost_ours_usd_per_h": ours, "cost_ref_usd_per_h": tn_out.cost_usd_per_h,
-            "dispatch_gap": float(np.nanmax(rel)) if np.any(np.isfinite(rel)) else float("nan"),
-            "max_dispatch_diff_mw": float(np.nanmax(np.abs(g - tn_out.gen_mw)))
-            if np.any(np.isfinite(tn_out.gen_mw)) else float("nan")}
 
 
 def integer_start(prob, result) -> np.ndarray:
@@ -159,11 +135,9 @@ def solve_centralised(system, time_limit: float = 600.0, rel_gap: float = 1e-4, 
     """Build and solve the centralised MISOCP with our B&B; objective and bounds in $.
 
     `options`: extra `BnBOptions` fields (e.g. {"verbose": False}). Certificates (when a solution
-    exists): "soc" (SOC exactness and AC sweep, `report.certificates.soc_certificate`),
-    "dispatch" (above) and "objective" (the total recomputed by `report.metrics`).
+    exists): "soc" (SOC exactness and AC sweep, `evaluation.certificates.soc_certificate`),
+    "dispatch" (`evaluation.certificates.dispatch_certificate`) and "objective" (the total recomputed by `evaluation.metrics`).
     """
-    from ..report.certificates import pcc_import_mw, soc_certificate
-    from ..report.metrics import outcome_from_layout, total_cost_usd
     t0 = time.perf_counter()
     prob, lay = build_centralised(system)
     t_build = time.perf_counter() - t0
@@ -181,11 +155,4 @@ def solve_centralised(system, time_limit: float = 600.0, rel_gap: float = 1e-4, 
             cert = {"soc": soc_certificate(lay, res.x), "dispatch": dispatch_certificate(lay, res.x, tn_out),
                     "objective": {"objective_usd": ours, "recomputed_usd": recomputed,
                                   "difference_usd": ours - recomputed}}
-    k = USD_PER_OBJ_UNIT
-    return SchemeResult(
-        scheme=SCHEME, status=res.status, objective_usd=res.objective * k,
-        best_bound_usd=res.best_bound * k, rel_gap=res.rel_gap, abs_gap_usd=res.abs_gap * k,
-        stop_reason=res.stop_reason, nodes=res.nodes, node_solves=res.node_solves,
-        inaccurate_solves=res.inaccurate_solves, build_seconds=t_build, solve_seconds=res.seconds,
-        ecos_seconds=res.ecos_seconds, size=prob.size_report(), binaries=lay.binary_groups,
-        certificates=cert, x=res.x, problem=prob, layout=lay, bnb=res)
+    return SchemeResult.from_bnb(SCHEME, res, prob, lay, t_build, cert)

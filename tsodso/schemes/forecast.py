@@ -3,7 +3,7 @@
 Two forecasts (`mode`; scenario key `tso_led.forecast`, absent = "naive"):
 
 "naive"  N_at = sum load_at - sum PVavail_at  (PV at full availability, batteries idle,
-         feeder losses ignored: `data.calibration.forecast_net_load_mw`); no bounds on the
+         feeder losses ignored: `data.network.forecast_net_load_mw`); no bounds on the
          schedule beyond the virtual battery. The TSO-led deviations then contain the
          forecast's bias (losses + curtailment), not only coordination.
 "dso"    each DSO submits, per hour, from its own AC sweep power flow (`data.radial_pf`):
@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..data.calibration import forecast_net_load_mw
+from ..data.network import forecast_net_load_mw
 from ..data.radial_pf import radial_power_flow
 
 FORECASTS = ("dso", "naive")

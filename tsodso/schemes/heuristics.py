@@ -18,10 +18,12 @@ Given a relaxation point x:
 """
 from __future__ import annotations
 
+import time
+
 import numpy as np
 
 from ..conic.ecos_adapter import solve as ecos_solve
-from ..formulation.tn import TNData, add_dcopf_primal
+from ..formulation.tn import TNData, add_dcopf_primal, add_generation_cost
 from ..conic import ProblemBuilder, interrupt
 
 ACTIVE_TOL = 1e-7
@@ -47,8 +49,7 @@ def follower_pattern(lay, x):
     one = TNData(**{**d.__dict__, "D_pu": D})
     bld = ProblemBuilder()
     v = add_dcopf_primal(bld, one)
-    bld.add_cost(v.tau, np.broadcast_to(one.c2, v.tau.shape))
-    bld.add_cost(v.g, np.broadcast_to(one.c1, v.g.shape))
+    add_generation_cost(bld, one, v, with_c0=False)
     prob = bld.build()
     sol = ecos_solve(prob, reltol=1e-9, abstol=1e-10)
     if sol.x is None:
@@ -76,7 +77,11 @@ def _max_residual(prob, x):
     return max(r["eq"], r["lp"], r["cone"], r["bound"])
 
 
-def consolidate_platform(prob, lay, y, lb, ub, max_solves: int = 12):
+def _past(deadline) -> bool:
+    return deadline is not None and time.perf_counter() >= deadline
+
+
+def consolidate_platform(prob, lay, y, lb, ub, max_solves: int = 12, deadline=None):
     """Drop local search on the P2P platform binaries of a feasible point y; returns a point no
     worse than y (y itself if nothing improves) and the number of ECOS solves used.
 
@@ -97,13 +102,14 @@ def consolidate_platform(prob, lay, y, lb, ub, max_solves: int = 12):
     1 ADN x 24 h 8418.96 -> 8400.21 $ in 12 solves; 5 ADNs x 24 h 54,602.38 -> 54,568.71 $ in
     12 solves (55 s). SCIP reaches 8365.79 $ on 1 ADN in 300 s by also moving BESS and role
     binaries; adding platforms back where r_j < 0 found nothing more.
+    No solve is started after `deadline` (time.perf_counter() seconds).
     """
     ii = prob.integer
     duals, slacks = _pairs(lay)
     lb, ub = lb.copy(), ub.copy()
     lb[ii] = ub[ii] = np.round(y[ii])      # KKT binaries too: the follower's pattern is kept
     trades = [sv.trade for sv in lay.settle if sv.trade.size]
-    if not trades:
+    if not trades or _past(deadline):
         return y, 0
     sol = ecos_solve(prob, lb, ub, reltol=1e-6, abstol=1e-7)
     solves = 1
@@ -128,7 +134,7 @@ def consolidate_platform(prob, lay, y, lb, ub, max_solves: int = 12):
                         drop.append(j)
         drop = np.array(sorted(drop, key=key, reverse=True), np.int64)
         improved = False
-        while drop.size and solves < max_solves and not interrupt.requested():
+        while drop.size and solves < max_solves and not _past(deadline) and not interrupt.requested():
             lb2, ub2 = lb.copy(), ub.copy()
             lb2[drop] = ub2[drop] = 0.0
             s2 = ecos_solve(prob, lb2, ub2, reltol=1e-6, abstol=1e-7)
@@ -152,9 +158,9 @@ def make_follower_response_heuristic(lay, consolidate_calls: int = 1, consolidat
 
     def heuristic(prob, x, lb, ub):
         y = _respond(prob, x, lb, ub)
-        if y is not None and len(calls) < consolidate_calls:
+        if y is not None and len(calls) < consolidate_calls and not _past(heuristic.deadline):
             calls.append(True)
-            y, _ = consolidate_platform(prob, lay, y, lb, ub, consolidate_solves)
+            y, _ = consolidate_platform(prob, lay, y, lb, ub, consolidate_solves, heuristic.deadline)
         return y
 
     def _respond(prob, x, lb, ub):
@@ -188,6 +194,8 @@ def make_follower_response_heuristic(lay, consolidate_calls: int = 1, consolidat
             exp[:, a] += xs[:, j]; imp[:, b] += xs[:, j]
         _fix(lb, ub, cr.exporter, (exp > imp).astype(float))
         k = lay.kkt
+        if _past(heuristic.deadline):
+            return None
         # stage A: leader binaries fixed, KKT free (most pairs are fixed by the KKT presolve,
         # the rest are usually satisfied by the relaxation): if every pair holds, done
         sol = ecos_solve(prob, lb, ub, reltol=1e-6, abstol=1e-7)
@@ -203,6 +211,8 @@ def make_follower_response_heuristic(lay, consolidate_calls: int = 1, consolidat
                 y[k.z] = (y[slacks] <= y[duals]).astype(float)
             return y
         # stage B: the follower's own response at stage A's PCC schedule fixes the pattern
+        if _past(heuristic.deadline):
+            return None
         act = follower_pattern(lay, y)
         if act is None:
             return None
@@ -219,4 +229,5 @@ def make_follower_response_heuristic(lay, consolidate_calls: int = 1, consolidat
         return sol.x
     heuristic.__name__ = "follower_response"
     heuristic.last_status = ""
+    heuristic.deadline = None        # set by the B&B before each call (solver/heuristics.py)
     return heuristic

@@ -40,7 +40,7 @@ Step 2 - each DSO alone (its own MISOCP, our B&B, all its binaries kept)
 
 Step 3 - actual TN outcome
     The realised exchanges P0 (A, T) are re-dispatched hour by hour by an independent DC-OPF
-    (`schemes.redispatch`, HiGHS): realised generation cost and real-time LMPs. The metrics use
+    (`evaluation.redispatch`, HiGHS): realised generation cost and real-time LMPs. The metrics use
     the re-dispatch for the TN (generation cost) and the cleared LMPs for the ADNs' settlement.
 
 Result (`TSOLedResult`): objective = sum of the DSOs' own objectives (what was optimised, $),
@@ -62,13 +62,16 @@ from ..conic import ProblemBuilder
 from ..conic.ecos_adapter import OPTIMAL, solve as ecos_solve
 from ..formulation.bilevel import Layout, add_leader, add_leader_costs, binary_groups
 from ..conic import interrupt
-from ..formulation.common import GAP_FLOOR, USD_PER_OBJ_UNIT, Rows, add_eq_rows, usd_per_mwh_to_obj
-from ..formulation.tn import TNData, add_dcopf_primal
+from ..formulation.common import GAP_FLOOR, USD_PER_OBJ_UNIT, Rows, add_eq_rows, lmp_usd_per_mwh, usd_per_mwh_to_obj
+from ..formulation.tn import TNData, add_dcopf_primal, add_generation_cost
 from ..solver import BnBOptions, solve as bnb_solve
-from .centralised import add_generation_cost
-from .dso_led import SchemeResult, _num
+from ..evaluation.certificates import clearing_certificate, soc_certificate
+from ..evaluation.dcopf import generation_cost_usd_per_h
+from ..evaluation.metrics import Outcome
+from ..evaluation.readback import adn_pcc_import_mw
+from ..evaluation.redispatch import TNOutcome, redispatch
+from .result import SchemeResult, base_certificate_row, finite_or_none
 from .forecast import PCCForecast, pcc_forecast
-from .redispatch import TNOutcome, generation_cost_usd_per_h, redispatch
 
 SCHEME = "tso-led"
 DEVIATION_PENALTY_USD_PER_MWH = 20.0
@@ -154,7 +157,7 @@ def clear_tso(system, hours: int | None = None, pcc_range_mw=None, forecast: str
         bld.add_cost(wh, np.broadcast_to(usd_per_mwh_to_obj(pen, base, dt), wh.shape))
     inj = [(adn.pcc_bus, sched[:, a], 1.0) for a, adn in enumerate(system.adns)]
     tnv = add_dcopf_primal(bld, d, inj, bounds=True)
-    add_generation_cost(bld, d, tnv, system.tn, dt)
+    add_generation_cost(bld, d, tnv, dt)
     deg = np.array([v.deg_usd_per_mwh for v in vbs])
     bld.add_cost(ch, np.broadcast_to(usd_per_mwh_to_obj(deg, base, dt), ch.shape))
     bld.add_cost(dis, np.broadcast_to(usd_per_mwh_to_obj(deg, base, dt), dis.shape))
@@ -183,7 +186,7 @@ def clear_tso(system, hours: int | None = None, pcc_range_mw=None, forecast: str
                         nan(A, T), nan(A, T), nan(A, T), vbs, time.perf_counter() - t0, forecast=fc)
     x = sol.x
     y = sol.y[prob.eq_blocks["tn.balance"]].reshape(T, d.nb)
-    lmp = -y * USD_PER_OBJ_UNIT / base / dt            # d cost / d demand (ECOS sign), $/MWh
+    lmp = lmp_usd_per_mwh(-y, base) / dt               # d cost / d demand (ECOS sign), $/MWh
     return Clearing(OPTIMAL, x[sched].T * base, N, lmp, x[tnv.g] * base, sol.objective * USD_PER_OBJ_UNIT,
                     x[ch].T * base, x[dis].T * base, x[e].T * base, vbs, time.perf_counter() - t0,
                     None if pcc_range_mw is None else x[wh].T * base, forecast=fc)
@@ -271,7 +274,8 @@ class TSOLedResult(SchemeResult):
     wall_seconds: float = 0.0
 
     def pcc_import_mw(self) -> np.ndarray:
-        return np.array([d.x[d.layout.feeders[0].pcc] * d.layout.system.adns[0].base_mva for d in self.dsos])
+        return adn_pcc_import_mw([d.layout.feeders[0] for d in self.dsos],
+                                 [d.layout.system.adns[0] for d in self.dsos], [d.x for d in self.dsos])
 
     def deviation_mwh(self) -> np.ndarray:
         """(A, T) |P0 - S| per hour, MWh."""
@@ -280,7 +284,6 @@ class TSOLedResult(SchemeResult):
 
     def outcome(self):
         """The metrics' `Outcome` (None without a complete solution)."""
-        from ..report.metrics import Outcome
         if self.x is None or self.tn is None:
             return None
         dsos = self.dsos
@@ -290,9 +293,22 @@ class TSOLedResult(SchemeResult):
                        lmp_usd_per_mwh=self.clearing.lmp_usd_per_mwh, cross=None, cross_x=None,
                        deviation_usd=self.penalty_usd_per_mwh * self.deviation_mwh().sum(axis=1))
 
+    def certificate_row(self) -> dict:
+        """Flat certificates: the worst SOC exactness over the DSO problems and the clearing check."""
+        row = base_certificate_row(self)
+        c = self.certificates or {}
+        socs = c.get("soc") or []
+        if socs:
+            row["soc_gap"] = max(s["soc_gap"] for s in socs)
+            row["max_voltage_mismatch_pu"] = max(s["max_voltage_mismatch_pu"] for s in socs)
+        if "clearing" in c:
+            row["tn_check"] = "clearing LMP vs HiGHS DC-OPF of the schedule, max abs. difference $/MWh"
+            row["tn_check_value"] = finite_or_none(c["clearing"]["max_lmp_diff_usd_per_mwh"])
+        return row
+
     def summary(self) -> dict:
-        return {"scheme": self.scheme, "status": self.status, "objective": _num(self.objective_usd),
-                "best_bound": _num(self.best_bound_usd), "gap": _num(self.rel_gap), "objective_unit": "$",
+        return {"scheme": self.scheme, "status": self.status, "objective": finite_or_none(self.objective_usd),
+                "best_bound": finite_or_none(self.best_bound_usd), "gap": finite_or_none(self.rel_gap), "objective_unit": "$",
                 "stop_reason": self.stop_reason, "nodes": self.nodes, "node_solves": self.node_solves,
                 "inaccurate_solves": self.inaccurate_solves,
                 "seconds": round(self.build_seconds + self.solve_seconds, 3),
@@ -318,7 +334,6 @@ def solve_tso_led(system, time_limit: float = 600.0, rel_gap: float = 1e-4,
     """Steps 1-3 of the module docstring. `options`: extra BnBOptions fields for the DSO solves.
     `pcc_range_mw`, `scheme`: the hybrid scheme's validated PCC ranges (`clear_tso`) and name.
     `forecast`: the ADNs' PCC forecast, "dso" | "naive" | None = the scenario's (`clear_tso`)."""
-    from ..report.certificates import soc_certificate
     t0 = time.perf_counter()
     T = system.n_hours
     clr = clear_tso(system, T, pcc_range_mw, forecast)
@@ -375,14 +390,3 @@ def solve_tso_led(system, time_limit: float = 600.0, rel_gap: float = 1e-4,
         }
     res.wall_seconds = time.perf_counter() - t0
     return res
-
-
-def clearing_certificate(system, clr: Clearing) -> dict:
-    """The cleared LMPs against an independent DC-OPF (HiGHS) of the published schedule.
-
-    With the schedule fixed, each hour of the clearing is that hour's DC-OPF, so dispatch and
-    LMPs must agree (LMPs up to dual degeneracy)."""
-    ref = redispatch(system, clr.schedule_mw)
-    return {"all_solved": ref.ok,
-            "max_lmp_diff_usd_per_mwh": float(np.nanmax(np.abs(ref.lmp_usd_per_mwh - clr.lmp_usd_per_mwh))),
-            "max_dispatch_diff_mw": float(np.nanmax(np.abs(ref.gen_mw - clr.gen_mw)))}

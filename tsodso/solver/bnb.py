@@ -301,11 +301,14 @@ def solve(prob, options=None, heuristics: Sequence[Callable] = (), callback: Opt
                 # a heuristic round is skipped when the last one would not fit in the time left
                 # (5 ADNs x 24 h: a dive + follower response takes ~45 s, which overshot 300 s by 35 s)
                 t_heur = time.perf_counter()
+                # the root round always starts, but no heuristic starts an ECOS solve after the
+                # time limit (20 ADNs x 24 h with a 20 s limit: the unbounded root round took 255 s)
+                deadline = t0 + opts.time_limit if math.isfinite(opts.time_limit) else None
                 if opts.dive_rounds and prob.integer.size:
-                    y = rounding_dive(prob, solver, x, lb, ub, opts, pairs)
+                    y = rounding_dive(prob, solver, x, lb, ub, opts, pairs, deadline)
                     if y is not None and offer(y, "dive")[1]:
                         mark = "d"
-                for name, y in run_user_heuristics(heuristics, prob, x, lb, ub, log):
+                for name, y in run_user_heuristics(heuristics, prob, x, lb, ub, log, deadline):
                     if stop_requested():
                         break
                     if offer(y, name)[1]:

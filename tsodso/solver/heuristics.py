@@ -22,6 +22,7 @@ complementarity pair satisfies min(x_a, x_b) <= comp_tol.
 """
 from __future__ import annotations
 
+import time
 import traceback
 from typing import Callable, Optional, Sequence, Tuple
 
@@ -97,7 +98,13 @@ def fix_and_solve(prob, node_solver, x, lb, ub, opts, pairs) -> Optional[np.ndar
     return y
 
 
-def rounding_dive(prob, node_solver, x, lb, ub, opts, pairs) -> Optional[np.ndarray]:
+def _past(deadline) -> bool:
+    return deadline is not None and time.perf_counter() >= deadline
+
+
+def rounding_dive(prob, node_solver, x, lb, ub, opts, pairs, deadline=None) -> Optional[np.ndarray]:
+    """`deadline` (time.perf_counter() seconds): no new ECOS solve is started after it, so a
+    dive overshoots the time limit by at most one solve."""
     lb = lb.copy()
     ub = ub.copy()
     ints = prob.integer
@@ -118,18 +125,27 @@ def rounding_dive(prob, node_solver, x, lb, ub, opts, pairs) -> Optional[np.ndar
         r = np.clip(np.round(x[pick]), lb[pick], ub[pick])
         lb[pick] = r
         ub[pick] = r
+        if _past(deadline):
+            return None
         res = node_solver.solve(lb, ub)
         if res.x is None or res.status == "interrupted":
             return None
         x = res.x                       # guidance only; the final point is certified
+    if _past(deadline):
+        return None
     return fix_and_solve(prob, node_solver, x, lb, ub, opts, pairs)
 
 
-def run_user_heuristics(hooks: Sequence[Callable], prob, x, lb, ub, log=None):
-    """Yields (name, point) for every non-None answer of the user heuristics."""
+def run_user_heuristics(hooks: Sequence[Callable], prob, x, lb, ub, log=None, deadline=None):
+    """Yields (name, point) for every non-None answer of the user heuristics.
+
+    `deadline` (time.perf_counter() seconds): hooks are not started after it, and a hook with
+    a `deadline` attribute gets it set before its call (it should start no solve after it)."""
     for h in hooks:
-        if interrupt.requested():       # Ctrl-C / SIGTERM: skip the remaining hooks
+        if _past(deadline) or interrupt.requested():   # time up, or Ctrl-C / SIGTERM
             return
+        if hasattr(h, "deadline"):
+            h.deadline = deadline
         name = getattr(h, "__name__", repr(h))
         try:
             y = h(prob, None if x is None else x.copy(), lb.copy(), ub.copy())

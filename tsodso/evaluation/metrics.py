@@ -28,6 +28,10 @@ Costs ($ over the horizon)
   settlements are transfers and are excluded (schemes/centralised.py explains the choice);
   this is the objective of the centralised scheme.
 
+* `generator_rent_usd` (system): sum_t dt sum_g (LMP_{bus(g),t} g_gt - cost_g(g_gt)), the
+  generators' revenue at the settlement LMPs minus their cost (`price_making` compares it
+  between dso-led and price-taking).
+
 Batteries (all units of an ADN together)
 * `bess_throughput_mwh` (A,): sum_{t,i} (p_ch + p_dis) S_a dt (charged + discharged energy at the
   terminals).
@@ -64,10 +68,13 @@ from typing import List, Optional
 
 import numpy as np
 
+from .dcopf import generation_cost_usd_per_h
+from .readback import adn_pcc_import_mw
+
 SYSTEM_KEYS = ("total_cost_usd", "dso_cost_usd", "tso_generation_cost_usd", "energy_imported_mwh",
                "energy_exported_mwh", "bess_throughput_mwh", "bess_cycles", "pv_energy_mwh",
                "self_consumption", "self_sufficiency", "p2p_local_mwh", "p2p_cross_mwh", "losses_mwh",
-               "v_min_pu", "v_max_pu", "curtailment_mwh")
+               "v_min_pu", "v_max_pu", "curtailment_mwh", "generator_rent_usd")
 ADN_KEYS = ("dso_cost_usd", "lmp_mean_usd_per_mwh", "energy_imported_mwh", "energy_exported_mwh",
             "bess_throughput_mwh", "bess_cycles", "pv_energy_mwh", "self_consumption",
             "self_sufficiency", "p2p_local_mwh", "p2p_cross_import_mwh", "p2p_cross_export_mwh",
@@ -77,7 +84,8 @@ UNITS = {"total_cost_usd": "$", "dso_cost_usd": "$", "tso_generation_cost_usd": 
          "bess_throughput_mwh": "MWh", "bess_cycles": "cycles", "pv_energy_mwh": "MWh",
          "self_consumption": "share", "self_sufficiency": "share", "p2p_local_mwh": "MWh",
          "p2p_cross_mwh": "MWh", "p2p_cross_import_mwh": "MWh", "p2p_cross_export_mwh": "MWh",
-         "losses_mwh": "MWh", "v_min_pu": "pu", "v_max_pu": "pu", "curtailment_mwh": "MWh"}
+         "losses_mwh": "MWh", "v_min_pu": "pu", "v_max_pu": "pu", "curtailment_mwh": "MWh",
+         "generator_rent_usd": "$"}
 
 
 @dataclass
@@ -132,7 +140,7 @@ def _energy(o, adn, x, cols) -> float:
 
 # ------------------------------------------------------------------------------ exchange, prices
 def pcc_import_mw(o: Outcome) -> np.ndarray:
-    return np.array([x[o.feeders[a].pcc] * adn.base_mva for a, adn, x in _adns(o)]).reshape(o.n_adn, o.T)
+    return adn_pcc_import_mw(o.feeders, o.system.adns, o.adn_x).reshape(o.n_adn, o.T)
 
 
 def lmp_pcc_usd_per_mwh(o: Outcome) -> np.ndarray:
@@ -150,7 +158,6 @@ def energy_exported_mwh(o: Outcome) -> np.ndarray:
 
 # ------------------------------------------------------------------------------ costs
 def tso_generation_cost_usd(o: Outcome) -> float:
-    from ..schemes.redispatch import generation_cost_usd_per_h
     return float(np.sum(generation_cost_usd_per_h(o.system.tn, o.gen_mw))) * o.system.dt_h
 
 
@@ -191,6 +198,31 @@ def dso_cost_usd(o: Outcome) -> dict:
 
 
 REAL_COST_ITEMS = ("fee_grid", "fee_local", "fee_cross", "degradation", "platform", "curtailment")
+
+
+def price_making(dso_led: dict, price_taking: dict) -> dict:
+    """Value of price-making from two `compute_metrics` system dicts on the same system ($):
+    value = DSO bill (price-taking) - DSO bill (dso-led) (> 0: moving the LMPs at their own
+    PCCs saves the DSOs that much); generator rent change = rent (dso-led) - rent
+    (price-taking); battery throughput of both (MWh)."""
+    d, p = dso_led, price_taking
+    return {"value_usd": p["dso_cost_usd"] - d["dso_cost_usd"],
+            "dso_bill_dso_led_usd": d["dso_cost_usd"], "dso_bill_price_taking_usd": p["dso_cost_usd"],
+            "generator_rent_change_usd": d["generator_rent_usd"] - p["generator_rent_usd"],
+            "generator_rent_dso_led_usd": d["generator_rent_usd"],
+            "generator_rent_price_taking_usd": p["generator_rent_usd"],
+            "total_cost_change_usd": d["total_cost_usd"] - p["total_cost_usd"],
+            "bess_throughput_dso_led_mwh": d["bess_throughput_mwh"],
+            "bess_throughput_price_taking_mwh": p["bess_throughput_mwh"]}
+
+
+def generator_rent_usd(o: Outcome) -> float:
+    """Generators' rent, $: sum_t dt sum_g (LMP_{bus(g),t} g_gt - (c2 g^2 + c1 g + c0)_gt), the
+    dispatch paid at the outcome's settlement LMPs minus its cost."""
+    tn = o.system.tn
+    g = np.asarray(o.gen_mw, float)[:o.T]
+    lmp = np.asarray(o.lmp_usd_per_mwh, float)[:o.T][:, np.asarray(tn.gen_bus)]
+    return float(np.sum(lmp * g) * o.system.dt_h) - tso_generation_cost_usd(o)
 
 
 def total_cost_usd(o: Outcome, dso: dict | None = None) -> float:
@@ -322,6 +354,7 @@ def compute_metrics(o: Outcome) -> dict:
         "self_sufficiency": float(_share(_load_local_mw(o).sum(), load_mw(o).sum())),
         "p2p_cross_mwh": float(per["p2p_cross_import_mwh"].sum()),
         "v_min_pu": float(vmin.min()), "v_max_pu": float(vmax.max()),
+        "generator_rent_usd": generator_rent_usd(o),
     }
     for k in ("energy_imported_mwh", "energy_exported_mwh", "bess_throughput_mwh", "pv_energy_mwh",
               "p2p_local_mwh", "losses_mwh", "curtailment_mwh"):

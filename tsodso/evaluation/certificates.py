@@ -1,7 +1,7 @@
 """Certificates computed from a DSO-led solution: checks anyone can rerun (docs/model.md section 6).
 
 follower   Fix the leader's PCC schedule and solve each hour's DC-OPF with HiGHS' QP solver in
-           PTDF form (`tsodso.data.calibration.solve_dcopf`): a different solver and a different
+           PTDF form (`tsodso.evaluation.dcopf.solve_dcopf`): a different solver and a different
            formulation from the ECOS-based MISOCP. Compare cost ($/h), dispatch (MW) and LMPs
            ($/MWh). `follower_gap` = max over hours of |cost_ours - cost_highs| / max(1, cost_highs).
            LMPs can legitimately differ where the follower's duals are not unique (optimistic
@@ -11,6 +11,9 @@ soc        max over ADNs, hours, lines of v_i l_ij - P_ij^2 - Q_ij^2 (pu^2; 0 = 
            solution's net injections at the same root voltage.
 bigm       whether any KKT dual sits at its big-M bound M_t or any slack at its bound (within
            `BIGM_TOL` relative): a solution with an active big-M may be cut off by the bound.
+dispatch   (centralised) the co-optimised TN dispatch against the same independent DC-OPF of
+           its own PCC exchanges: cost and dispatch must agree at the optimum.
+clearing   (tso-led) the cleared LMPs against the independent DC-OPF of the published schedule.
 objective  the leader objective recomputed by the physical definition of each cost (wholesale
            energy as sum_b LMP_b P0_b with the solution's own LMPs, fees, degradation, platform,
            curtailment), in $, and its difference from the MISOCP objective.
@@ -19,22 +22,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..data.calibration import solve_dcopf
 from ..data.radial_pf import radial_power_flow
 from ..formulation.common import USD_PER_OBJ_UNIT
 from ..formulation.distflow import soc_gap
+from .dcopf import generation_cost_usd_per_h, pcc_injection, solve_dcopf
+from .readback import lmp_usd_per_mwh, pcc_import_mw
+from .redispatch import redispatch
 
 BIGM_TOL = 1e-6
-
-
-def pcc_import_mw(lay, x) -> np.ndarray:
-    """(A, T) PCC imports in MW."""
-    return np.array([x[fv.pcc] * adn.base_mva for fv, adn in zip(lay.feeders, lay.system.adns)])
-
-
-def lmp_usd_per_mwh(lay, x) -> np.ndarray:
-    """(T, nb) LMPs of the solution ($/MWh)."""
-    return x[lay.kkt.lam] * USD_PER_OBJ_UNIT / lay.tn.base_mva
 
 
 def follower_certificate(lay, x) -> dict:
@@ -42,16 +37,13 @@ def follower_certificate(lay, x) -> dict:
     P0 = pcc_import_mw(lay, x)
     g_ours = x[lay.tnv.g] * d.base_mva
     lmp_ours = lmp_usd_per_mwh(lay, x)
-    cost_ours = np.sum(tn.gen_c2_usd_per_mw2h * g_ours ** 2 + tn.gen_c1_usd_per_mwh * g_ours, axis=1) \
-        + np.sum(tn.gen_c0_usd_per_h)
+    cost_ours = generation_cost_usd_per_h(tn, g_ours)
     cost_ref = np.full(T, np.nan)
     dg = np.full(T, np.nan)
     dl = np.full(T, np.nan)
     statuses = []
     for t in range(T):
-        dem = np.asarray(tn.load_mw[t], float).copy()
-        np.add.at(dem, [a.pcc_bus for a in lay.system.adns], P0[:, t])
-        r = solve_dcopf(tn, dem)
+        r = solve_dcopf(tn, np.asarray(tn.load_mw[t], float) + pcc_injection(lay.system, P0[:, t]))
         statuses.append(r.status)
         if r.status != "optimal":
             continue
@@ -154,3 +146,34 @@ def certify(lay, prob, x) -> dict:
     """All certificates of a DSO-led solution `x` of `prob` (built with layout `lay`)."""
     return {"follower": follower_certificate(lay, x), "soc": soc_certificate(lay, x),
             "bigm": bigm_certificate(lay, x), "objective": objective_certificate(lay, prob, x)}
+
+
+def dispatch_certificate(lay, x, tn_out=None) -> dict:
+    """The centralised TN dispatch against an independent DC-OPF of its own PCC exchanges.
+
+    At the centralised optimum the TN part is optimal for its P0, so the HiGHS DC-OPF must give
+    the same hourly cost ($/h) and dispatch (MW). `dispatch_gap` = max_t |cost_ours - cost_ref|
+    / max(1, cost_ref); an incumbent that is not optimal may legitimately show a gap here.
+    """
+    sys = lay.system
+    tn_out = redispatch(sys, pcc_import_mw(lay, x)) if tn_out is None else tn_out
+    g = x[lay.tnv.g] * lay.tn.base_mva
+    ours = generation_cost_usd_per_h(sys.tn, g)
+    rel = np.abs(ours - tn_out.cost_usd_per_h) / np.maximum(1.0, np.abs(tn_out.cost_usd_per_h))
+    return {"solver": "HiGHS QP (PTDF form)", "statuses": list(tn_out.statuses),
+            "all_solved": tn_out.ok, "cost_ours_usd_per_h": ours, "cost_ref_usd_per_h": tn_out.cost_usd_per_h,
+            "dispatch_gap": float(np.nanmax(rel)) if np.any(np.isfinite(rel)) else float("nan"),
+            "max_dispatch_diff_mw": float(np.nanmax(np.abs(g - tn_out.gen_mw)))
+            if np.any(np.isfinite(tn_out.gen_mw)) else float("nan")}
+
+
+def clearing_certificate(system, clr) -> dict:
+    """The cleared LMPs of a TSO clearing `clr` (schemes/tso_led.py `Clearing`) against an
+    independent DC-OPF (HiGHS) of the published schedule.
+
+    With the schedule fixed, each hour of the clearing is that hour's DC-OPF, so dispatch and
+    LMPs must agree (LMPs up to dual degeneracy)."""
+    ref = redispatch(system, clr.schedule_mw)
+    return {"all_solved": ref.ok,
+            "max_lmp_diff_usd_per_mwh": float(np.nanmax(np.abs(ref.lmp_usd_per_mwh - clr.lmp_usd_per_mwh))),
+            "max_dispatch_diff_mw": float(np.nanmax(np.abs(ref.gen_mw - clr.gen_mw)))}

@@ -3,7 +3,7 @@
     redispatch(system, pcc_import_mw) -> TNOutcome
 
 Every scheme ends with PCC exchanges `P0[a, t]` (MW, import > 0). With them fixed, the TSO's
-DC-OPF of hour t (docs/model.md section 4) is solved by `tsodso.data.calibration.solve_dcopf`:
+DC-OPF of hour t (docs/model.md section 4) is solved by `tsodso.evaluation.dcopf.solve_dcopf`:
 dispatch `gen_mw` (T, ng), flows, the hour's cost (c2 g^2 + c1 g + c0, $/h) and the LMPs
 `d cost / d demand` ($/MWh, (T, nb)). The schemes use it as
 * tso-led: the re-dispatch of the realised exchanges (the actual TN outcome);
@@ -20,7 +20,8 @@ from typing import List
 
 import numpy as np
 
-from ..data.calibration import pcc_injection, ptdf, solve_dcopf
+from ..data.network import ptdf
+from .dcopf import pcc_injection, solve_dcopf
 
 
 @dataclass
@@ -54,9 +55,3 @@ def redispatch(system, pcc_import_mw) -> TNOutcome:
             gen[t], flow[t], lmp[t], cost[t] = r.gen_mw, r.flow_mw, r.lmp_usd_per_mwh, r.cost_usd_per_h
     return TNOutcome(gen, flow, lmp, cost, statuses)
 
-
-def generation_cost_usd_per_h(tn, gen_mw) -> np.ndarray:
-    """(T,) sum_g c2 g^2 + c1 g + c0 of a dispatch (T, ng) in MW, $/h."""
-    g = np.asarray(gen_mw, float)
-    return (np.sum(tn.gen_c2_usd_per_mw2h * g ** 2 + tn.gen_c1_usd_per_mwh * g, axis=1)
-            + float(np.sum(tn.gen_c0_usd_per_h)))

@@ -1,0 +1,106 @@
+"""HDF5 warm-start cache (data/cache.py, schemes/warm.py): a hit gives the same answer as the
+computation, entries of another writer version or format and corrupted files are refused with
+one line and recomputed, keys change with the data."""
+import numpy as np
+import pytest
+
+from tsodso.data import load_system
+from tsodso.data.cache import FORMAT, WarmCache, content_hash
+from tsodso.schemes.warm import cached_analysis
+
+
+def test_content_hash_is_canonical_and_sensitive():
+    a = {"x": np.arange(3.0), "y": [1, "s", None], "z": 0.1}
+    assert content_hash(a) == content_hash({"z": 0.1, "y": [1, "s", None], "x": np.arange(3.0)})
+    assert content_hash(a) != content_hash({**a, "z": np.nextafter(0.1, 1)})
+    assert content_hash(np.arange(3.0)) != content_hash(np.arange(3))          # dtype counts
+    assert content_hash(np.zeros((2, 3))) != content_hash(np.zeros((3, 2)))   # shape counts
+    with pytest.raises(TypeError):
+        content_hash(object())
+
+
+def test_round_trip_and_refusals(tmp_path, capsys):
+    c = WarmCache(tmp_path)
+    key = content_hash("k")
+    assert c.get("thing", key) is None
+    c.put("thing", key, {"a": np.arange(5, dtype=np.int8), "v": 1.5, "n": 3, "s": "x"})
+    e = c.get("thing", key)
+    assert e["a"].dtype == np.int8 and e["a"].tolist() == [0, 1, 2, 3, 4]
+    assert e["v"] == 1.5 and e["n"] == 3 and e["s"] == "x"
+    capsys.readouterr()
+    # another writer version: refused with one line, nothing returned
+    import h5py
+    f = c.file("thing", key)
+    with h5py.File(f, "a") as h:
+        h.attrs["tsodso_writer_version"] = "0.0.0-other"
+    assert c.get("thing", key) is None
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "refused" in err[0] and "0.0.0-other" in err[0]
+    # another format
+    c.put("thing", key, {"a": np.arange(2)})
+    with h5py.File(f, "a") as h:
+        h.attrs["tsodso_cache_format"] = "tsodso-warmcache/0"
+    assert c.get("thing", key) is None
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and FORMAT in err[0]
+    # corrupted (truncated) file
+    c.put("thing", key, {"a": np.arange(1000)})
+    data = open(f, "rb").read()
+    open(f, "wb").write(data[: len(data) // 3])
+    assert c.get("thing", key) is None
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "unreadable" in err[0]
+    assert c.stats()["refused"] == 3
+    # recomputed entries overwrite the bad file
+    c.put("thing", key, {"a": np.arange(3)})
+    assert c.get("thing", key)["a"].tolist() == [0, 1, 2]
+    # disabled: no reads, no writes
+    off = WarmCache(tmp_path / "off", enabled=False)
+    assert off.put("thing", key, {"a": np.arange(2)}) is None and off.get("thing", key) is None
+    assert not (tmp_path / "off").exists()
+
+
+def test_cache_hit_gives_the_same_answer(tmp_path):
+    from tsodso.schemes.dso_led import solve_dso_led
+    system = load_system(adns=1, hours=2, seed=0, start=17)
+    c = WarmCache(tmp_path)
+    pcc1, pres1, info1 = cached_analysis(system, 2, c)
+    assert info1["pcc_box"] == "computed" and info1["kkt_presolve"] == "computed"
+    pcc2, pres2, info2 = cached_analysis(system, 2, c)
+    assert info2 == {"pcc_box": "hit", "kkt_presolve": "hit"}
+    for a, b in zip(pcc1[:2] + pcc1[3:], pcc2[:2] + pcc2[3:]):
+        np.testing.assert_array_equal(a, b)
+    for f in ("delta_pu", "dual_max", "slack_each", "slack_line_max", "slack_gen_max"):
+        np.testing.assert_array_equal(getattr(pcc1[2], f), getattr(pcc2[2], f))
+    assert pcc1[2].cost_gap == pcc2[2].cost_gap
+    np.testing.assert_array_equal(pres1[0], pres2[0])
+    assert pres1[1] == pres2[1]
+    # another instance (seed) has other keys: no hit
+    _, _, info3 = cached_analysis(load_system(adns=1, hours=2, seed=1, start=17), 2, c)
+    assert info3["pcc_box"] == "computed" and info3["kkt_presolve"] == "computed"
+    # end to end: without cache, first run with cache (computes), second run (all hits) agree
+    q = dict(time_limit=120, options={"verbose": False})
+    r0 = solve_dso_led(system, **q)
+    c2 = WarmCache(tmp_path / "e2e")
+    r1 = solve_dso_led(system, cache=c2, **q)
+    r2 = solve_dso_led(system, cache=c2, **q)
+    assert r1.warm["kkt_presolve"] == "computed" and r1.warm["incumbent"] == "none"
+    assert r2.warm["kkt_presolve"] == "hit" and r2.warm["incumbent"] == "hit"
+    assert r0.status == r1.status == r2.status == "optimal"
+    assert r0.size == r1.size == r2.size
+    np.testing.assert_array_equal(r0.problem.lb, r2.problem.lb)
+    np.testing.assert_array_equal(r0.problem.ub, r2.problem.ub)
+    for r in (r1, r2):
+        assert abs(r.objective_usd - r0.objective_usd) <= 1e-4 * max(1.0, abs(r0.objective_usd))
+
+
+def test_pcc_box_shrink_budget_is_per_hour():
+    """1 ADN x 24 h seed 1 needs 43 shrinks over hours 16-21; a budget of 40 shared by all hours
+    refused it ('hour 21 ... robust slack -0.00365 pu'), 40 per hour certifies it."""
+    from tsodso.formulation.bilevel import certified_pcc_bounds
+    from tsodso.formulation.tn import TNData
+    s = load_system(adns=1, hours=24, seed=1)
+    lo, hi, bounds, scale, _ = certified_pcc_bounds(s, TNData.from_tn(s.tn, 24), 24)
+    assert np.all(bounds.delta_pu > 0)                  # strictly feasible follower, every hour
+    assert np.all(scale[:16] == 1.0) and 0.9 ** 40 <= scale.min() < 0.25
+    assert np.all(lo <= hi) and np.all(lo >= s.pcc_min_mw - 1e-9) and np.all(hi <= s.pcc_max_mw + 1e-9)

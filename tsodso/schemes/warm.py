@@ -1,0 +1,137 @@
+"""Warm starts of the DSO-led pipeline through the HDF5 cache (data/cache.py).
+
+What is expensive to recompute and valid to reuse, each keyed by the hash of exactly the data
+it depends on (so a hit is the same answer the computation would give for those inputs):
+
+* `pcc_box`: the certified PCC box of `certified_pcc_bounds` (per-ADN bounds in MW, the dual
+  bounds, the shrink scale per hour, the distinct PCC buses). Inputs: the TN in model units
+  for the horizon, the ADNs' physical PCC bounds and PCC buses. 1-3 s of LPs per instance.
+* `kkt_presolve`: the fixed complementarity pairs of `kkt_presolve.fixed_pairs` and its
+  statistics. Inputs: the TN, the box, the dual bounds, the MILP options. 10-30 s of HiGHS
+  MILPs per 24-h instance (they dominate the build).
+* `incumbent`: the integer values of the best certified point of a finished run. Input: the
+  conic problem itself (c, A, b, G, h, bounds, cones, integers) and the solver options, so it
+  is used only on the identical problem; it enters the B&B as a heuristic that fixes the
+  integers and solves the continuous rest once at the root (the B&B certifies the point).
+
+Nothing here changes a result's validity: a cached box and pair fixing are the ones the
+computation returns for the same inputs, and a cached start is certified like any candidate.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..conic.ecos_adapter import solve as ecos_solve
+from ..data.cache import WarmCache, content_hash
+from ..formulation.bigm import DualBounds
+from ..formulation.bilevel import certified_pcc_bounds, pcc_box
+from ..formulation.kkt_presolve import fixed_pairs
+from ..formulation.tn import TNData
+
+__all__ = ["cached_analysis", "problem_key", "incumbent_start", "store_incumbent"]
+
+_DB_FIELDS = ("delta_pu", "dual_max", "slack_each", "cost_gap", "slack_line_max", "slack_gen_max")
+PRESOLVE_OPTS = dict(time_limit=10.0, n_random=24)       # fixed_pairs' defaults, in the key
+
+
+def _tn_part(d: TNData):
+    return {k: v for k, v in vars(d).items()}
+
+
+def cached_analysis(system, T: int, cache: WarmCache | None, kkt_presolve: bool = True):
+    """(pcc_certified, presolved, info): the inputs of `build_dso_led(pcc_certified=,
+    presolved=)`, from the cache where possible. info = {"pcc_box": "hit"|"computed",
+    "kkt_presolve": ..., "seconds_saved_est": ...} for the run's report."""
+    import time
+    d = TNData.from_tn(system.tn, T)
+    info = {}
+    pcc_ids = np.array([a.pcc_bus for a in system.adns], np.int64)
+    k1 = content_hash("pcc_box/1", _tn_part(d), np.asarray(system.pcc_min_mw[:, :T], float),
+                      np.asarray(system.pcc_max_mw[:, :T], float), pcc_ids, 0.9, 40)
+    e = cache.get("pcc_box", k1) if cache is not None else None
+    if e is not None:
+        bounds = DualBounds(**{f: (e[f] if f != "cost_gap" else float(e[f])) for f in _DB_FIELDS})
+        pcc = (e["lo_mw"], e["hi_mw"], bounds, e["scale"], e["buses"].astype(np.int64))
+        info["pcc_box"] = "hit"
+    else:
+        t0 = time.perf_counter()
+        pcc = certified_pcc_bounds(system, d, T)
+        info["pcc_box"] = "computed"
+        info["pcc_box_seconds"] = time.perf_counter() - t0
+        if cache is not None:
+            lo_mw, hi_mw, bounds, scale, buses = pcc
+            cache.put("pcc_box", k1, {"lo_mw": np.asarray(lo_mw), "hi_mw": np.asarray(hi_mw),
+                                      "scale": np.asarray(scale), "buses": np.asarray(buses),
+                                      **{f: (np.asarray(getattr(bounds, f)) if f != "cost_gap"
+                                             else float(bounds.cost_gap)) for f in _DB_FIELDS}})
+    if not kkt_presolve:
+        return pcc, None, info
+    lo_mw, hi_mw, bounds, scale, buses = pcc
+    _, lo, hi = pcc_box(system, T, lo_mw, hi_mw)
+    k2 = content_hash("kkt_presolve/1", _tn_part(d), np.asarray(buses), lo, hi,
+                      {f: getattr(bounds, f) for f in _DB_FIELDS}, PRESOLVE_OPTS)
+    e = cache.get("kkt_presolve", k2) if cache is not None else None
+    if e is not None:
+        stats = {k: int(e[k]) for k in ("milps", "milp_failures", "fixed_inactive", "fixed_active")}
+        pres = (np.asarray(e["fixed"], np.int8), stats)
+        info["kkt_presolve"] = "hit"
+    else:
+        t0 = time.perf_counter()
+        pres = fixed_pairs(d, buses, lo, hi, bounds, **PRESOLVE_OPTS)
+        info["kkt_presolve"] = "computed"
+        info["kkt_presolve_seconds"] = time.perf_counter() - t0
+        # a MILP that failed (time limit under load) proved nothing: such a result is valid
+        # but weaker than a clean one, so it is not cached (the next run tries again)
+        if cache is not None and pres[1].get("milp_failures", 0) == 0:
+            cache.put("kkt_presolve", k2, {"fixed": np.asarray(pres[0], np.int8),
+                                           **{k: int(v) for k, v in pres[1].items()}})
+    return pcc, pres, info
+
+
+def problem_key(prob, options: dict) -> str:
+    """Hash of the conic problem's data and the solver options (for the incumbent entry)."""
+    parts = [prob.c, float(prob.c0), prob.A.indptr, prob.A.indices, prob.A.data, prob.b,
+             prob.G.indptr, prob.G.indices, prob.G.data, prob.h, prob.lb, prob.ub,
+             np.asarray(prob.integer), int(prob.n_lp), [int(q) for q in prob.cone_sizes],
+             {k: v for k, v in options.items() if isinstance(v, (int, float, str, bool))}]
+    return content_hash("problem/1", *parts)
+
+
+def store_incumbent(cache: WarmCache | None, key: str, prob, x, objective_usd: float) -> None:
+    if cache is None or x is None:
+        return
+    old = cache.get("incumbent", key)
+    if old is not None and float(old["objective_usd"]) <= float(objective_usd):
+        return                          # keep the better point already stored
+    ii = np.asarray(prob.integer)
+    cache.put("incumbent", key, {"integers": np.round(np.asarray(x)[ii]).astype(np.int8),
+                                 "objective_usd": float(objective_usd)})
+
+
+def incumbent_start(cache: WarmCache | None, key: str):
+    """A B&B heuristic that, at its first call, fixes the integers at the cached incumbent's
+    values and solves the continuous rest (ECOS); None when there is no entry."""
+    e = cache.get("incumbent", key) if cache is not None else None
+    if e is None:
+        return None
+    z = np.asarray(e["integers"], float)
+    done = []
+
+    def heuristic(prob, x, lb, ub):
+        if done:
+            return None
+        done.append(True)
+        ii = np.asarray(prob.integer)
+        if z.shape != ii.shape:
+            return None
+        lb, ub = lb.copy(), ub.copy()
+        zz = np.clip(z, lb[ii], ub[ii])
+        lb[ii] = ub[ii] = zz
+        sol = ecos_solve(prob, lb, ub, reltol=1e-7)
+        if sol.x is None or sol.status not in ("optimal", "optimal_inaccurate"):
+            return None
+        y = sol.x.copy()
+        y[ii] = zz
+        return y
+    heuristic.__name__ = "cached_incumbent"
+    return heuristic
