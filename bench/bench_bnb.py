@@ -31,7 +31,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 def worker(solver, adns, hours, seed, start, time_limit):
     sys.path.insert(0, ROOT)
     from tsodso.data import load_system
-    from tsodso.formulation.bilevel import build_dso_led
+    from tsodso.schemes.dso_led import build_dso_led
     t0 = time.perf_counter()
     system = load_system(adns=adns, hours=hours, seed=seed, start=start)
     prob, lay = build_dso_led(system, complementarity="bigm")

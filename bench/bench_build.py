@@ -8,7 +8,7 @@
 What is measured (see bench/README.md):
 * build  = wall time of `build_dso_led(system, kkt_presolve=False)` only: the model assembly.
   The system is loaded first (`load_system`, timed separately as `load`); no solve. Best of
-  `--repeat` runs. The KKT presolve (formulation/kkt_presolve.py: per-hour HiGHS MILPs that fix
+  `--repeat` runs. The KKT presolve (analysis/kkt_presolve.py: per-hour HiGHS MILPs that fix
   complementarity pairs, a solver presolve step whose cost does not depend on the matrix
   assembly) is off here; bench_bnb.py includes it in its build column.
 * JIT warm-up is EXCLUDED: before timing, each child process builds a 1-ADN, 2-hour model
@@ -73,7 +73,7 @@ def run_one(adns: int, hours: int, repeat: int, seed: int) -> dict:
     import resource
     import tracemalloc
     from tsodso.data import load_system
-    from tsodso.formulation.bilevel import build_dso_led
+    from tsodso.schemes.dso_led import build_dso_led
     asm = _assembly()
     out = {"adns": adns, "hours": hours, "path": asm.backend()}
     t0 = time.perf_counter()
@@ -107,7 +107,7 @@ def profile(adns: int, hours: int, seed: int, top: int) -> None:
     import cProfile
     import pstats
     from tsodso.data import load_system
-    from tsodso.formulation.bilevel import build_dso_led
+    from tsodso.schemes.dso_led import build_dso_led
     asm = _assembly()
     build_dso_led(load_system(adns=1, hours=2, seed=seed), **BUILD_KW)
     system = load_system(adns=adns, hours=hours, seed=seed)
@@ -125,17 +125,26 @@ def profile(adns: int, hours: int, seed: int, top: int) -> None:
 
 PHASES = ("add_distflow", "add_der", "add_settlement", "add_cross_adn", "add_dcopf_primal",
           "derive_dual_bounds", "add_kkt", "reference_follower_costs", "add_weak_duality_cuts",
-          "add_leader_costs")
+          "add_leader_costs", "fixed_pairs")
+
+
+def _phase_modules():
+    """The modules through whose globals `build_dso_led` makes the PHASES calls."""
+    from tsodso import analysis
+    from tsodso.analysis import certified_box
+    from tsodso.formulation import bilevel
+    return (bilevel, analysis, certified_box)
 
 
 def phases(adns: int, hours: int, seed: int) -> None:
-    """Wall time per formulation call of one build (the calls `build_dso_led` makes through the
-    module globals of tsodso.formulation.bilevel), plus `ProblemBuilder.build` of the final model."""
+    """Wall time per analysis / formulation call of one build (the calls `build_dso_led` makes
+    through the module globals of tsodso.formulation.bilevel, tsodso.analysis and
+    tsodso.analysis.certified_box), plus `ProblemBuilder.build` of the final model."""
     from tsodso.conic import ProblemBuilder
     from tsodso.data import load_system
-    from tsodso.formulation import bilevel
+    from tsodso.schemes.dso_led import build_dso_led
     asm = _assembly()
-    bilevel.build_dso_led(load_system(adns=1, hours=2, seed=seed), **BUILD_KW)
+    build_dso_led(load_system(adns=1, hours=2, seed=seed), **BUILD_KW)
     system = load_system(adns=adns, hours=hours, seed=seed)
     acc = {}
 
@@ -147,11 +156,11 @@ def phases(adns: int, hours: int, seed: int) -> None:
             finally:
                 acc[name] = acc.get(name, 0.0) + time.perf_counter() - t0
         return w
-    saved = {n: getattr(bilevel, n) for n in PHASES}
+    saved = {(m, n): getattr(m, n) for m in _phase_modules() for n in PHASES if hasattr(m, n)}
     saved_build = ProblemBuilder.build
     try:
-        for n in PHASES:
-            setattr(bilevel, n, timed(n, saved[n]))
+        for (m, n), fn in saved.items():
+            setattr(m, n, timed(n, fn))
 
         def build(self):
             t0 = time.perf_counter()
@@ -161,11 +170,11 @@ def phases(adns: int, hours: int, seed: int) -> None:
             return out
         ProblemBuilder.build = build
         t0 = time.perf_counter()
-        bilevel.build_dso_led(system, **BUILD_KW)
+        build_dso_led(system, **BUILD_KW)
         total = time.perf_counter() - t0
     finally:
-        for n in PHASES:
-            setattr(bilevel, n, saved[n])
+        for (m, n), fn in saved.items():
+            setattr(m, n, fn)
         ProblemBuilder.build = saved_build
     print(f"# phases of build_dso_led, {adns} ADNs x {hours} h, path {asm.backend()}, total {total:.3f} s "
           "(warm-up excluded)")

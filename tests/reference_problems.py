@@ -353,7 +353,7 @@ def _bard_follower(pb, x, y, mode):
     x in [0, 10], y in [0, 20] every slack is <= 44 < 50, and at every follower optimum
     multipliers <= 1 exist (two active rows, 1-D y), so the big-M set contains a KKT point
     for every x; the big-M set is a subset of the KKT set, so the optimum is unchanged.
-    Both modes declare meta["complementarity_pairs"]."""
+    Both modes declare the pairs (hints.complementarity_pairs)."""
     a = np.array([-1.0, -2.0, 2.0, 3.0])
     b = np.array([-1.0, 1.0, 1.0, -2.0])
     r = np.array([-3.0, 0.0, 12.0, 4.0])
@@ -371,7 +371,7 @@ def _bard_follower(pb, x, y, mode):
         prims = [int(v) for v in s] + [y]
         _leq(pb, "dual_on", [({duals[k]: 1.0, int(w[k]): -_M}, 0.0) for k in range(5)])
         _leq(pb, "slack_on", [({prims[k]: 1.0, int(w[k]): _M}, _M) for k in range(5)])
-    pb.meta["complementarity_pairs"] = np.array(pairs, np.int64)
+    pb.hints.complementarity_pairs = np.array(pairs, np.int64)
 
 
 def bard_blp(mode="bigm"):

@@ -204,17 +204,17 @@ def test_branch_priority_is_respected():
     prob = rpl.knapsack(rpl.P01)[0]()
     prio = np.zeros(prob.n)
     prio[9] = 1.0
-    prob.meta["branch_priority"] = prio
+    prob.hints.branch_priority = prio
     res = solve(prob, dict(rpl.TEST_OPTIONS))
     assert res.status == "optimal" and res.objective == -309.0
-    prob.meta["branch_priority"] = np.zeros(3)
+    prob.hints.branch_priority = np.zeros(3)
     with pytest.raises(ValueError, match="branch_priority"):
         solve(prob, dict(rpl.TEST_OPTIONS))
 
 
 def test_pairs_need_nonnegative_bounds():
     prob = rpl.bard_blp("branch")
-    prob.lb[prob.meta["complementarity_pairs"][0, 0]] = -1.0
+    prob.lb[prob.hints.complementarity_pairs[0, 0]] = -1.0
     with pytest.raises(ValueError, match="lb >= 0"):
         solve(prob, QUIET)
 

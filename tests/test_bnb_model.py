@@ -14,7 +14,7 @@ pytest.importorskip("pyscipopt")
 
 from tsodso.conic.scip import solve_scip
 from tsodso.data import load_system
-from tsodso.formulation.bilevel import build_dso_led
+from tsodso.schemes.dso_led import build_dso_led
 from tsodso.evaluation.certificates import certify
 from tsodso.schemes.dso_led import solve_dso_led
 

@@ -47,8 +47,8 @@ def test_reference_problem(rp, mode):
     assert max(r["eq"], r["lp"], r["cone"], r["bound"]) <= 1e-6 * (1 + max(np.abs(prob.b).max(initial=0),
                                                                           np.abs(prob.h).max(initial=0)))
     assert r["integrality"] == 0.0
-    pairs = prob.meta.get("complementarity_pairs")
-    if pairs is not None:
+    pairs = prob.hints.complementarity_pairs
+    if pairs.size:
         assert np.max(np.minimum(res.x[pairs[:, 0]], res.x[pairs[:, 1]])) <= 1e-6
     for name, val in rp.x.items():
         np.testing.assert_allclose(prob.get(res.x, name), val, atol=TOL * max(1.0, np.abs(val).max()))

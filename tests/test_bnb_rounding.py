@@ -56,14 +56,14 @@ def test_implied_binary_is_not_a_branching_candidate_when_its_pair_holds():
     slack = b.var("slack", (2,), 0.0, 10.0)
     zz = b.binary("z", (2,))
     prob = b.build()
-    prob.meta["implied_binaries"] = np.column_stack([zz, dual, slack])
+    prob.hints.implied_binaries = np.column_stack([zz, dual, slack])
     x = np.zeros(prob.n)
     x[dual] = [3.0, 2.0]
     x[slack] = [0.0, 1.0]                 # pair 0 holds (slack 0), pair 1 is violated
     x[zz] = [0.3, 0.6]
     ints, _ = branch_fractional(prob, x, 1e-6, 1e-6)
     assert list(ints) == [zz[1]]
-    j, v, sat = implied_rounding(x, prob.meta["implied_binaries"], 1e-6)
+    j, v, sat = implied_rounding(x, prob.hints.implied_binaries, 1e-6)
     assert list(j) == [zz[0]] and list(v) == [1.0] and list(sat) == [True, False]
 
 

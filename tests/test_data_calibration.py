@@ -3,7 +3,7 @@ tsodso/evaluation/calibration.py; numbers recorded in cases/README.md)."""
 import numpy as np
 import pytest
 
-from tsodso.data import load_system
+from tsodso.data import legacy_scenario_path, load_system
 
 highspy = pytest.importorskip("highspy")
 from tsodso.evaluation.calibration import calibrate, check_corners
@@ -12,7 +12,7 @@ from tsodso.evaluation.dcopf import pcc_injection, solve_dcopf  # noqa
 
 @pytest.fixture(scope="module")
 def system():
-    return load_system()
+    return load_system(legacy_scenario_path())
 
 
 @pytest.fixture(scope="module")
@@ -66,5 +66,29 @@ def test_every_vertex_of_pcc_box_feasible(system):
 
 
 def test_hours_window_congestion_subset():
-    s = load_system(hours=12)
+    s = load_system(legacy_scenario_path(), hours=12)
     assert all(not r.binding_lines for r in calibrate(s)[9:12])
+
+
+@pytest.fixture(scope="module")
+def default_report():
+    return calibrate(load_system())
+
+
+def test_default_case_calibration(default_report):
+    """The realistic default (spring/autumn weekday, conductor ratings), cases/README.md:
+    9 of 24 hours congested (8, 9, 16-22: 21-22, and 25-27 at 17-21 h), spread up to
+    16.0 $/MWh at 19 h, bus 21 up to 59.5 $/MWh, 1.37-1.39 $/MWh per MW at bus 21."""
+    congested = [r.hour for r in default_report if r.binding_lines]
+    assert congested == [8, 9, 16, 17, 18, 19, 20, 21, 22]
+    assert all("25-27" in r.binding_lines for r in default_report if 17 <= r.hour <= 21)
+    spread = max(np.ptp(r.pcc_lmp) for r in default_report)
+    assert spread == pytest.approx(15.96, abs=0.05)
+    assert all(np.ptp(r.pcc_lmp) < 1e-6 for r in default_report if not r.binding_lines)
+    lmp = np.concatenate([r.pcc_lmp for r in default_report])
+    assert 34.0 < lmp.min() and lmp.max() == pytest.approx(59.47, abs=0.05)
+    assert max(r.pcc_dlmp_dmw.max() for r in default_report) > 1.3
+
+
+def test_default_case_every_vertex_feasible():
+    assert check_corners(load_system(), vertices=True) == []

@@ -4,7 +4,7 @@ deviations are the feeder losses (its bias)."""
 import numpy as np
 import pytest
 
-from tsodso.data import load_system
+from tsodso.data import legacy_scenario_path, load_system
 from tsodso.data.network import forecast_net_load_mw
 from tsodso.data.radial_pf import radial_power_flow
 from tsodso.schemes.forecast import pcc_forecast
@@ -38,7 +38,7 @@ def test_dso_forecast_is_the_sweep_power_flow():
 
 def test_dso_forecast_curtails_what_the_limits_strand():
     """Old peak-load-factor ratings: the DSO's forecast PV is what its lines carry, no more."""
-    s = load_system(overrides={"season": "spring_autumn"}, hours=3, start=11)
+    s = load_system(legacy_scenario_path(), overrides={"season": "spring_autumn"}, hours=3, start=11)
     f = pcc_forecast(s, mode="dso")
     avail = np.array([x.pv_avail_mw.sum(1) for x in s.adns])
     assert np.all(f.pv_mw < avail)                      # 4-8.5 A lateral ends strand PV at noon
@@ -76,7 +76,8 @@ def test_forecast_scenario_key():
     from tsodso.data import CaseError
     s = load_system(overrides={"tso_led": {"forecast": "dso"}}, hours=1)
     assert pcc_forecast(s).mode == "dso"
-    assert pcc_forecast(load_system(hours=1)).mode == "naive"
+    assert pcc_forecast(load_system(legacy_scenario_path(), hours=1)).mode == "naive"
+    assert pcc_forecast(load_system(hours=1)).mode == "dso"                # the default since issue 12
     with pytest.raises(CaseError) as ei:
         load_system(overrides={"tso_led": {"forecast": "perfect"}}, hours=1)
     assert "tso_led.forecast" in str(ei.value) and "perfect" in str(ei.value)

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 from tsodso.conic.ecos_adapter import solve as ecos_solve
-from tsodso.data import load_system
-from tsodso.formulation.bilevel import build_dso_led
+from tsodso.data import legacy_scenario_path, load_system
+from tsodso.schemes.dso_led import build_dso_led
 from tsodso.schemes.heuristics import (PAIR_TOL, _pairs, consolidate_platform,
                                        make_follower_response_heuristic)
 
@@ -27,7 +27,7 @@ def _feasible(prob, lay, x):
 @pytest.fixture(scope="module", params=[(1, 4, 10), (2, 3, 11)], ids=["1adn_10h", "2adn_11h"])
 def window(request):
     A, T, start = request.param
-    prob, lay = build_dso_led(load_system(adns=A, hours=T, seed=0, start=start))
+    prob, lay = build_dso_led(load_system(legacy_scenario_path(), adns=A, hours=T, seed=0, start=start))
     rel = ecos_solve(prob, prob.lb, prob.ub, reltol=1e-6, abstol=1e-7)
     y = make_follower_response_heuristic(lay, consolidate_calls=0)(prob, rel.x, prob.lb, prob.ub)
     return prob, lay, y

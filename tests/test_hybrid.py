@@ -1,6 +1,6 @@
 """The hybrid (DSO-validated, TSO-dispatched) scheme, schemes/hybrid.py.
 
-Windows of the default case: midday (11:00-12:59, PV beyond what the feeder's line ratings
+Windows of the legacy case (cases/legacy_scenario.json: the pre-issue-12 default, pinned): midday (11:00-12:59, PV beyond what the feeder's line ratings
 can export, so the validated ranges bind) and evening (18:00-19:59, no PV, the tso-led
 schedule strictly inside the ranges). Tolerances: 1e-6 MW for range membership and for the AC
 sweep of the range ends (ECOS' accuracy on these well-scaled problems is ~1e-8 MW); 1e-5 MW
@@ -10,7 +10,7 @@ it over-satisfies the cones by 4e-5 pu of objective).
 import numpy as np
 import pytest
 
-from tsodso.data import load_system
+from tsodso.data import legacy_scenario_path, load_system
 from tsodso.data.network import forecast_net_load_mw
 from tsodso.data.radial_pf import radial_power_flow
 from tsodso.formulation.bigm import ModelError
@@ -26,14 +26,14 @@ TOL = 1e-6
 
 @pytest.fixture(scope="module")
 def midday():
-    s = load_system(adns=1, hours=2, seed=0, start=11)
+    s = load_system(legacy_scenario_path(), adns=1, hours=2, seed=0, start=11)
     return (s, H.pcc_envelope(s), solve_tso_led(s, time_limit=60, options=QUIET),
             H.solve_hybrid(s, time_limit=60, options=QUIET), solve_centralised(s, time_limit=60, options=QUIET))
 
 
 @pytest.fixture(scope="module")
 def evening():
-    s = load_system(adns=1, hours=2, seed=0, start=18)
+    s = load_system(legacy_scenario_path(), adns=1, hours=2, seed=0, start=18)
     return s, solve_tso_led(s, time_limit=60, options=QUIET), H.solve_hybrid(s, time_limit=60, options=QUIET)
 
 
@@ -140,7 +140,7 @@ def test_hybrid_shrinks_tracking_deviation_at_midday(midday):
 
 
 def test_hybrid_two_adns_midday():
-    s = load_system(adns=2, hours=2, seed=0, start=11)
+    s = load_system(legacy_scenario_path(), adns=2, hours=2, seed=0, start=11)
     tso = solve_tso_led(s, time_limit=60, options=QUIET)
     hyb = H.solve_hybrid(s, time_limit=60, options=QUIET)
     assert tso.status == hyb.status == "optimal"
@@ -150,7 +150,7 @@ def test_hybrid_two_adns_midday():
 
 
 def test_infeasible_ranges_name_the_adn_and_hour(monkeypatch):
-    s = load_system(adns=1, hours=2, seed=0, start=18)
+    s = load_system(legacy_scenario_path(), adns=1, hours=2, seed=0, start=18)
     real = H.pcc_envelope
 
     def impossible(system, hours=None):
@@ -167,7 +167,7 @@ def test_infeasible_ranges_name_the_adn_and_hour(monkeypatch):
 
 
 def test_comparison_reports_hybrid(tmp_path):
-    s = load_system(adns=1, hours=1, seed=0, start=12)
+    s = load_system(legacy_scenario_path(), adns=1, hours=1, seed=0, start=12)
     comp = C.run_comparison(s, schemes=("tso-led", "hybrid", "centralised"), time_limit=30, options=QUIET)
     m = comp["metrics"]["hybrid"]
     assert m is not None and comp["certificates"]["hybrid"]["status"] == "optimal"

@@ -204,7 +204,7 @@ def test_stationarity_random_tn(nb, T):
 
 # ------------------------------------------------------------------------------ whole model
 def _build_both(system, T, mode):
-    from tsodso.formulation.bilevel import build_dso_led
+    from tsodso.schemes.dso_led import build_dso_led
     out = {}
     old = assembly.backend()
     try:

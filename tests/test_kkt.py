@@ -10,7 +10,7 @@ import pytest
 from tsodso.conic.ecos_adapter import solve
 from tsodso.data import load_system
 from tsodso.evaluation.dcopf import solve_dcopf
-from tsodso.formulation.bilevel import build_dso_led
+from tsodso.schemes.dso_led import build_dso_led
 from tsodso.formulation.kkt import wholesale_terms
 from tsodso.formulation.tn import build_dcopf
 

@@ -1,4 +1,4 @@
-"""KKT presolve (formulation/kkt_presolve.py): pairs proved fixed over the PCC box.
+"""KKT presolve (analysis/kkt_presolve.py): pairs proved fixed over the PCC box.
 
 Independent check: the follower (HiGHS QP via evaluation.dcopf.solve_dcopf, not the code
 under test) at random admissible PCC schedules must never contradict a proved status.
@@ -7,8 +7,10 @@ import numpy as np
 
 from tsodso.data import load_system
 from tsodso.evaluation.dcopf import solve_dcopf
-from tsodso.formulation.bilevel import build_dso_led, certified_pcc_bounds, pcc_box
-from tsodso.formulation.kkt_presolve import fixed_pairs
+from tsodso.analysis.certified_box import certified_pcc_bounds
+from tsodso.formulation.bilevel import pcc_box
+from tsodso.schemes.dso_led import build_dso_led
+from tsodso.analysis.kkt_presolve import fixed_pairs
 from tsodso.formulation.tn import TNData
 
 

@@ -37,11 +37,7 @@ SOLVER_IMPORTS = ("tsodso.conic.ecos_adapter", "tsodso.conic.ecos_bb", "tsodso.c
 NO_SOLVER = ("tsodso.data", "tsodso.formulation")
 
 # (importer, imported) pairs still to be removed, with the reason; only shrinks
-ALLOWED = {
-    ("tsodso.formulation.tn", "tsodso.conic.ecos_adapter"): "follower_cost/follower_activity solve (-> analysis)",
-    ("tsodso.formulation.bigm", "scipy.optimize"): "robust_slack LPs (-> analysis)",
-    ("tsodso.formulation.kkt_presolve", "highspy"): "KKT presolve MILPs (-> analysis)",
-}
+ALLOWED = {}
 
 
 def _modules():

@@ -11,13 +11,13 @@ import pytest
 pytest.importorskip("pyscipopt")
 
 from tsodso.conic.scip import solve_scip
-from tsodso.data import load_system
-from tsodso.formulation.bilevel import build_dso_led
+from tsodso.data import legacy_scenario_path, load_system
+from tsodso.schemes.dso_led import build_dso_led
 from tsodso.evaluation.certificates import certify
 
 
 def test_scip_solution_of_small_instance_passes_certificates():
-    system = load_system(adns=1, hours=4, seed=0)
+    system = load_system(legacy_scenario_path(), adns=1, hours=4, seed=0)
     prob, lay = build_dso_led(system)
     r = solve_scip(prob, time_limit=120, gap=1e-6)
     assert r.status == "optimal"
@@ -45,7 +45,7 @@ def test_ecos_with_scips_binaries_gives_scips_objective(window):
     from tsodso.conic.ecos_adapter import solve as ecos_solve
     from tsodso.schemes.dso_led import NODE_ABSTOL, NODE_FEASTOL, NODE_RELTOL
     A, T, start = window
-    prob, lay = build_dso_led(load_system(adns=A, hours=T, seed=0, start=start))
+    prob, lay = build_dso_led(load_system(legacy_scenario_path(), adns=A, hours=T, seed=0, start=start))
     r = solve_scip(prob, time_limit=120, gap=1e-6)
     assert r.status == "optimal"
     lb, ub = prob.lb.copy(), prob.ub.copy()

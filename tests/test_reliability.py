@@ -400,8 +400,9 @@ lp = highspy.HighsLp(); lp.num_col_ = 1; lp.num_row_ = 0
 lp.col_cost_ = np.array([1.0]); lp.col_lower_ = np.array([0.0]); lp.col_upper_ = np.array([1.0])
 h.passModel(lp); h.run()
 from tsodso.data import load_system
-from tsodso.formulation.bilevel import certified_pcc_bounds, pcc_box
-from tsodso.formulation.kkt_presolve import fixed_pairs
+from tsodso.analysis.certified_box import certified_pcc_bounds
+from tsodso.formulation.bilevel import pcc_box
+from tsodso.analysis.kkt_presolve import fixed_pairs
 from tsodso.formulation.tn import TNData
 s = load_system(adns=1, hours=2, seed=1, start=17)
 d = TNData.from_tn(s.tn, 2)
@@ -469,7 +470,10 @@ def test_signal_during_the_search_stops_and_writes(sig, code, tmp_path):
     rc, stop_s, err, out = _solve_and_signal(tmp_path, sig)
     assert rc == code, err[-3000:]
     assert "Traceback" not in err
-    assert stop_s < 5.0, stop_s                  # measured ~0.3-1 s (one node solve)
+    # not a benchmark: "stops at once instead of running to its 120 s limit"; measured 0.4-3 s
+    # to process exit at load 8 on 2 cores (B&B stop within one node solve, then certificates
+    # and the files)
+    assert stop_s < 30.0, stop_s
     summ = json.loads((out / "summary.json").read_text())
     assert summ["status"] == "interrupted" and summ["stop_reason"] == "interrupted"
     from tsodso.report.result_file import read_result

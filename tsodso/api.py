@@ -26,7 +26,7 @@ from .data.system import System
 
 __all__ = ["load_system", "solve", "read_result", "Result", "check_system"]
 
-log = logging.getLogger("tsodso")
+log = logging.getLogger(__name__)          # "tsodso.api"
 
 
 def load_system(adns: int = 5, hours: int = 24, start: Optional[int] = None, seed: int = 0,

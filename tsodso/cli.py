@@ -213,7 +213,7 @@ def _interrupted_exit():
 def _run_scheme(args, system):
     from .schemes.registry import solve_scheme
     return solve_scheme(args.scheme, system, time_limit=args.time_limit, rel_gap=args.gap,
-                        complementarity=args.complementarity)
+                        complementarity=args.complementarity, method=args.method)
 
 
 def _solve_summary(args, res) -> dict:
@@ -253,25 +253,78 @@ def _fill_solve_folder(args, system, res, summ):
     return fill
 
 
-def _print_solve(args, summ) -> None:
+def _usd(v) -> str:
+    """$ to cents with thousands separators ('--' for none)."""
+    return "--" if v is None or not math.isfinite(v) else f"{v:,.2f} $"
+
+
+def _pct(v) -> str:
+    return "--" if v is None or not math.isfinite(v) else f"{100 * v:.3f} %"
+
+
+def _sci(v, unit="") -> str:
+    return "--" if v is None or not math.isfinite(v) else f"{v:.2e}{' ' + unit if unit else ''}"
+
+
+def _print_solve_summary(args, system, summ) -> None:
+    """The text summary of `solve` (stdout): $ to cents, gap in %, times in s, the same units
+    as the B&B log above it (stderr)."""
     g = summ.get
-    _say(f"scheme      : {args.scheme} ({args.adns} ADNs x {args.hours} h, seed {args.seed}"
+    _say(f"scheme      : {args.scheme} ({system.n_adn} ADNs x {system.n_hours} h from "
+         f"{system.start_hour:02d}:00, seed {args.seed}"
          + (f", complementarity {args.complementarity})" if args.scheme == "dso-led" else ")"))
     _say(f"status      : {g('status')} (stopped by {g('stop_reason')})")
-    _say(f"objective   : {g('objective')} $   best bound: {g('best_bound')} $   gap: {g('gap')}")
-    line = f"nodes       : {g('nodes')}   time: {g('seconds')} s"
+    _say(f"objective   : {_usd(g('objective'))}   best bound: {_usd(g('best_bound'))}   "
+         f"gap: {_pct(g('gap'))} (abs {_usd(g('abs_gap'))})")
+    sec = lambda k: "--" if g(k) is None else f"{g(k):.2f} s"      # noqa: E731
+    line = f"nodes       : {g('nodes')}   time: {sec('seconds')}"
     if "build_seconds" in summ:
-        line += f" (build {g('build_seconds')} s, ECOS {g('ecos_seconds')} s)"
+        line += f" (build {sec('build_seconds')}, ECOS {sec('ecos_seconds')})"
     _say(line)
     if args.scheme == "dso-led":
-        _say(f"certificates: follower_gap {g('follower_gap')}, soc_gap {g('soc_gap')}, "
-             f"AC voltage mismatch {g('max_voltage_mismatch_pu')} pu, bigm_active {g('bigm_active')}")
+        _say(f"certificates: follower gap {_sci(g('follower_gap'))} (relative), "
+             f"SOC gap {_sci(g('soc_gap'), 'pu^2')}, AC voltage mismatch "
+             f"{_sci(g('max_voltage_mismatch_pu'), 'pu')}, big-M bound active: {g('bigm_active')}")
     else:
         c = summ["certificates"]
-        _say(f"certificates: soc_gap {c.get('soc_gap')}, AC voltage mismatch {c.get('max_voltage_mismatch_pu')} pu, "
-             f"{c.get('tn_check')}: {c.get('tn_check_value')}")
+        _say(f"certificates: SOC gap {_sci(c.get('soc_gap'), 'pu^2')}, AC voltage mismatch "
+             f"{_sci(c.get('max_voltage_mismatch_pu'), 'pu')}, {c.get('tn_check')}: "
+             f"{_sci(c.get('tn_check_value'))}")
     if g("diagnosis"):
         _say(f"diagnosis   : {g('diagnosis')}")
+
+
+def _verbosity_args(p, default=None) -> None:
+    """-q/--quiet and -v/--verbose (on the top-level parser and on every subcommand)."""
+    kw = {} if default is None else {"default": default}
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors on stderr "
+                   "(no B&B table, no progress)", **({"default": argparse.SUPPRESS} if default is None else kw))
+    g.add_argument("-v", "--verbose", action="store_true", help="also debug messages on stderr",
+                   **({"default": argparse.SUPPRESS} if default is None else kw))
+
+
+@contextlib.contextmanager
+def _cli_logging(args):
+    """The library logs through `logging` (logger "tsodso"; the B&B table is "tsodso.bnb" at
+    INFO). While a command runs, those messages go to stderr as plain lines: INFO and up by
+    default, WARNING and up with --quiet, DEBUG and up with --verbose."""
+    import logging
+    level = (logging.WARNING if getattr(args, "quiet", False)
+             else logging.DEBUG if getattr(args, "verbose", False) else logging.INFO)
+    logger = logging.getLogger("tsodso")
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    old_level, old_propagate = logger.level, logger.propagate
+    logger.addHandler(handler)
+    logger.setLevel(level)
+    logger.propagate = False          # no second copy through a root handler the caller has
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(old_level)
+        logger.propagate = old_propagate
 
 
 def _solve_exit_code(res) -> int:
@@ -296,7 +349,7 @@ def cmd_solve(args):
     if args.json:
         _emit_json(summ)
     else:
-        _print_solve(args, summ)
+        _print_solve_summary(args, system, summ)
     code = _solve_exit_code(res)
     if code == EXIT_NO_SOLUTION:
         _err(f"tsodso: no solution: status {res.status} ({res.stop_reason})"
@@ -305,11 +358,36 @@ def cmd_solve(args):
 
 
 # ------------------------------------------------------------------------------ compare
+def cmd_compare_vary(args):
+    """`compare --vary NAME=V1,V2,...`: the comparison once per value (experiments/sensitivity.py)."""
+    from .experiments.compare import console_progress
+    from .experiments.sensitivity import parse_vary, run_sensitivity
+    from .report import sensitivity as R
+    name, values = parse_vary(args.vary)
+    out = _prepare_output(args.output)
+    try:
+        res = run_sensitivity(name, values, scenario=args.scenario, schemes=args.schemes,
+                              time_limit=args.time_limit, rel_gap=args.gap, adns=int(args.adns),
+                              hours=args.hours, seed=args.seed, start=args.start, progress=console_progress)
+        paths = {"table": R.write_sensitivity_markdown(res, os.path.join(args.output, "sensitivity.md")),
+                 "csv": R.write_sensitivity_csv(res, os.path.join(args.output, "sensitivity.csv"))}
+        if not args.no_figures:
+            paths.update(R.write_sensitivity_figure(res, args.output))
+    finally:
+        out.release()
+    for k, v in paths.items():
+        _say(f"{k:>10}: {v}")
+    code = _interrupted_exit()
+    return EXIT_OK if code is None else code
+
+
 def cmd_compare(args):
     from .experiments.compare import console_progress, run_comparison
     from .report.outputs import write_all
     if not args.no_figures:
         _check_matplotlib()
+    if getattr(args, "vary", None):
+        return cmd_compare_vary(args)
     system = _system(args)
     out = _prepare_output(args.output)
     try:
@@ -344,7 +422,7 @@ def cmd_validate(args):
 
 
 def cmd_size(args):
-    from .formulation.bilevel import build_dso_led
+    from .schemes.dso_led import build_dso_led
     rows = []
     for n in args.adns:
         # structure only: the KKT presolve changes bounds, not the size (and takes MILPs)
@@ -377,10 +455,9 @@ def _check_export_target(path):
 
 def cmd_export(args):
     from .conic.cbf import write_cbf
-    from .formulation.bilevel import build_dso_led
+    from .schemes.dso_led import build_dso_led
     _check_export_target(args.output)
     prob, _ = build_dso_led(_system(args), complementarity="bigm")
-    prob.meta.pop("layout", None)
     write_cbf(prob, args.output)
     _err(f"wrote {args.output}: {prob.n} variables ({prob.integer.size} binary), objective in k$")
     return EXIT_OK
@@ -478,6 +555,9 @@ def build_parser() -> argparse.ArgumentParser:
     _instance_args(p)
     p.add_argument("--scheme", choices=list(SCHEMES), default="dso-led")
     p.add_argument("--complementarity", choices=["bigm", "branch"], default="bigm")
+    p.add_argument("--method", choices=["monolithic", "decomposition"], default="monolithic",
+                   help="dso-led solver: our B&B on the whole MISOCP, or Lagrangian bounds over "
+                        "(ADN, hour) blocks with the B&B on top (default %(default)s)")
     _search_args(p)
     p.add_argument("--json", action="store_true", help="stdout = one JSON object (log on stderr)")
     p.add_argument("-o", "--output", default=None,
@@ -487,10 +567,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("compare", "run the schemes on one instance; tables, figures, HDF5, summary")
     _instance_args(p)
-    p.add_argument("--schemes", type=_flag_schemes, default=("centralised", "tso-led", "hybrid", "dso-led"),
-                   help="comma-separated subset of the schemes (default: centralised,tso-led,hybrid,dso-led)")
+    p.add_argument("--schemes", type=_flag_schemes,
+                   default=("centralised", "tso-led", "hybrid", "price-taking", "dso-led"),
+                   help="comma-separated subset of " + ", ".join(SCHEMES)
+                        + " (default: centralised,tso-led,hybrid,price-taking,dso-led)")
     _search_args(p, per_scheme=True)
     p.add_argument("--no-figures", action="store_true", help="skip the PNG figures (no matplotlib needed)")
+    p.add_argument("--vary", default=None, metavar="NAME=V1,V2,...",
+                   help="sensitivity: re-run per value of pv_scale, bess_scale, degradation ($/MWh) or a "
+                        "dotted scenario key (table, CSV, figure in -o)")
     p.add_argument("-o", "--output", required=True, help="output directory (checked and locked before solving)")
     p.set_defaults(func=cmd_compare)
 
@@ -510,6 +595,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", required=True, help="output file, e.g. model.cbf")
     p.set_defaults(func=cmd_export)
     _sweep_parser(sub)
+    _verbosity_args(ap, default=False)
+    for sp in sub.choices.values():
+        _verbosity_args(sp)
     return ap
 
 
@@ -574,7 +662,7 @@ def _run(args, interrupt) -> int:
     from .report.output import OutputWriteError
     user_errors = _user_errors(args.cmd)
     try:
-        with _stdout_for_reports():
+        with _stdout_for_reports(), _cli_logging(args):
             return args.func(args)
     except user_errors as e:
         _err(f"tsodso {args.cmd}: error: {e}")

@@ -19,11 +19,13 @@ returns canonical CSC matrices (sorted indices, duplicates summed).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 import scipy.sparse as sp
+
+from .hints import SolverHints
 
 __all__ = ["ConicProblem", "ProblemBuilder"]
 
@@ -47,7 +49,8 @@ class ConicProblem:
     eq_blocks: Dict[str, slice] = field(default_factory=dict)
     ineq_blocks: Dict[str, slice] = field(default_factory=dict)
     cone_blocks: Dict[str, slice] = field(default_factory=dict)   # rows of G (cone part)
-    meta: dict = field(default_factory=dict)
+    meta: dict = field(default_factory=dict)        # descriptive only (scheme, units, statistics)
+    hints: SolverHints = field(default_factory=SolverHints)   # what the solver may use (hints.py)
 
     # ---------------------------------------------------------------- sizes
     @property
@@ -139,6 +142,7 @@ class ProblemBuilder:
         # (name, rows, cols, vals, const, sizes): cone vector s = const + M x  ->  G = -M, h = const
         self._cone: List[tuple] = []
         self.meta: dict = {}
+        self.hints = SolverHints()
 
     # ---------------------------------------------------------------- variables
     def var(self, name: str, shape, lb=-np.inf, ub=np.inf, integer: bool = False) -> np.ndarray:
@@ -247,7 +251,8 @@ class ProblemBuilder:
                             n_lp=Gl.shape[0], cone_sizes=cone_sizes, lb=lb, ub=ub,
                             integer=integer.astype(np.int64), var_blocks=dict(self.var_blocks),
                             eq_blocks=eq_blocks, ineq_blocks=ineq_blocks,
-                            cone_blocks=cone_blocks, meta=dict(self.meta))
+                            cone_blocks=cone_blocks, meta=dict(self.meta),
+                            hints=replace(self.hints))
 
     def name_of(self, j: int) -> str:
         for name, (sl, shape) in self.var_blocks.items():

@@ -8,10 +8,10 @@ from .errors import CaseError
 from .system import ADN, System, Transmission
 from .matpower import (Feeder, MatpowerCase, feeder_from_case, read_case,
                        transmission_from_case)
-from .builder import (case_dir, default_scenario_path, electrical_distance_pu, load_system,
-                      read_profiles, read_scenario)
+from .builder import (case_dir, default_scenario_path, electrical_distance_pu, legacy_scenario_path,
+                      load_system, read_profiles, read_scenario)
 
 __all__ = ["CaseError", "ADN", "System", "Transmission", "Feeder", "MatpowerCase",
            "feeder_from_case", "read_case", "transmission_from_case", "case_dir",
-           "default_scenario_path", "electrical_distance_pu", "load_system", "read_profiles",
+           "default_scenario_path", "legacy_scenario_path", "electrical_distance_pu", "load_system", "read_profiles",
            "read_scenario"]

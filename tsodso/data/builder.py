@@ -62,6 +62,7 @@ CONDUCTOR_TYPES = (
     ("184-AL1/30-ST1A", 535.0), ("243-AL1/39-ST1A", 645.0),
 )
 DEFAULT_SCENARIO = "default_scenario.json"
+LEGACY_SCENARIO = "legacy_scenario.json"
 
 
 # ------------------------------------------------------------------------------ locating
@@ -85,6 +86,11 @@ def case_dir() -> str:
 
 def default_scenario_path() -> str:
     return os.path.join(case_dir(), DEFAULT_SCENARIO)
+
+
+def legacy_scenario_path() -> str:
+    """cases/legacy_scenario.json: the default case before issue 12 (regression tests pin it)."""
+    return os.path.join(case_dir(), LEGACY_SCENARIO)
 
 
 # ------------------------------------------------------------------------------ profiles

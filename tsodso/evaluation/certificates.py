@@ -93,12 +93,12 @@ def soc_certificate(lay, x) -> dict:
 def bigm_certificate(lay, x) -> dict:
     k, b = lay.kkt, lay.bounds
     M = b.dual_max_each
-    duals = np.concatenate([x[k.mu_u], x[k.mu_l], x[k.nu_u], x[k.nu_l]], axis=1)
+    duals = x[k.duals]                             # (T, 2nk+2ng) [fu|fl|gu|gl]
     d_act = duals >= M * (1 - BIGM_TOL)
-    smax = np.concatenate([b.slack_line_max, b.slack_line_max, b.slack_gen_max, b.slack_gen_max])
-    slacks = np.concatenate([x[k.s_fu], x[k.s_fl], x[k.s_gu], x[k.s_gl]], axis=1)
+    smax = k.index.per_line_gen(b.slack_line_max, b.slack_gen_max)
+    slacks = x[k.slacks]
     s_act = slacks >= smax[None, :] * (1 - BIGM_TOL)
-    # Only the dual bounds M_i are artificial (bigm.py); slack <= Smax (2F, Gmax - Gmin) is implied
+    # Only the dual bounds M_i are artificial (analysis/dual_bounds.py); slack <= Smax (2F, Gmax - Gmin) is implied
     # by the other limit of the same line or generator, so a slack at Smax (a line at its
     # limit in the other direction) is physics, reported but not a big-M activity.
     return {"bigm_active": bool(d_act.any()),

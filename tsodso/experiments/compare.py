@@ -26,7 +26,7 @@ crashes. `progress(event)` is called with dicts {"scheme", "stage": "start" | "d
 """
 from __future__ import annotations
 
-import sys
+import logging
 import time
 from dataclasses import replace
 
@@ -102,10 +102,12 @@ def add_result(comp, name, res, seconds) -> None:
 
 
 def console_progress(event, stream=None):
-    """A progress display: one line per scheme start / end on stderr."""
-    stream = sys.stderr if stream is None else stream
+    """A progress display: one line per scheme start / end, to `stream` if given, else to the
+    logging module (logger "tsodso.compare", INFO; the CLI shows it on stderr)."""
     k = f"[{event['index'] + 1}/{event['total']}] {event['scheme']}"
-    if event["stage"] == "start":
-        print(f"{k}: solving ...", file=stream, flush=True)
+    text = (f"{k}: solving ..." if event["stage"] == "start"
+            else f"{k}: {event['status']} in {event['seconds']:.1f} s")
+    if stream is None:
+        logging.getLogger("tsodso.compare").info(text)
     else:
-        print(f"{k}: {event['status']} in {event['seconds']:.1f} s", file=stream, flush=True)
+        print(text, file=stream, flush=True)

@@ -5,7 +5,10 @@
     objective (k$):  wholesale at LMP via strong duality + fees + BESS degradation
                      + P2P platform cost + PV curtailment penalty
 
-`build_dso_led(system)` returns (ConicProblem, Layout). `Layout` keeps the index arrays of
+`build_dso_led_model(system, box, ...)` returns (ConicProblem, Layout); it only writes rows:
+the certified PCC box, the dual bounds, the KKT presolve and the reference follower costs are
+inputs computed by the analysis layer (`tsodso.analysis.analyse_dso_led`);
+`tsodso.schemes.dso_led.build_dso_led(system)` runs both. `Layout` keeps the index arrays of
 every block so results and certificates read the solution back by name.
 """
 from __future__ import annotations
@@ -17,14 +20,13 @@ import numpy as np
 
 from ..conic import ProblemBuilder
 from ..data.system import System
-from .bigm import DualBounds, ModelError, derive_dual_bounds
+from .bigm import CertifiedPCCBox, DualBounds
 from .common import usd_per_mwh_to_obj, USD_PER_OBJ_UNIT
 from .der import DERVars, add_der
 from .distflow import FeederVars, add_distflow, close_p_balance
 from .kkt import KKTVars, add_kkt, add_weak_duality_cuts, wholesale_terms
-from .kkt_presolve import fixed_pairs
 from .p2p import CrossVars, SettleVars, add_cross_adn, add_settlement
-from .tn import TNData, TNVars, add_dcopf_primal, follower_cost
+from .tn import TNData, TNVars, add_dcopf_primal
 
 
 @dataclass
@@ -58,77 +60,6 @@ def pcc_box(system: System, T: int, lo_mw=None, hi_mw=None):
         lo[:, j] += lo_mw[a] / base
         hi[:, j] += hi_mw[a] / base
     return buses, lo, hi
-
-
-def certified_pcc_bounds(system: System, d: TNData, T: int, shrink: float = 0.9, max_rounds: int = 40):
-    """Per-ADN PCC bounds (A, T) in MW for which the KKT big-Ms are certified, and the bounds.
-
-    Starts from the ADNs' physical bounds. In an hour where the follower cannot be certified
-    strictly feasible over the whole box (some admissible schedule would leave the TN without a
-    strictly feasible dispatch, so its duals are unbounded), that hour's box is shrunk by
-    `shrink` towards its safest point until it is certified (the PCC box of docs/model.md
-    section 3: the PCC schedules are bounded so that the follower always has a strictly
-    feasible point). The safest point is the best of the box's lower corner, midpoint and
-    upper corner by strict-feasibility slack (the slack is concave in the PCC demand); if even
-    that point has no strictly feasible TN dispatch, the scenario is refused with a ModelError
-    naming the hour. The imposed box is a restriction of the leader and is reported
-    (`Layout.pcc_box_scale`, 1 = the physical box). `max_rounds` bounds the shrinks of each
-    hour (0.9^40: 1.5 % of the physical box); it was a budget shared by all hours, which
-    refused 1 ADN x 24 h seed 1 ("hour 21 ... robust slack -0.00365 pu"): that day needs 43
-    shrinks spread over hours 16-21 (at most 15 in one hour) and is certified with them.
-    """
-    from .bigm import ptdf, robust_slack
-    lo0 = np.array(system.pcc_min_mw[:, :T], float)
-    hi0 = np.array(system.pcc_max_mw[:, :T], float)
-    lo, hi = lo0.copy(), hi0.copy()
-    centre = {}
-    scale = np.ones(T)
-    H = None
-    rounds = np.zeros(T, np.int64)
-    while True:
-        buses, blo, bhi = pcc_box(system, T, lo, hi)
-        try:
-            return lo, hi, derive_dual_bounds(d, buses, blo, bhi), scale, buses
-        except ModelError as e:
-            t = int(str(e).split(":")[0].split()[-1])
-        if rounds[t] >= max_rounds:
-            break
-        rounds[t] += 1
-        if t not in centre:
-            H = ptdf(d) if H is None else H
-            cands = [lo0[:, t], 0.5 * (lo0[:, t] + hi0[:, t]), hi0[:, t]]
-            slack = []
-            for c in cands:
-                _, rc, _ = pcc_box(system, T, np.repeat(c[:, None], T, 1), np.repeat(c[:, None], T, 1))
-                slack.append(robust_slack(d, t, buses, rc[t], rc[t], H))
-            k = int(np.argmax(slack))
-            if not slack[k] > 1e-6:
-                raise ModelError(
-                    f"hour {t}: the TN has no strictly feasible DC-OPF dispatch at any of the ADNs' "
-                    f"PCC schedules tried (lowest, middle and highest import; best slack "
-                    f"{slack[k]:.3g} pu): TN load + ADN imports exceed what generation and line "
-                    "ratings can serve with margin. Relieve the TN (ratings, generation) or the ADNs.")
-            centre[t] = cands[k]
-        scale[t] *= shrink
-        lo[:, t] = centre[t] + scale[t] * (lo0[:, t] - centre[t])
-        hi[:, t] = centre[t] + scale[t] * (hi0[:, t] - centre[t])
-    buses, blo, bhi = pcc_box(system, T, lo, hi)
-    return lo, hi, derive_dual_bounds(d, buses, blo, bhi), scale, buses
-
-
-def reference_follower_costs(d: TNData, buses, lo, hi, n_interior: int = 3):
-    """Reference PCC demands (box corners lo, hi and interior points) and the follower cost there.
-
-    Returns r_ref (K, T, m) and V_ref (K, T) in k$/h; V from an ECOS solve of each hour's DC-OPF
-    (a reference point whose OPF is not solved to OPTIMAL is dropped: a cut needs a true V).
-    """
-    fr = [lo, hi] + [lo + (hi - lo) * (i + 1) / (n_interior + 1) for i in range(n_interior)]
-    r_ref, V_ref = [], []
-    for r in fr:
-        V = follower_cost(d, buses, r)
-        if np.all(np.isfinite(V)):
-            r_ref.append(r); V_ref.append(V)
-    return np.array(r_ref), np.array(V_ref)
 
 
 def add_leader(bld: ProblemBuilder, system: System, T: int, lo_mw=None, hi_mw=None):
@@ -174,68 +105,59 @@ def pcc_injections(system: System, feeders):
             for adn, fv in zip(system.adns, feeders)]
 
 
-def build_dso_led(system: System, hours: int | None = None, complementarity: str = "bigm",
-                  weak_duality_cuts: bool = False, kkt_presolve: bool = True,
-                  pcc_certified=None, presolved=None):
-    """The single-level MISOCP of the DSO-led bilevel problem. Returns (problem, layout).
+NO_PRESOLVE = {"milps": 0, "fixed_inactive": 0, "fixed_active": 0}
 
-    `kkt_presolve` (default on) fixes the complementarity pairs proved not to switch anywhere
-    in the certified PCC box (kkt_presolve.py; statistics in prob.meta["kkt_presolve"]).
-    `weak_duality_cuts` (default off) adds the value-function cuts of `add_weak_duality_cuts`.
-    They are valid but, measured, do not move the root bound (1 ADN x 24 h: 8293.930 $ with
-    and without) and they break ECOS: once the KKT binaries are fixed the cut is tangent to
-    the `tau >= g^2` cone at the follower's response, a point without strict complementarity,
-    and every fixed-pattern solve on 1 ADN x 4 h ended NUMERICAL_ERROR (relgap 6e-3) with
-    the cuts and OPTIMAL (20 iterations) without them.
 
-    `pcc_certified` (the 5-tuple of `certified_pcc_bounds`) and `presolved` (the pair
-    (fixed, stats) of `kkt_presolve.fixed_pairs` over that box) may be passed in, computed
-    earlier for the same data (e.g. read from a warm-start cache by the caller); they are
-    then used as they are, and nothing is recomputed.
+def add_wholesale_cost(bld: ProblemBuilder, d: TNData, tnv: TNVars, kkt: KKTVars, dt_h: float) -> None:
+    """sum_t dt sum_b lambda_b P0_b (k$), linear by strong duality (kkt.py `wholesale_terms`)."""
+    for c, v in zip(*wholesale_terms(d, tnv, kkt, dt_h)):
+        bld.add_cost(c, v)
+
+
+def build_dso_led_model(system: System, box: CertifiedPCCBox, hours: int | None = None,
+                        complementarity: str = "bigm", presolved=None, reference_costs=None):
+    """The single-level MISOCP of the DSO-led bilevel problem (model.md). Returns (problem, layout).
+
+    Inputs computed by the analysis layer (`tsodso.analysis.analyse_dso_led`), used as given:
+    `box` the certified PCC box and its dual bounds; `presolved` = (fixed, stats) of the KKT
+    presolve or None; `reference_costs` = (r_ref, V_ref) for the weak-duality cuts or None.
     """
     T = system.n_hours if hours is None else int(hours)
     bld = ProblemBuilder()
     d = TNData.from_tn(system.tn, T)
-    lo_mw, hi_mw, bounds, scale, buses = (certified_pcc_bounds(system, d, T) if pcc_certified is None
-                                          else pcc_certified)
-    _, lo, hi = pcc_box(system, T, lo_mw, hi_mw)
-    feeders, ders, settle, cross = add_leader(bld, system, T, lo_mw, hi_mw)
+    # leader (s.3): per ADN SOC-DistFlow, DER, settlement; cross-ADN P2P; PCC within the box
+    feeders, ders, settle, cross = add_leader(bld, system, T, box.lo_mw, box.hi_mw)
+    # follower (s.4): DC-OPF primal with the PCC imports as demand, limits through KKT slacks
     tnv = add_dcopf_primal(bld, d, pcc_injections(system, feeders), bounds=False)
-    if not kkt_presolve:
-        fixed, kp_stats = None, {"milps": 0, "fixed_inactive": 0, "fixed_active": 0}
-    elif presolved is not None:
-        fixed, kp_stats = presolved
-    else:
-        fixed, kp_stats = fixed_pairs(d, buses, lo, hi, bounds)
-    kkt = add_kkt(bld, d, tnv, bounds, complementarity, fixed)
-    if weak_duality_cuts:
-        r_ref, V_ref = reference_follower_costs(d, buses, lo, hi)
-        add_weak_duality_cuts(bld, d, tnv, kkt, buses, r_ref, V_ref)
-    cols, coefs = wholesale_terms(d, tnv, kkt, system.dt_h)
-    for c, v in zip(cols, coefs):
-        bld.add_cost(c, v)
+    # follower optimality: duals, stationarity, complementarity (big-M or branch pairs)
+    fixed, kp_stats = (None, dict(NO_PRESOLVE)) if presolved is None else presolved
+    kkt = add_kkt(bld, d, tnv, box.bounds, complementarity, fixed)
+    if reference_costs is not None:
+        add_weak_duality_cuts(bld, d, tnv, kkt, box.buses, *reference_costs)
+    # objective (k$): wholesale at the LMPs by strong duality + the leader's other costs
+    add_wholesale_cost(bld, d, tnv, kkt, system.dt_h)
     add_leader_costs(bld, system, T, ders, settle, cross)
     lay = Layout(system=system, T=T, tn=d, tnv=tnv, feeders=feeders, ders=ders, settle=settle,
-                 cross=cross, kkt=kkt, bounds=bounds, mode=complementarity, pcc_bus_distinct=buses,
-                 pcc_box_scale=scale)
+                 cross=cross, kkt=kkt, bounds=box.bounds, mode=complementarity,
+                 pcc_bus_distinct=box.buses, pcc_box_scale=box.scale)
     lay.binary_groups = binary_groups(lay)
     bld.meta["kkt_presolve"] = kp_stats
-    bld.meta.update({"scheme": "dso-led", "complementarity_mode": complementarity,
+    bld.meta.update({"scheme": "dso-led",
                      "objective_unit": "k$", "hours": T, "adns": system.n_adn})
+    bld.hints.complementarity_mode = complementarity
     if complementarity == "branch":
-        bld.meta["complementarity_pairs"] = kkt.pairs
+        bld.hints.complementarity_pairs = kkt.pairs
     else:
         # z = 1 forces the slack to 0, z = 0 the dual (kkt.bigm rows): a relaxation point
         # that satisfies a pair needs no branching on its z (solver/branching.py)
-        bld.meta["implied_binaries"] = np.column_stack([kkt.z.reshape(-1), kkt.pairs])
+        bld.hints.implied_binaries = np.column_stack([kkt.z.reshape(-1), kkt.pairs])
     prob = bld.build()
     # branch on the leader's binaries first; KKT binaries only where a pair is violated
     prio = np.zeros(prob.n)
     prio[np.asarray(prob.integer)] = 1.0
     if kkt.z.size:
         prio[kkt.z.reshape(-1)] = 0.0
-    prob.meta["branch_priority"] = prio
-    prob.meta["layout"] = lay
+    prob.hints.branch_priority = prio
     return prob, lay
 
 

@@ -11,7 +11,7 @@ so lambda_b = d(cost)/d(D_b) is the LMP (k$/h per pu; x10 = $/MWh at 100 MVA).
 Complementarity pairs (dual, slack): (mu_u, s_fu), (mu_l, s_fl), (nu_u, s_gu), (nu_l, s_gl):
 2|K| + 2|G| per hour, listed in `pairs` (variable indices) for branch mode, and in big-M mode
 linearised with one binary each: dual <= M_t z, slack <= S_max (1 - z).
-Aggregate cut (valid, see bigm.py): sum of all inequality duals of hour t <= M_t.
+Aggregate cut (valid, see analysis/dual_bounds.py): sum of all inequality duals of hour t <= M_t.
 
 Strong duality turns the leader's bilinear wholesale term into (per hour)
     sum_b lambda_b P0_b = 2 sum c2 g^2 + sum c1 g - sum_b lambda_b D_b
@@ -31,6 +31,45 @@ from .common import Rows, add_eq_rows, add_leq_rows
 from .tn import TNData, TNVars
 
 
+PAIR_KINDS = ("fu", "fl", "gu", "gl")
+"""The follower's inequalities, in the one order every per-hour pair array uses:
+fu: f <= F (line, upper) | fl: -f <= F (line, lower) | gu: g <= Gmax | gl: -g <= -Gmin."""
+
+
+@dataclass(frozen=True)
+class PairIndex:
+    """Columns of a per-hour pair array (T, 2nk+2ng) laid out [fu | fl | gu | gl] (PAIR_KINDS).
+
+    `pack(fu, fl, gu, gl)` builds one from its four parts (last axis), `split(a)` takes it
+    apart, `per_line_gen(line, gen)` repeats a line and a generator vector as [line|line|gen|gen].
+    """
+    nk: int
+    ng: int
+
+    @classmethod
+    def of(cls, d: TNData) -> "PairIndex":
+        return cls(int(d.nk), int(d.ng))
+
+    @property
+    def size(self) -> int:
+        return 2 * self.nk + 2 * self.ng
+
+    def slice(self, kind: str) -> slice:
+        nk, ng = self.nk, self.ng
+        start = {"fu": 0, "fl": nk, "gu": 2 * nk, "gl": 2 * nk + ng}[kind]
+        return slice(start, start + (nk if kind in ("fu", "fl") else ng))
+
+    def pack(self, fu, fl, gu, gl) -> np.ndarray:
+        return np.concatenate([np.asarray(fu), np.asarray(fl), np.asarray(gu), np.asarray(gl)], axis=-1)
+
+    def split(self, a):
+        a = np.asarray(a)
+        return tuple(a[..., self.slice(k)] for k in PAIR_KINDS)
+
+    def per_line_gen(self, line, gen) -> np.ndarray:
+        return self.pack(line, line, gen, gen)
+
+
 @dataclass
 class KKTVars:
     lam: np.ndarray
@@ -46,6 +85,20 @@ class KKTVars:
     pairs: np.ndarray      # (T*(2nk+2ng), 2) variable indices (dual, slack), hour-major
     z: np.ndarray          # (T, 2nk+2ng) binaries of big-M mode (T, 0) in branch mode
 
+    @property
+    def index(self) -> PairIndex:
+        return PairIndex(self.mu_u.shape[1], self.nu_u.shape[1])
+
+    @property
+    def duals(self) -> np.ndarray:
+        """(T, 2nk+2ng) column indices of the inequality duals [mu_u | mu_l | nu_u | nu_l]."""
+        return self.index.pack(self.mu_u, self.mu_l, self.nu_u, self.nu_l)
+
+    @property
+    def slacks(self) -> np.ndarray:
+        """(T, 2nk+2ng) column indices of the slacks [s_fu | s_fl | s_gu | s_gl]."""
+        return self.index.pack(self.s_fu, self.s_fl, self.s_gu, self.s_gl)
+
 
 def add_kkt(bld: ProblemBuilder, d: TNData, v: TNVars, bounds: DualBounds, mode: str = "bigm",
             fixed=None) -> KKTVars:
@@ -55,23 +108,25 @@ def add_kkt(bld: ProblemBuilder, d: TNData, v: TNVars, bounds: DualBounds, mode:
     if mode not in ("bigm", "branch"):
         raise ValueError(f"complementarity mode must be 'bigm' or 'branch', not {mode!r}")
     T, nb, nk, ng = d.T, d.nb, d.nk, d.ng
-    M = bounds.dual_max_each.copy()                # (T, 2nk+2ng), bigm.py: per-inequality bound
+    M = bounds.dual_max_each.copy()                # (T, 2nk+2ng), analysis/dual_bounds.py: per-inequality bound
     fixed = -np.ones(M.shape, np.int8) if fixed is None else np.asarray(fixed)
     M[fixed == 0] = 0.0                            # proved inactive: dual = 0
-    j1, j2, j3 = nk, 2 * nk, 2 * nk + ng           # column ranges of [fu | fl | gu | gl]
+    ix = PairIndex.of(d)
+    M_fu, M_fl, M_gu, M_gl = ix.split(M)
     lam = bld.var("kkt.lmp", (T, nb))
     phi = bld.var("kkt.flow_def_dual", (T, nk))
-    mu_u = bld.var("kkt.line_max_dual", (T, nk), 0.0, M[:, :j1])
-    mu_l = bld.var("kkt.line_min_dual", (T, nk), 0.0, M[:, j1:j2])
-    nu_u = bld.var("kkt.gen_max_dual", (T, ng), 0.0, M[:, j2:j3])
-    nu_l = bld.var("kkt.gen_min_dual", (T, ng), 0.0, M[:, j3:])
-    smax_all = np.concatenate([bounds.slack_line_max, bounds.slack_line_max,
-                               bounds.slack_gen_max, bounds.slack_gen_max])[None, :].repeat(T, 0)
+    mu_u = bld.var("kkt.line_max_dual", (T, nk), 0.0, M_fu)
+    mu_l = bld.var("kkt.line_min_dual", (T, nk), 0.0, M_fl)
+    nu_u = bld.var("kkt.gen_max_dual", (T, ng), 0.0, M_gu)
+    nu_l = bld.var("kkt.gen_min_dual", (T, ng), 0.0, M_gl)
+    smax = ix.per_line_gen(bounds.slack_line_max, bounds.slack_gen_max)
+    smax_all = smax[None, :].repeat(T, 0)
     smax_all[fixed == 1] = 0.0                     # proved active: slack = 0
-    s_fu = bld.var("kkt.line_max_slack", (T, nk), 0.0, smax_all[:, :j1])
-    s_fl = bld.var("kkt.line_min_slack", (T, nk), 0.0, smax_all[:, j1:j2])
-    s_gu = bld.var("kkt.gen_max_slack", (T, ng), 0.0, smax_all[:, j2:j3])
-    s_gl = bld.var("kkt.gen_min_slack", (T, ng), 0.0, smax_all[:, j3:])
+    S_fu, S_fl, S_gu, S_gl = ix.split(smax_all)
+    s_fu = bld.var("kkt.line_max_slack", (T, nk), 0.0, S_fu)
+    s_fl = bld.var("kkt.line_min_slack", (T, nk), 0.0, S_fl)
+    s_gu = bld.var("kkt.gen_max_slack", (T, ng), 0.0, S_gu)
+    s_gl = bld.var("kkt.gen_min_slack", (T, ng), 0.0, S_gl)
     tt = np.arange(T)[:, None]
 
     # primal feasibility with slacks: rows [fu | fl | gu | gl]
@@ -93,12 +148,10 @@ def add_kkt(bld: ProblemBuilder, d: TNData, v: TNVars, bounds: DualBounds, mode:
                                       v.g, lam, nu_u, nu_l, phi, mu_u, mu_l)[:3])
     add_eq_rows(bld, "kkt.stationarity", st)
 
-    duals = np.concatenate([mu_u, mu_l, nu_u, nu_l], axis=1)     # (T, 2nk+2ng)
-    slacks = np.concatenate([s_fu, s_fl, s_gu, s_gl], axis=1)
-    smax = np.concatenate([bounds.slack_line_max, bounds.slack_line_max,
-                           bounds.slack_gen_max, bounds.slack_gen_max])
+    duals = ix.pack(mu_u, mu_l, nu_u, nu_l)        # (T, 2nk+2ng)
+    slacks = ix.pack(s_fu, s_fl, s_gu, s_gl)
     npair = duals.shape[1]
-    cut = Rows(T)                                  # sum_i s_i mu_i <= C_max - C_min (bigm.py)
+    cut = Rows(T)                                  # sum_i s_i mu_i <= C_max - C_min (analysis/dual_bounds.py)
     cut.add(np.repeat(np.arange(T), npair), duals.reshape(-1), bounds.slack_each.reshape(-1))
     cut.rhs[:] = bounds.cost_gap
     add_leq_rows(bld, "kkt.dual_sum_cut", cut)

@@ -106,6 +106,21 @@ def write_metrics_csv(comp, path):
     return write_text_atomic(path, buf.getvalue(), makedirs=True)
 
 
+def claim_verdict(vd, vt, better) -> str:
+    """'holds' / 'does not hold' / 'no difference (within the solver tolerance)' / 'undefined
+    (no value)' for a dso-led value vd against a tso-led value vt (higher/lower is better)."""
+    if not (np.isfinite(vd) and np.isfinite(vt)):
+        return "undefined (no value)"
+    if abs(vd - vt) <= CLAIM_TOL * max(1.0, abs(vd), abs(vt)):
+        return "no difference (within the solver tolerance)"
+    return "holds" if (vd > vt if better == "higher" else vd < vt) else "does not hold"
+
+
+CLAIMS = (("bess_throughput_mwh", "higher", "DSO-led uses the batteries more"),
+          ("self_consumption", "higher", "DSO-led raises local self-consumption"),
+          ("energy_imported_mwh", "lower", "DSO-led lowers imports from the TN"))
+
+
 def _claim(comp, key, better, text):
     """One sentence comparing dso-led with tso-led on a system metric (higher/lower is better)."""
     m = comp["metrics"]
@@ -114,12 +129,7 @@ def _claim(comp, key, better, text):
         missing = [s for s in ("dso-led", "tso-led") if m.get(s) is None]
         return f"* {text}: cannot be assessed ({', '.join(missing)} without a solution)."
     vd, vt = d["system"][key], t["system"][key]
-    if not (np.isfinite(vd) and np.isfinite(vt)):
-        verdict = "undefined (no value)"
-    elif abs(vd - vt) <= CLAIM_TOL * max(1.0, abs(vd), abs(vt)):
-        verdict = "no difference (within the solver tolerance)"
-    else:
-        verdict = "holds" if (vd > vt if better == "higher" else vd < vt) else "does not hold"
+    verdict = claim_verdict(vd, vt, better)
     return f"* {text}: dso-led {fmt(vd, key)} vs tso-led {fmt(vt, key)} ({UNITS[key]}) -> {verdict} on this case."
 
 
@@ -155,9 +165,7 @@ def summary_text(comp) -> str:
                     lines.append(f"{s} costs {v - base:,.0f} $ ({100 * (v - base) / base:.2f} %) more in total than "
                                  f"the centralised welfare reference.")
     lines += ["", "The paper's claims (DSO-led vs TSO-led):",
-              _claim(comp, "bess_throughput_mwh", "higher", "DSO-led uses the batteries more"),
-              _claim(comp, "self_consumption", "higher", "DSO-led raises local self-consumption"),
-              _claim(comp, "energy_imported_mwh", "lower", "DSO-led lowers imports from the TN")]
+              *(_claim(comp, key, better, text) for key, better, text in CLAIMS)]
     m = comp["metrics"]
     if m.get("dso-led") is not None and m.get("price-taking") is not None:
         v = price_making(m["dso-led"]["system"], m["price-taking"]["system"])

@@ -80,7 +80,6 @@ def build_centralised(system, hours: int | None = None):
     lay.binary_groups = binary_groups(lay)
     bld.meta.update({"scheme": SCHEME, "objective_unit": "k$", "hours": T, "adns": system.n_adn})
     prob = bld.build()
-    prob.meta["layout"] = lay
     return prob, lay
 
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 import time
 
 from ..evaluation.certificates import certify as run_certificates
-from ..formulation.bilevel import build_dso_led
+from ..analysis import analyse_dso_led
+from ..formulation.bilevel import build_dso_led_model
 from ..formulation.common import GAP_FLOOR, USD_PER_OBJ_UNIT
 from ..solver import BnBOptions, solve as bnb_solve
 from .heuristics import make_follower_response_heuristic
@@ -17,17 +18,58 @@ from .result import SchemeResult
 
 
 NODE_RELTOL, NODE_ABSTOL, NODE_FEASTOL = 1e-6, 1e-7, 1e-8
+# monolithic: our B&B on the whole MISOCP; decomposition: Lagrangian bounds over (ADN, hour)
+# blocks, then the B&B on top (solver/decomposition/solve.py)
+METHODS = ("monolithic", "decomposition")
+
+
+def _run_method(method, prob, lay, opts, heur, callback):
+    if method == "decomposition":
+        from ..formulation.blocks import decomposition_labels
+        from ..solver.decomposition.solve import solve as decomposition_solve
+        labels, names = decomposition_labels(prob, lay, "adn_hour")
+        return decomposition_solve(prob, labels, names, opts, heuristics=heur, callback=callback)
+    return bnb_solve(prob, opts, heuristics=heur, callback=callback)
+
+
+def build_dso_led(system, hours: int | None = None, complementarity: str = "bigm",
+                  weak_duality_cuts: bool = False, kkt_presolve: bool = True,
+                  pcc_certified=None, presolved=None):
+    """The DSO-led MISOCP: the analysis (`tsodso.analysis.analyse_dso_led`), then the rows
+    (`formulation.bilevel.build_dso_led_model`). Returns (problem, layout).
+
+    `kkt_presolve` (default on) fixes the complementarity pairs proved not to switch anywhere
+    in the certified PCC box (analysis/kkt_presolve.py; statistics in prob.meta["kkt_presolve"]).
+    `weak_duality_cuts` (default off) adds the value-function cuts of `add_weak_duality_cuts`.
+    They are valid but, measured, do not move the root bound (1 ADN x 24 h: 8293.930 $ with
+    and without) and they break ECOS: once the KKT binaries are fixed the cut is tangent to
+    the `tau >= g^2` cone at the follower's response, a point without strict complementarity,
+    and every fixed-pattern solve on 1 ADN x 4 h ended NUMERICAL_ERROR (relgap 6e-3) with
+    the cuts and OPTIMAL (20 iterations) without them.
+
+    `pcc_certified` (the `CertifiedPCCBox` of `certified_pcc_bounds`) and `presolved` (the pair
+    (fixed, stats) of `kkt_presolve.fixed_pairs` over that box) may be passed in, computed
+    earlier for the same data (e.g. read from a warm-start cache by the caller); they are
+    then used as they are, and nothing is recomputed.
+    """
+    T = system.n_hours if hours is None else int(hours)
+    an = analyse_dso_led(system, T, kkt_presolve=kkt_presolve, weak_duality_cuts=weak_duality_cuts,
+                         pcc_certified=pcc_certified, presolved=presolved)
+    return build_dso_led_model(system, an.box, T, complementarity, an.presolved, an.reference_costs)
 
 
 def solve_dso_led(system, complementarity: str = "bigm", time_limit: float = 600.0,
                   rel_gap: float = 1e-4, certify: bool = True, options: dict | None = None,
-                  kkt_presolve: bool = True, cache=None, callback=None) -> SchemeResult:
+                  kkt_presolve: bool = True, cache=None, callback=None,
+                  method: str = "monolithic") -> SchemeResult:
     """Build and solve the DSO-led MISOCP. `options`: extra BnBOptions fields (override).
 
     `cache` (a data.cache.WarmCache or None): the certified PCC box, the KKT presolve and the
     incumbent's integers are read from it when their inputs match, else computed and stored
     (schemes/warm.py). `callback`: the B&B's per-node callback (progress display)."""
     from .warm import cached_analysis, incumbent_start, problem_key, store_incumbent
+    if method not in METHODS:
+        raise ValueError(f"solve method {method!r}: expected one of {METHODS}")
     t0 = time.perf_counter()
     warm = {}
     if cache is not None:
@@ -53,7 +95,7 @@ def solve_dso_led(system, complementarity: str = "bigm", time_limit: float = 600
         warm["incumbent"] = "hit" if start is not None else "none"
         if start is not None:
             heur.insert(0, start)
-    res = bnb_solve(prob, opts, heuristics=heur, callback=callback)
+    res = _run_method(method, prob, lay, opts, heur, callback)
     if cache is not None and res.x is not None:
         store_incumbent(cache, key, prob, res.x, res.objective * USD_PER_OBJ_UNIT)
     cert = run_certificates(lay, prob, res.x) if (certify and res.x is not None) else {}

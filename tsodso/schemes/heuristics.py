@@ -22,9 +22,9 @@ import time
 
 import numpy as np
 
+from ..analysis.follower import follower_response
 from ..conic.ecos_adapter import solve as ecos_solve
-from ..formulation.tn import TNData, add_dcopf_primal, add_generation_cost
-from ..conic import ProblemBuilder, interrupt
+from ..conic import interrupt
 
 ACTIVE_TOL = 1e-7
 PAIR_TOL = 1e-7      # a pair (dual, slack) holds if min(dual, slack) <= this (B&B comp_tol is 1e-6)
@@ -41,30 +41,19 @@ def _fix(lb, ub, idx, val):
 
 
 def follower_pattern(lay, x):
-    """(T, 2nk+2ng) bool: True where the follower's inequality is active (dual may be > 0)."""
+    """(T, 2nk+2ng) bool: True where the follower's inequality is active (dual may be > 0) at
+    its own response (analysis.follower) to the PCC schedule of x; None without a response."""
     d = lay.tn
     P0 = np.array([x[fv.pcc] * adn.base_mva / d.base_mva for fv, adn in zip(lay.feeders, lay.system.adns)])
-    D = d.D_pu.copy()
-    np.add.at(D.T, [a.pcc_bus for a in lay.system.adns], P0)
-    one = TNData(**{**d.__dict__, "D_pu": D})
-    bld = ProblemBuilder()
-    v = add_dcopf_primal(bld, one)
-    add_generation_cost(bld, one, v, with_c0=False)
-    prob = bld.build()
-    sol = ecos_solve(prob, reltol=1e-9, abstol=1e-10)
-    if sol.x is None:
+    resp = follower_response(d, [a.pcc_bus for a in lay.system.adns], P0.T, reltol=1e-9, abstol=1e-10)
+    if resp.g is None:
         return None
-    g, f = sol.x[v.g], sol.x[v.f]
-    tol = 1e-6
-    act = np.concatenate([f >= d.F_pu - tol, f <= -d.F_pu + tol,
-                          g >= d.gmax_pu - tol, g <= d.gmin_pu + tol], axis=1)
-    return act
+    return resp.activity(1e-6)
 
 
 def _pairs(lay):
     k = lay.kkt
-    return (np.concatenate([k.mu_u, k.mu_l, k.nu_u, k.nu_l], axis=1),
-            np.concatenate([k.s_fu, k.s_fl, k.s_gu, k.s_gl], axis=1))
+    return k.duals, k.slacks
 
 
 SOLVED = ("optimal", "optimal_inaccurate")
@@ -203,8 +192,7 @@ def make_follower_response_heuristic(lay, consolidate_calls: int = 1, consolidat
         if sol.x is None or sol.status not in ("optimal", "optimal_inaccurate"):
             return None
         y = sol.x
-        duals = np.concatenate([k.mu_u, k.mu_l, k.nu_u, k.nu_l], axis=1)
-        slacks = np.concatenate([k.s_fu, k.s_fl, k.s_gu, k.s_gl], axis=1)
+        duals, slacks = k.duals, k.slacks
         if np.all(np.minimum(y[duals], y[slacks]) <= PAIR_TOL):
             if k.z.size:
                 y = y.copy()

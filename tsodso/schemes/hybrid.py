@@ -25,7 +25,7 @@ Step 1 - DSO validation (`pcc_envelope`: our conic core + ECOS, two solves per A
     withdrawal (charge - PV) the network admits, with the loss-minimal, exact power flow there
     (the eps term; SOC gap <= 1e-7, reported by `envelope_certificate`). Both ends are therefore
     realisable operating points (an AC sweep reproduces them, tests/test_hybrid.py).
-    Why not `formulation.bilevel.certified_pcc_bounds`: that is the DSO-led big-M box, i.e. the
+    Why not `analysis.certified_box.certified_pcc_bounds`: that is the DSO-led big-M box, i.e. the
     *physical* box pcc_min/max (load - PV - Pmax .. (load + Pmax)(1 + loss margin), no network
     limits) shrunk where the TN follower cannot be certified; it is not the network-validated
     envelope (at 11:00 the physical box of the first ADN starts at -4.7 MW, i.e. export, where

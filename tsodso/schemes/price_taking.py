@@ -74,7 +74,6 @@ def build_price_taking(system, lmp_usd_per_mwh, hours: int | None = None):
     lay.binary_groups = binary_groups(lay)
     bld.meta.update({"scheme": SCHEME, "objective_unit": "k$", "hours": T, "adns": system.n_adn})
     prob = bld.build()
-    prob.meta["layout"] = lay
     return prob, lay
 
 

@@ -150,7 +150,12 @@ def clear_tso(system, hours: int | None = None, pcc_range_mw=None, forecast: str
         sched = bld.var("vb.pcc_schedule_pu", (T, A), lo, hi)
     else:
         rlo, rhi = (np.asarray(v, float)[:, :T].T / base for v in pcc_range_mw)
-        sched = bld.var("vb.pcc_schedule_pu", (T, A), np.maximum(lo, rlo), np.minimum(hi, rhi))
+        lo, hi = np.maximum(lo, rlo), np.minimum(hi, rhi)
+        if np.any(lo > hi):          # validated range outside the DSO's forecast limits: no schedule
+            nan = np.full((A, T), np.nan)
+            return Clearing("primal_infeasible", nan, N, np.full((T, d.nb), np.nan), np.full((T, d.ng), np.nan),
+                            math.nan, nan, nan, nan, vbs, time.perf_counter() - t0, forecast=fc)
+        sched = bld.var("vb.pcc_schedule_pu", (T, A), lo, hi)
         pv_av = fc.pv_mw.T / base
         wh = bld.var("vb.pv_withheld_pu", (T, A), 0.0, pv_av)
         pen = np.array([adn.pv_curtail_usd_per_mwh for adn in system.adns])

@@ -24,8 +24,9 @@ import numpy as np
 from ..conic.ecos_adapter import solve as ecos_solve
 from ..data.cache import WarmCache, content_hash
 from ..formulation.bigm import DualBounds
-from ..formulation.bilevel import certified_pcc_bounds, pcc_box
-from ..formulation.kkt_presolve import fixed_pairs
+from ..analysis.certified_box import certified_pcc_bounds
+from ..formulation.bilevel import pcc_box
+from ..analysis.kkt_presolve import fixed_pairs
 from ..formulation.tn import TNData
 
 __all__ = ["cached_analysis", "problem_key", "incumbent_start", "store_incumbent"]

@@ -7,9 +7,11 @@ relaxation (relax.NodeSolver), then prune, close, or branch (branching.select), 
 heuristics (heuristics.*) and keeping the bounds (bounds.BoundTracker) and the log (log.BnBLog).
 
 Problem contract: `prob.integer` are the integer variables (binaries for the model);
-`prob.meta["complementarity_pairs"]`, optional, an int array (m, 2) of variable indices
-(a, b) with root bounds lb >= 0 and the requirement x_a * x_b = 0; optional
-`prob.meta["branch_priority"]`, one number per variable. Nothing else is assumed.
+`prob.hints` (conic/hints.py `SolverHints`): optional complementarity pairs (a, b) (int (m, 2),
+root bounds lb >= 0, requirement x_a * x_b = 0) with the mode the model declares for them
+("branch": enforced only by branching; "bigm": by the model's binaries), implied binaries and
+branch priorities. The mode is the declared one; an option that contradicts it is refused
+(a model built for branching is never solved without branching). Nothing else is assumed.
 
 Node outcomes:
 * presolve proves infeasible, or ECOS certifies infeasible (exit 0/1 only) -> pruned.
@@ -53,7 +55,7 @@ import numpy as np
 
 from ..conic import interrupt
 from .bounds import BoundTracker
-from .branching import Pseudocosts, any_split, meta_indices, select
+from .branching import Pseudocosts, any_split, select
 from .heuristics import Certifier, fix_and_solve, rounding_dive, run_user_heuristics
 from .log import BnBLog
 from .nodes import Node, NodeStore, child_changes
@@ -95,18 +97,27 @@ class BnBResult:
 
 
 def complementarity_pairs(prob) -> np.ndarray:
-    """meta['complementarity_pairs'] as an int64 (m, 2) array, validated."""
-    p = meta_indices(prob, "complementarity_pairs", 2)
-    neg = np.flatnonzero(np.minimum(prob.lb[p[:, 0]], prob.lb[p[:, 1]]) < 0)
-    if neg.size:
-        k = int(neg[0])
-        raise ValueError(f"complementarity pair {k} = {tuple(p[k])}: both variables need lb >= 0")
-    return p
+    """prob.hints.complementarity_pairs as an int64 (m, 2) array, validated."""
+    return prob.hints.pairs(prob.n, prob.lb)
 
 
 def solve(prob, options=None, heuristics: Sequence[Callable] = (), callback: Optional[Callable] = None,
-          stop: Optional[Callable[[], bool]] = None) -> BnBResult:
+          root_bound: float = -math.inf, node_bound: Optional[Callable] = None,
+          start: Optional[np.ndarray] = None, stop: Optional[Callable[[], bool]] = None) -> BnBResult:
+    """The search (module docstring). Hooks for a bounding method on top (decomposition/):
+
+    root_bound   a proven lower bound on the whole problem (e.g. a Lagrangian bound): the
+                 root node starts with it, so every node's bound is at least it.
+    node_bound   callable(lb, ub, cutoff) -> a proven lower bound on the node's subproblem
+                 with the bounds lb, ub of its branching decisions (before propagation), +inf
+                 if it is infeasible; called before the node's ECOS solve: a value >= cutoff
+                 prunes the node without that solve, any other raises the node's bound.
+    start        a point offered as the first incumbent (certified like any other).
+    stop         callable() -> True to stop (status "interrupted"); default: the process-wide
+                 SIGINT / SIGTERM request of conic/interrupt.py.
+    """
     opts = BnBOptions.coerce(options)
+    opts = replace(opts, complementarity=prob.hints.mode(opts.complementarity))
     stop_requested = interrupt.requested if stop is None else stop
     if not interrupt.active():
         interrupt.clear()            # library use: no stale request from an earlier call
@@ -121,7 +132,7 @@ def solve(prob, options=None, heuristics: Sequence[Callable] = (), callback: Opt
     pseudo = Pseudocosts(opts.reliability)
     store = NodeStore(opts.node_selection, opts.dive_limit)
     size = dict(prob.size_report(), pairs=int(len(pairs)))
-    log = BnBLog(opts, size)
+    log = BnBLog(opts, size, objective_unit=str(prob.meta.get("objective_unit", "")))
     log.header(opts)
     strict = replace(opts, int_tol=1e-12, comp_tol=1e-12)   # for splitting nearly-integral points
 
@@ -132,7 +143,7 @@ def solve(prob, options=None, heuristics: Sequence[Callable] = (), callback: Opt
         root_lb[ii] = np.ceil(root_lb[ii] - opts.int_tol)
         root_ub[ii] = np.floor(root_ub[ii] + opts.int_tol)
     empty = np.zeros(0, np.int64)
-    store.push(Node(store.new_id(), 0, -math.inf, empty, np.zeros(0), np.zeros(0)))
+    store.push(Node(store.new_id(), 0, float(root_bound), empty, np.zeros(0), np.zeros(0)))
     unresolved = {}
     nodes = 0
     stop = None
@@ -202,6 +213,8 @@ def solve(prob, options=None, heuristics: Sequence[Callable] = (), callback: Opt
             return gains
         return strong
 
+    if start is not None:
+        offer(np.asarray(start, float), "start")
     try:
         while True:
             tracker.update_bound(open_min())
@@ -236,6 +249,14 @@ def solve(prob, options=None, heuristics: Sequence[Callable] = (), callback: Opt
                 continue
             nodes += 1
             lb, ub = node.bounds(root_lb, root_ub)
+            if node_bound is not None:
+                nb = node_bound(lb, ub, tracker.prune_cutoff())
+                if nb == math.inf:
+                    continue                          # proven infeasible by the bounding method
+                if nb >= tracker.prune_cutoff():
+                    tracker.close(nb)
+                    continue
+                node.bound = max(node.bound, nb)
             if prop is not None and opts.presolve_passes:
                 ok, lb, ub = prop.propagate(lb, ub, opts.presolve_passes)
                 if not ok:

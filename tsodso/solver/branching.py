@@ -6,7 +6,7 @@ Two kinds of disjunction:
 * complementarity pair k = (a, b) (mode "branch") with min(x_a, x_b) > comp_tol:
       child "a" ub[a] = 0 (the dual is zero),  child "b" ub[b] = 0 (the slack is zero)
 
-Implied binaries (`prob.meta["implied_binaries"]`, optional, int (m, 3) rows (j, a, b)): the
+Implied binaries (`prob.hints.implied_binaries`, optional, int (m, 3) rows (j, a, b)): the
 model's own big-M rows make binary j = 1 force x_b = 0 and j = 0 force x_a = 0 (the KKT
 binaries: a = dual, b = slack). Where the relaxation already satisfies the pair
 (min(x_a, x_b) <= comp_tol) a fractional x_j is not a reason to branch: j = 1 if
@@ -14,7 +14,7 @@ x_b <= x_a else 0 is a consistent value (`implied_rounding`). Where the pair is 
 x_j is necessarily fractional and is branched on like any integer.
 
 Selection: candidates of the kind that comes first (`branch_order`) are used when any
-exists. Among them, those with the highest priority (`prob.meta["branch_priority"]`, one
+exists. Among them, those with the highest priority (`prob.hints.branch_priority`, one
 number per variable, default 0; a pair takes the larger priority of its two variables)
 are kept. Then the rule:
 * most_fractional: score = min(f, 1 - f) for integers, min(x_a, x_b) / (1 + max(x_a, x_b))
@@ -57,20 +57,9 @@ def fractional(x, integer, tol):
     return integer[frac], f[frac]
 
 
-def meta_indices(prob, key: str, width: int) -> np.ndarray:
-    """prob.meta[key] as an int64 (m, width) array of variable indices, validated."""
-    p = (prob.meta or {}).get(key)
-    if p is None:
-        return np.zeros((0, width), np.int64)
-    p = np.asarray(p, np.int64).reshape(-1, width)
-    if p.size and (p.min() < 0 or p.max() >= prob.n):
-        raise ValueError(f"{key}: variable index outside 0..n-1")
-    return p
-
-
 def implied_binaries(prob) -> np.ndarray:
-    """meta['implied_binaries'] as an int64 (m, 3) array (j, a, b), validated."""
-    return meta_indices(prob, "implied_binaries", 3)
+    """prob.hints.implied_binaries as an int64 (m, 3) array (j, a, b), validated."""
+    return prob.hints.implied(prob.n)
 
 
 def implied_rounding(x, implied, comp_tol):
@@ -137,13 +126,7 @@ class Pseudocosts:
 
 
 def _priority(prob, n):
-    p = prob.meta.get("branch_priority") if prob.meta else None
-    if p is None:
-        return None
-    p = np.asarray(p, float)
-    if p.shape != (n,):
-        raise ValueError(f"meta['branch_priority'] must have shape ({n},), not {p.shape}")
-    return p
+    return prob.hints.priority(n)
 
 
 def select(prob, x, lb, ub, opts, pairs, pseudo: Optional[Pseudocosts], strong=None) -> Optional[BranchDecision]:

@@ -151,7 +151,7 @@ def run_user_heuristics(hooks: Sequence[Callable], prob, x, lb, ub, log=None, de
             y = h(prob, None if x is None else x.copy(), lb.copy(), ub.copy())
         except Exception:               # a user heuristic must not stop the search
             if log is not None:
-                log.message(f"heuristic {name} raised:\n{traceback.format_exc()}")
+                log.warning(f"heuristic {name} raised:\n{traceback.format_exc()}")
             continue
         if y is not None:
             yield name, np.asarray(y, float)

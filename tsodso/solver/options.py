@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, fields
-from typing import Any, Callable, Dict, Tuple
+from typing import Any, Callable, Dict, Optional, Tuple
 
 __all__ = ["BnBOptions", "OPTION_TABLE"]
 
@@ -61,7 +61,7 @@ OPTION_TABLE: Dict[str, Tuple[Any, Callable[[Any], bool], str, str]] = {
                  "(eq, lp, cone, bound; absolute, per row) is <= feas_tol and integrality is exact"),
     # ------------------------------------------------------------ search
     "branching": ("pseudocost", _one_of("most_fractional", "pseudocost"), "'most_fractional' | 'pseudocost'",
-                  "variable selection rule; priorities in prob.meta['branch_priority'] come first"),
+                  "variable selection rule; priorities in prob.hints.branch_priority come first"),
     "reliability": (4, _int_ge(0), "int >= 0",
                     "pseudo-costs of a variable are trusted after this many observations per direction; "
                     "before that the average of the trusted ones (or fractionality) is used"),
@@ -78,9 +78,11 @@ OPTION_TABLE: Dict[str, Tuple[Any, Callable[[Any], bool], str, str]] = {
                        "best-bound, with a depth-first dive into a child of the last node until it is pruned"),
     "dive_limit": (10, _int_ge(0), "int >= 0",
                    "best_bound_dive: at most this many nodes in a row are taken by diving"),
-    "complementarity": ("bigm", _one_of("bigm", "branch"), "'bigm' | 'branch'",
-                        "bigm: the model's own binaries enforce meta['complementarity_pairs'] (pairs only checked); "
-                        "branch: branch on violated pairs (child 1: ub[a] = 0, child 2: ub[b] = 0)"),
+    "complementarity": (None, _one_of(None, "bigm", "branch"), "None | 'bigm' | 'branch'",
+                        "None: the mode the model declares (prob.hints.complementarity_mode), else 'bigm'; "
+                        "bigm: the model's own binaries enforce prob.hints.complementarity_pairs (pairs only "
+                        "checked); branch: branch on violated pairs (child 1: ub[a] = 0, child 2: ub[b] = 0); "
+                        "an option that contradicts the declared mode is refused"),
     "rounding": (True, _bool, "bool",
                  "lock-based rounding of every trusted relaxation point before branching (solver/rounding.py)"),
     "presolve": (True, _bool, "bool", "bound propagation on linear rows at every node"),
@@ -100,7 +102,7 @@ OPTION_TABLE: Dict[str, Tuple[Any, Callable[[Any], bool], str, str]] = {
     # ------------------------------------------------------------ output
     "log_every_nodes": (100, _int_ge(1), "int >= 1", "a log line every this many nodes ..."),
     "log_every_seconds": (5.0, _pos, "> 0 seconds", "... or every this many seconds"),
-    "verbose": (True, _bool, "bool", "write the log (to `log_stream`, stderr by default)"),
+    "verbose": (True, _bool, "bool", "write the log (to `log_stream`, else logger \"tsodso.bnb\" at INFO)"),
 }
 
 
@@ -121,7 +123,7 @@ class BnBOptions:
     branch_order: str = OPTION_TABLE["branch_order"][0]
     node_selection: str = OPTION_TABLE["node_selection"][0]
     dive_limit: int = OPTION_TABLE["dive_limit"][0]
-    complementarity: str = OPTION_TABLE["complementarity"][0]
+    complementarity: Optional[str] = OPTION_TABLE["complementarity"][0]
     rounding: bool = OPTION_TABLE["rounding"][0]
     presolve: bool = OPTION_TABLE["presolve"][0]
     presolve_passes: int = OPTION_TABLE["presolve_passes"][0]

@@ -3,8 +3,8 @@
 For one hour the follower's KKT system is linear apart from complementarity (the QP's
 stationarity 2 c2 g + c1 - lambda + nu_u - nu_l = 0 is linear), so the set of KKT points
 for all PCC demands r in the box [r_lo, r_hi] is the feasible set of a small MILP: the
-kkt.py rows of that hour with r a variable, the big-M binaries z of bigm.py (valid over the
-box) and no objective. For a set C of pairs that a sampled follower response never made
+kkt.py rows of that hour with r a variable, the big-M binaries z of the KKT block (bounds of
+analysis/dual_bounds.py, valid over the box) and no objective. For a set C of pairs that a sampled follower response never made
 active,
 
     max  sum_{i in C} z_i   over that MILP  = 0
@@ -16,7 +16,7 @@ positive, the pairs the MILP made active are removed from C and the MILP is solv
 (so one MILP per hour plus one per discovery). Symmetrically, for the pairs that were active
 at every sample, min sum z_i = |C| proves them always active (slack_i = 0, z_i = 1).
 
-Sampling: the follower (tn.follower_activity, ECOS) at the box's corners when there are few
+Sampling: the follower (analysis.follower.follower_activity, ECOS) at the box's corners when there are few
 distinct PCC buses (else its centre and 2m axis points), its centre, and `n_random` uniform
 random points (seeded); a sample only proposes candidates, the MILP decides.
 
@@ -30,15 +30,16 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..conic import ProblemBuilder, interrupt
-from .bigm import DualBounds
-from .tn import TNData, add_dcopf_primal
+from ..formulation.bigm import DualBounds
+from ..formulation.kkt import PairIndex, add_kkt
+from ..formulation.tn import TNData, add_dcopf_primal
+from .follower import follower_activity
 
 __all__ = ["fixed_pairs"]
 
 
 def _hour_model(d: TNData, t: int, buses, r_lo, r_hi, bounds: DualBounds):
     """(A_eq, b_eq, G, h, lb, ub, z_cols) of the hour-t KKT MILP (cones dropped)."""
-    from .kkt import add_kkt      # local import: kkt imports this module's users
     one = TNData(**{**d.__dict__, "T": 1, "D_pu": d.D_pu[t:t + 1]})
     sl = slice(t, t + 1)
     b1 = DualBounds(delta_pu=bounds.delta_pu[sl], dual_max=bounds.dual_max[sl],
@@ -102,9 +103,8 @@ def fixed_pairs(d: TNData, buses, r_lo, r_hi, bounds: DualBounds, time_limit: fl
 
     r_lo, r_hi: (T, m) PCC demand box per distinct PCC bus (TN pu). Also returns statistics.
     """
-    from .tn import follower_activity
     T = d.T
-    npair = 2 * d.nk + 2 * d.ng
+    npair = PairIndex.of(d).size
     out = -np.ones((T, npair), np.int8)
     stats = {"milps": 0, "milp_failures": 0, "fixed_inactive": 0, "fixed_active": 0}
     m = len(buses)
