@@ -279,6 +279,10 @@ def solve(prob: ConicProblem, lb=None, ub=None, verbose: bool = False, **toleran
                      verbose=verbose, **opts)
     if raw["info"]["exitFlag"] == -4:
         # ECOS_SIGINT: ECOS's own SIGINT handler caught a Ctrl-C (Python's handler never saw
-        # it). Record the stop request so the caller stops instead of retrying.
+        # it). Under the CLI's handlers: record the stop request so the caller stops instead
+        # of retrying; in library use: the usual KeyboardInterrupt (the B&B turns it into
+        # status "interrupted"), so no stop request outlives the call.
+        if not interrupt.active():
+            raise KeyboardInterrupt
         interrupt.request(signal.SIGINT)
     return invert(raw, inverse, build)

@@ -138,6 +138,7 @@ def handlers(old_mask=None):
         signal.pthread_sigmask(signal.SIG_SETMASK, old_mask)
         for s_, h in old.items():
             signal.signal(s_, h)
+        clear()                        # the caller has read it; nothing leaks into later work
 
 
 def watch_highs(h) -> None:
