@@ -138,10 +138,19 @@ def build_dcopf(tn: Transmission, hours: int | None = None, pcc_import_mw=None):
     d = TNData.from_tn(tn, hours)
     if pcc_import_mw is not None:
         d.D_pu = d.D_pu + np.asarray(pcc_import_mw, float)[: d.T] / d.base_mva
+    prob, _ = build_follower_dcopf(d)
+    return prob, d
+
+
+def build_follower_dcopf(d: TNData, with_c0: bool = True):
+    """The follower's DC-OPF of `d` (its demand D_pu, all its hours) alone: primal rows with
+    the limits as bounds and the generation cost (k$; `with_c0=False`: the follower's own
+    objective c2 g^2 + c1 g). Returns (problem, TNVars). The one builder of this model: the
+    stand-alone OPF (`build_dcopf`) and the analysis layer's follower responses use it."""
     bld = ProblemBuilder()
     v = add_dcopf_primal(bld, d)
-    add_generation_cost(bld, d, v)
-    return bld.build(), d
+    add_generation_cost(bld, d, v, with_c0=with_c0)
+    return bld.build(), v
 
 
 def dcopf_readback(prob, sol, d: TNData) -> dict:
