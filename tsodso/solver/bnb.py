@@ -36,6 +36,11 @@ the best incumbent in x (None if there is none). There is no "unbounded": an ECO
 unboundedness answer is treated as untrusted (see relax.py), so a truly unbounded problem
 ends "unresolved" or at a limit, never with a wrong claim.
 
+`stop()` (default: conic/interrupt.py `requested`, i.e. SIGINT / SIGTERM under the CLI's
+handlers) is checked between nodes, between heuristics and before every ECOS attempt; when
+true the search ends with status "interrupted" and the incumbent (the node being solved
+goes back to the open nodes, so the best bound stays valid).
+
 The callback is called after every node with a dict (nodes, open_nodes, incumbent,
 best_bound, abs_gap, rel_gap, seconds); returning True stops the search ("interrupted").
 """
@@ -48,6 +53,7 @@ from typing import Callable, List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from ..conic import interrupt
 from .bounds import BoundTracker
 from .branching import Pseudocosts, any_split, select
 from .heuristics import Certifier, fix_and_solve, rounding_dive, run_user_heuristics
@@ -97,7 +103,7 @@ def complementarity_pairs(prob) -> np.ndarray:
 
 def solve(prob, options=None, heuristics: Sequence[Callable] = (), callback: Optional[Callable] = None,
           root_bound: float = -math.inf, node_bound: Optional[Callable] = None,
-          start: Optional[np.ndarray] = None) -> BnBResult:
+          start: Optional[np.ndarray] = None, stop: Optional[Callable[[], bool]] = None) -> BnBResult:
     """The search (module docstring). Hooks for a bounding method on top (decomposition/):
 
     root_bound   a proven lower bound on the whole problem (e.g. a Lagrangian bound): the
@@ -107,13 +113,18 @@ def solve(prob, options=None, heuristics: Sequence[Callable] = (), callback: Opt
                  if it is infeasible; called before the node's ECOS solve: a value >= cutoff
                  prunes the node without that solve, any other raises the node's bound.
     start        a point offered as the first incumbent (certified like any other).
+    stop         callable() -> True to stop (status "interrupted"); default: the process-wide
+                 SIGINT / SIGTERM request of conic/interrupt.py.
     """
     opts = BnBOptions.coerce(options)
     opts = replace(opts, complementarity=prob.hints.mode(opts.complementarity))
+    stop_requested = interrupt.requested if stop is None else stop
+    if not interrupt.active():
+        interrupt.clear()            # library use: no stale request from an earlier call
     pairs = complementarity_pairs(prob)
     t0 = time.perf_counter()
     heur_seconds = [0.0]             # wall time of each heuristic round (dive + user hooks)
-    tracker = BoundTracker(opts.abs_gap, opts.rel_gap, t0)
+    tracker = BoundTracker(opts.abs_gap, opts.rel_gap, t0, floor=opts.gap_floor)
     solver = NodeSolver(prob, opts)
     cert = Certifier(prob, opts, pairs)
     prop = Propagator(prob, opts.feas_tol, opts.int_tol) if opts.presolve else None
@@ -216,6 +227,9 @@ def solve(prob, options=None, heuristics: Sequence[Callable] = (), callback: Opt
                     abs_gap=a_gap, rel_gap=r_gap, seconds=tracker.elapsed())):
                 stop = "interrupted"
                 break
+            if stop_requested():
+                stop = "interrupted"
+                break
             if tracker.converged():
                 stop = "gap"
                 break
@@ -248,6 +262,10 @@ def solve(prob, options=None, heuristics: Sequence[Callable] = (), callback: Opt
                 if not ok:
                     continue                          # proven infeasible by propagation
             res = solver.solve(lb, ub)
+            if res.status == "interrupted":
+                store.push(node)                      # still open: its bound stays in the best bound
+                nodes -= 1
+                continue                              # the loop head sees the stop request
             if res.status == "infeasible":
                 continue
             if res.status == "untrusted":
@@ -282,7 +300,7 @@ def solve(prob, options=None, heuristics: Sequence[Callable] = (), callback: Opt
                 y[prob.integer] = np.round(y[prob.integer]) + 0.0
                 ok, improved = offer(y, "relaxation")
                 mark = "*" if improved else mark
-                if ok and prob.objective(y) - bound <= max(opts.abs_gap, opts.rel_gap * max(1.0, abs(prob.objective(y)))):
+                if ok and prob.objective(y) - bound <= tracker.tolerance(prob.objective(y)):
                     tracker.close(bound)
                     continue
             if dec is None:
@@ -292,7 +310,7 @@ def solve(prob, options=None, heuristics: Sequence[Callable] = (), callback: Opt
                     mark = "*" if improved else mark
                     if ok:
                         oy = prob.objective(y)
-                        if oy - bound <= max(opts.abs_gap, opts.rel_gap * max(1.0, abs(oy))):
+                        if oy - bound <= tracker.tolerance(oy):
                             tracker.close(bound)
                             continue
                 dec = select(prob, x, lb, ub, strict, pairs, None) or any_split(prob, lb, ub, opts, pairs)
@@ -312,6 +330,8 @@ def solve(prob, options=None, heuristics: Sequence[Callable] = (), callback: Opt
                     if y is not None and offer(y, "dive")[1]:
                         mark = "d"
                 for name, y in run_user_heuristics(heuristics, prob, x, lb, ub, log, deadline):
+                    if stop_requested():
+                        break
                     if offer(y, name)[1]:
                         mark = "u"
                 heur_seconds.append(time.perf_counter() - t_heur)
