@@ -176,7 +176,24 @@ def _edit_row(matrix, row, col, value):
     return edit
 
 
+def _loads_times(factor):
+    """Every bus load of the case multiplied by `factor` (e.g. loads given in %, x 100)."""
+    def edit(text):
+        head, rest = text.split("mpc.bus = [", 1)
+        body, tail = rest.split("];", 1)
+        out = []
+        for ln in body.split("\n"):
+            v = ln.replace(";", "").split()
+            if len(v) >= 13 and not ln.strip().startswith("%"):
+                v[2], v[3] = str(float(v[2]) * factor), str(float(v[3]) * factor)
+                ln = "\t" + "\t".join(v) + ";"
+            out.append(ln)
+        return head + "mpc.bus = [" + "\n".join(out) + "];" + tail
+    return edit
+
+
 CASE_CASES = {
+    "feeder-load-in-percent": ("case33bw.m", _loads_times(100.0), "mpc.bus.PD"),
     "inf-load": ("case30.m", _edit_row("bus", 1, 2, "Inf"), "mpc.bus.PD"),
     "nan-reactance": ("case30.m", _edit_row("branch", 0, 3, "NaN"), "mpc.branch.BR_X"),
     "inf-reactance": ("case30.m", _edit_row("branch", 0, 3, "Inf"), "mpc.branch.BR_X"),

@@ -426,8 +426,14 @@ def _build_adn(sc, a, s, feeder: Feeder, fd_bus_idx, adn_mult, pv_mult) -> ADN:
         raise CaseError(path, "adn_defaults.feeder_rating", rule,
                         f"unknown rule (one of {', '.join(FEEDER_RATING_RULES)})")
     tpk = int(np.argmax(load_p.sum(axis=1)))
-    pf = radial_power_flow(feeder.line_from, feeder.line_to, r, x,
-                           load_p[tpk] / feeder.base_mva, load_q[tpk] / feeder.base_mva, v0)
+    try:
+        pf = radial_power_flow(feeder.line_from, feeder.line_to, r, x,
+                               load_p[tpk] / feeder.base_mva, load_q[tpk] / feeder.base_mva, v0)
+    except RuntimeError:
+        raise CaseError(feeder.file, "mpc.bus.PD", float(np.max(feeder.load_p_mw)),
+                        f"ADN {s['name']}: no AC power flow at the peak-load hour (peak feeder load "
+                        f"{load_p[tpk].sum():.3g} MW): loads too large for the feeder; are they in MW "
+                        f"(not kW or %)?") from None
     if pf.v_pu.min() < vmin:
         raise CaseError(path, "adn_defaults.vmin_pu", vmin,
                         f"ADN {s['name']}: peak-load voltage {pf.v_pu.min():.4f} pu is below it")
@@ -480,7 +486,12 @@ def _voltage_rise_vmax(sc, s, feeder, k, r, x, v0, vmax):
     m = float(prof[col].min())
     p = k * s["load_scale"] * m * feeder.load_p_mw / feeder.base_mva
     q = k * s["load_scale"] * m * feeder.load_q_mvar / feeder.base_mva
-    ref = radial_power_flow(feeder.line_from, feeder.line_to, r, x, p, q, v0).v_pu
+    try:
+        ref = radial_power_flow(feeder.line_from, feeder.line_to, r, x, p, q, v0).v_pu
+    except RuntimeError:
+        raise CaseError(feeder.file, "mpc.bus.PD", float(np.max(feeder.load_p_mw)),
+                        "no AC power flow at the minimum-load hour: loads too large for the feeder; "
+                        "are they in MW (not kW or %)?") from None
     out = np.minimum(ref + float(lim), float(vmax))
     out[0] = v0
     return out
