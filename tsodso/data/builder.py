@@ -189,6 +189,16 @@ def _get(sc, dotted, kind=float, positive=False, nonneg=False):
     return cur
 
 
+def _feeder_units(sc) -> str:
+    """Scenario `feeder_units`: "pu" (default: r, x in pu, loads in MW, as cases/case33bw.m) or
+    "kw_ohm" (MATPOWER's distribution cases as distributed: ohm and kW; matpower.read_case)."""
+    from .matpower import UNITS
+    u = sc.get("feeder_units", "pu")
+    if u not in UNITS:
+        raise CaseError(sc["_path"], "feeder_units", u, f"one of {', '.join(UNITS)}")
+    return u
+
+
 def _resolve(sc, name) -> str:
     p = sc[name]
     if not os.path.isabs(p):
@@ -218,7 +228,7 @@ def load_system(scenario=None, adns: int = 5, hours: int = 24, seed: int = 0, st
     if isinstance(hours, bool) or not isinstance(hours, (int, np.integer)) or not 1 <= hours <= 24:
         raise CaseError(path, "hours", hours, "horizon must be an integer in 1..24")
     tn_case = read_case(_resolve(sc, "tn_case"))
-    fd_case = read_case(_resolve(sc, "feeder_case"))
+    fd_case = read_case(_resolve(sc, "feeder_case"), units=_feeder_units(sc))
     feeder = feeder_from_case(fd_case)
     prof = read_profiles(_resolve(sc, "profiles"))
     start = sc.get("hours", {}).get("start", 0) if start is None else start
