@@ -43,6 +43,7 @@ from typing import List, Optional
 import numpy as np
 
 from .errors import CaseError
+from .validate_input import check_scenario, read_text
 from .matpower import Feeder, feeder_from_case, read_case, transmission_from_case
 from .profiles import SEASONS
 from .radial_pf import radial_power_flow
@@ -96,11 +97,9 @@ def legacy_scenario_path() -> str:
 def read_profiles(path) -> dict:
     """Read a profile CSV (comment lines start with '#'; header 'hour,...'): name -> (24,)."""
     path = str(path)
-    if not os.path.isfile(path):
-        raise CaseError(path, "file", path, "profile file not found")
-    with open(path, encoding="utf-8") as fh:
-        lines = [(no, ln) for no, ln in enumerate(fh, start=1)
-                 if ln.strip() and not ln.lstrip().startswith("#")]
+    text = read_text(path, "profile file")
+    lines = [(no, ln) for no, ln in enumerate(text.splitlines(), start=1)
+             if ln.strip() and not ln.lstrip().startswith("#")]
     if not lines:
         raise CaseError(path, "header", None, "no data")
     header = [h.strip() for h in lines[0][1].split(",")]
@@ -111,6 +110,9 @@ def read_profiles(path) -> dict:
         vals = [v.strip() for v in ln.split(",")]
         if len(vals) != len(header):
             raise CaseError(path, "row", len(vals), f"expected {len(header)} values", row=no)
+        want = len(cols[header[1]]) if len(header) > 1 else 0
+        if vals[0] != str(want):        # rows are hours 0..23 in order (the column used to be ignored)
+            raise CaseError(path, "hour", vals[0], f"expected hour {want} (rows are hours 0..23 in order)", row=no)
         for h, v in zip(header[1:], vals[1:]):
             try:
                 x = float(v)
@@ -131,22 +133,19 @@ def read_profiles(path) -> dict:
 # ------------------------------------------------------------------------------ scenario
 def read_scenario(path) -> dict:
     path = str(path)
-    if not os.path.isfile(path):
-        raise CaseError(path, "file", path, "scenario file not found")
-    with open(path, encoding="utf-8") as fh:
-        try:
-            sc = json.load(fh)
-        except json.JSONDecodeError as e:
-            raise CaseError(path, "json", e.msg, f"malformed JSON at line {e.lineno}",
-                            row=e.lineno) from None
+    text = read_text(path, "scenario file")
+    try:
+        sc = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise CaseError(path, "json", e.msg, f"malformed JSON at line {e.lineno}",
+                        row=e.lineno) from None
+    except RecursionError:
+        raise CaseError(path, "json", "nesting", "nested too deeply to be a scenario") from None
     if not isinstance(sc, dict):
         raise CaseError(path, "scenario", type(sc).__name__, "top level must be an object")
     if sc.get("format") != SCENARIO_FORMAT:
         raise CaseError(path, "format", sc.get("format"), f"expected '{SCENARIO_FORMAT}'")
-    for key in ("tn_case", "feeder_case", "profiles", "tn", "adn_defaults", "adns",
-                "generator", "fees"):
-        if key not in sc:
-            raise CaseError(path, key, None, "missing key")
+    check_scenario(sc, path)           # unknown keys, types, duplicate buses (validate_input.py)
     sc["_path"] = path
     return sc
 
@@ -213,6 +212,7 @@ def load_system(scenario=None, adns: int = 5, hours: int = 24, seed: int = 0, st
     sc = read_scenario(path)
     if overrides:
         apply_overrides(sc, overrides)
+        check_scenario(sc, path)
     if isinstance(adns, bool) or not isinstance(adns, (int, np.integer)) or adns < 1:
         raise CaseError(path, "adns", adns, "number of ADNs must be an integer >= 1")
     if isinstance(hours, bool) or not isinstance(hours, (int, np.integer)) or not 1 <= hours <= 24:

@@ -34,6 +34,7 @@ import numpy as np
 
 from . import columns as C
 from .errors import CaseError
+from .validate_input import read_text
 from .system import Transmission
 
 _MATRIX_MIN_COLS = {"bus": C.N_BUS_COLS, "gen": C.N_GEN_COLS, "branch": C.N_BRANCH_COLS,
@@ -127,10 +128,7 @@ def _parse_number(tok: str, path: str, row: int, fld: str, line_no: int) -> floa
 def read_case(path) -> MatpowerCase:
     """Parse a MATPOWER case file into a `MatpowerCase` and validate it (see module doc)."""
     path = str(path)
-    if not os.path.isfile(path):
-        raise CaseError(path, "file", path, "case file not found")
-    with open(path, encoding="utf-8") as fh:
-        text = fh.read()
+    text = read_text(path, "case file")
 
     scalars: Dict[str, object] = {}
     mats: Dict[str, list] = {}
@@ -227,6 +225,10 @@ def _err(case: MatpowerCase, matrix: str, row0: int, col: int, value, reason: st
     return CaseError(case.file, _field_name(matrix, col), value, reason + where, row=row0 + 1)
 
 
+# columns where MATPOWER data may hold +-Inf: reactive limits, ratings, angle limits
+_INF_ALLOWED = {"gen": (C.QMAX, C.QMIN), "branch": (C.RATE_A, C.RATE_B, C.RATE_C, C.ANGMIN, C.ANGMAX)}
+
+
 def validate_case(case: MatpowerCase) -> None:
     """Generic checks: finite numbers, unique bus ids, known bus references, consistent limits."""
     for name in ("bus", "gen", "branch", "gencost"):
@@ -240,6 +242,13 @@ def validate_case(case: MatpowerCase) -> None:
         if bad.size:
             r, c = bad[0]
             raise _err(case, name, r, c, a[r, c], "NaN")
+        inf_ok = _INF_ALLOWED.get(name, ())
+        bad = [(r, c) for r, c in np.argwhere(np.isinf(sub)) if c not in inf_ok]
+        if bad:
+            r, c = bad[0]
+            raise _err(case, name, r, c, a[r, c],
+                       "infinite (open a branch with BR_STATUS 0; rateA 0 means unlimited)"
+                       if name == "branch" else "infinite")
     bus = case.bus
     ids = bus[:, C.BUS_I]
     for r, b in enumerate(ids):
@@ -427,6 +436,10 @@ def feeder_from_case(case: MatpowerCase) -> Feeder:
     order = [root] + [i for i in range(case.n_bus) if i != root]
     new = {old: k for k, old in enumerate(order)}
     idx = case.bus_index()
+    for r in range(case.n_bus):
+        if bus[r, C.PD] < 0:
+            raise _err(case, "bus", r, C.PD, bus[r, C.PD],
+                       "negative feeder load (loads are consumption >= 0, MW; local generation is PV)")
     br_on = np.nonzero(case.branch[:, C.BR_STATUS] > 0)[0]
     for r in br_on:
         for col in (C.BR_R, C.BR_X):

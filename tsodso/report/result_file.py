@@ -36,6 +36,7 @@ import numpy as np
 
 from .._version import __version__
 from ..atomic import atomic_write
+from .output import ResultFileError, add_digests, open_hdf5
 
 FORMAT, FORMAT_VERSION = "tsodso-result", 2
 READABLE_VERSIONS = (1, 2)
@@ -161,7 +162,8 @@ def write_labelled(path, meta: dict, tables, coords, res=None):
                         g[col].attrs["unit"] = units[col] = unit_of(col)
             f.attrs["units_json"] = json.dumps(units)
             _write_model_vector(f, res)
-    return atomic_write(path, w)
+            add_digests(f)
+    return atomic_write(path, w, in_memory=True)
 
 
 def _write_model_vector(f, res):
@@ -190,10 +192,10 @@ def _write_model_vector(f, res):
 def read_result(path) -> dict:
     """{"attrs", "meta", "tables", "coords", and "x", "pcc_import_mw", "lmp_usd_per_mwh" where
     present}. Refuses a file of another format or an unknown version."""
-    with h5py.File(path, "r") as f:
+    with open_hdf5(path) as f:
         fmt, ver = f.attrs.get("format"), int(f.attrs.get("format_version", -1))
         if fmt != FORMAT or ver not in READABLE_VERSIONS:
-            raise ValueError(f"{path}: not a {FORMAT} file of version {READABLE_VERSIONS} "
+            raise ResultFileError(f"{path}: not a {FORMAT} file of version {READABLE_VERSIONS} "
                              f"(format={fmt!r}, version={f.attrs.get('format_version')!r})")
         attrs = {k: (v.item() if isinstance(v, np.generic) else v) for k, v in f.attrs.items()}
         out = {"attrs": attrs, "meta": {}, "tables": None, "coords": None}

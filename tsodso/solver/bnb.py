@@ -36,6 +36,11 @@ the best incumbent in x (None if there is none). There is no "unbounded": an ECO
 unboundedness answer is treated as untrusted (see relax.py), so a truly unbounded problem
 ends "unresolved" or at a limit, never with a wrong claim.
 
+`stop()` (default: conic/interrupt.py `requested`, i.e. SIGINT / SIGTERM under the CLI's
+handlers) is checked between nodes, between heuristics and before every ECOS attempt; when
+true the search ends with status "interrupted" and the incumbent (the node being solved
+goes back to the open nodes, so the best bound stays valid).
+
 The callback is called after every node with a dict (nodes, open_nodes, incumbent,
 best_bound, abs_gap, rel_gap, seconds); returning True stops the search ("interrupted").
 """
@@ -48,6 +53,7 @@ from typing import Callable, List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from ..conic import interrupt
 from .bounds import BoundTracker
 from .branching import Pseudocosts, any_split, select
 from .heuristics import Certifier, fix_and_solve, rounding_dive, run_user_heuristics
@@ -97,7 +103,7 @@ def complementarity_pairs(prob) -> np.ndarray:
 
 def solve(prob, options=None, heuristics: Sequence[Callable] = (), callback: Optional[Callable] = None,
           root_bound: float = -math.inf, node_bound: Optional[Callable] = None,
-          start: Optional[np.ndarray] = None) -> BnBResult:
+          start: Optional[np.ndarray] = None, stop: Optional[Callable[[], bool]] = None) -> BnBResult:
     """The search (module docstring). Hooks for a bounding method on top (decomposition/):
 
     root_bound   a proven lower bound on the whole problem (e.g. a Lagrangian bound): the
@@ -107,8 +113,10 @@ def solve(prob, options=None, heuristics: Sequence[Callable] = (), callback: Opt
                  if it is infeasible; called before the node's ECOS solve: a value >= cutoff
                  prunes the node without that solve, any other raises the node's bound.
     start        a point offered as the first incumbent (certified like any other).
+    stop         callable() -> True to stop (status "interrupted"); default: the process-wide
+                 SIGINT / SIGTERM request of conic/interrupt.py.
     """
-    return Search(prob, options, heuristics, callback, root_bound, node_bound).run(start)
+    return Search(prob, options, heuristics, callback, root_bound, node_bound, stop).run(start)
 
 
 class Search:
@@ -124,15 +132,18 @@ class Search:
 
     def __init__(self, prob, options=None, heuristics: Sequence[Callable] = (),
                  callback: Optional[Callable] = None, root_bound: float = -math.inf,
-                 node_bound: Optional[Callable] = None):
+                 node_bound: Optional[Callable] = None, stop: Optional[Callable[[], bool]] = None):
         opts = BnBOptions.coerce(options)
         self.opts = opts = replace(opts, complementarity=prob.hints.mode(opts.complementarity))
+        self.stop_requested = interrupt.requested if stop is None else stop
+        if not interrupt.active():
+            interrupt.clear()            # library use: no stale request from an earlier call
         self.prob = prob
         self.heuristics, self.callback, self.node_bound = heuristics, callback, node_bound
         self.pairs = complementarity_pairs(prob)
         self.t0 = time.perf_counter()
         self.heur_seconds = [0.0]        # wall time of each heuristic round (dive + user hooks)
-        self.tracker = BoundTracker(opts.abs_gap, opts.rel_gap, self.t0)
+        self.tracker = BoundTracker(opts.abs_gap, opts.rel_gap, self.t0, floor=opts.gap_floor)
         self.solver = NodeSolver(prob, opts)
         self.cert = Certifier(prob, opts, self.pairs)
         self.prop = Propagator(prob, opts.feas_tol, opts.int_tol) if opts.presolve else None
@@ -178,8 +189,8 @@ class Search:
         return m
 
     def _within(self, obj: float, bound: float) -> bool:
-        """A candidate of objective `obj` closes a node of bound `bound` (the gap tolerance)."""
-        return obj - bound <= max(self.opts.abs_gap, self.opts.rel_gap * max(1.0, abs(obj)))
+        """A candidate of objective `obj` closes a node of bound `bound` (bounds.py's tolerance)."""
+        return obj - bound <= self.tracker.tolerance(obj)
 
     def _close_if_within(self, y, bound, source) -> bool:
         """Offer y; True (the node is closed) if it is certified and within tolerance of bound."""
@@ -256,6 +267,8 @@ class Search:
                 nodes=self.nodes, open_nodes=len(self.store), incumbent=tr.incumbent, best_bound=tr.bound,
                 abs_gap=a_gap, rel_gap=r_gap, seconds=tr.elapsed())):
             return "interrupted"
+        if self.stop_requested():
+            return "interrupted"
         if tr.converged():
             return "gap"
         if len(self.store) == 0:
@@ -299,6 +312,10 @@ class Search:
             if not ok:
                 return                                # proven infeasible by propagation
         res = self.solver.solve(lb, ub)
+        if res.status == "interrupted":
+            self.store.push(node)                     # still open: its bound stays in the best bound
+            self.nodes -= 1
+            return                                    # the loop head sees the stop request
         if res.status == "infeasible":
             return
         if res.status == "untrusted":
@@ -372,6 +389,8 @@ class Search:
             if y is not None and self.offer(y, "dive")[1]:
                 self.mark = "d"
         for name, y in run_user_heuristics(self.heuristics, prob, x, lb, ub, self.log, deadline):
+            if self.stop_requested():
+                break
             if self.offer(y, name)[1]:
                 self.mark = "u"
         self.heur_seconds.append(time.perf_counter() - t_heur)
