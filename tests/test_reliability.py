@@ -209,6 +209,47 @@ def test_profile_hour_column_is_checked(tmp_path, capsys):
     assert_clear_error(rc, out, err, str(prof), "'hour' = '7'", "expected hour 4")
 
 
+def test_infeasible_instance_is_explained(tmp_path, capsys):
+    """imax_factor 0.3 (old peak-load rule): no current-feasible point at the evening hours.
+    Exit 3, and the reason names the family, the ADN, the hours and the lines."""
+    p = _scenario(tmp_path, lambda sc: sc["adn_defaults"].update(imax_factor=0.3, feeder_rating="peak_load_factor"))
+    rc, out, err = run_cli(["solve", "--adns", "1", "--hours", "2", "--start", "18", "--scenario", str(p),
+                            "--time-limit", "30", "--json", "-o", str(tmp_path / "o")], capsys)
+    assert rc == 3, err[-2000:]
+    summ = json.loads(out)
+    d = summ["diagnosis"]
+    assert summ["status"] == "infeasible"
+    assert "ADN1" in d and "18:00" in d and "19:00" in d and "line current limits" in d and "needs" in d
+    assert "no solution" in err and "line current limits" in err
+    assert json.loads((tmp_path / "o" / "summary.json").read_text())["diagnosis"] == d
+
+
+def test_rate_a_zero_means_unlimited_end_to_end(tmp_path, capsys):
+    """MATPOWER rateA = 0 (unlimited) on half of the TN lines: the model builds (it crashed in
+    the robust-slack LP with an inf rating) and its follower agrees with an independent
+    HiGHS DC-OPF that has no limit on those lines (the certificate)."""
+    def unlimited(text):
+        head, rest = text.split("mpc.branch = [", 1)
+        body, tail = rest.split("];", 1)
+        out = []
+        for ln in body.split("\n"):
+            v = ln.replace(";", "").split()
+            if len(v) >= 13 and not ln.strip().startswith("%") and int(float(v[0])) % 2 == 0:
+                v[5] = "0"
+                ln = "\t" + "\t".join(v) + ";"
+            out.append(ln)
+        return head + "mpc.branch = [" + "\n".join(out) + "];" + tail
+    case = _case_variant(tmp_path, unlimited)
+    p = _scenario(tmp_path, _set(["tn_case"], str(case)))
+    from tsodso.data import load_system
+    assert np.isinf(load_system(str(p), adns=1, hours=1).tn.line_rate_mw).sum() >= 10
+    rc, out, err = run_cli(["solve", "--adns", "1", "--hours", "2", "--start", "18", "--scenario", str(p),
+                            "--time-limit", "60", "--json"], capsys)
+    assert rc == 0, err[-2000:]
+    summ = json.loads(out)
+    assert summ["status"] == "optimal" and summ["follower_gap"] < 1e-6
+
+
 # ------------------------------------------------------------------------------ output location
 WINDOW = ["--adns", "1", "--hours", "1", "--start", "18", "--time-limit", "30"]
 

@@ -341,6 +341,9 @@ def cmd_solve(args):
     try:
         res = _run_scheme(args, system)
         summ = _solve_summary(args, res)
+        if res.status == "infeasible" and _interrupted_exit() is None:
+            from .evaluation.diagnose import explain_infeasible
+            summ["diagnosis"] = explain_infeasible(system)
         if out is not None:
             out.write_folder(_fill_solve_folder(args, system, res, summ))
     finally:
