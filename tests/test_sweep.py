@@ -66,6 +66,13 @@ def test_resume_skips_done_runs_and_interruption_loses_nothing(tmp_path, monkeyp
     calls.clear()
     run_sweep(SweepSpec(**SPEC), out, resume=True, workers=0, cache=None, figures=False)
     assert calls == []
+    # an "error" row runs again on --resume; a "refused" row does not
+    f = os.path.join(out, "runs", rows[1]["key"] + ".json")
+    r = json.load(open(f))
+    r["status"] = "error"
+    json.dump(r, open(f, "w"))
+    run_sweep(SweepSpec(**SPEC), out, resume=True, workers=0, cache=None, figures=False)
+    assert calls == [2]
     # a changed solver option is a different run (new key)
     keys = {r["key"] for r in rows}
     assert not keys & {r["key"] for r in sw.plan(SweepSpec(**{**SPEC, "gap": 1e-3}))}

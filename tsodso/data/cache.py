@@ -18,7 +18,7 @@ POSIX), so a reader sees a complete entry or none.
 
 Refusal: a reader that finds a file of another format or writer version, or a file it cannot
 read (truncated, not HDF5, missing the format attributes), ignores it, prints ONE line on
-stderr saying which file and why, and returns None: the caller recomputes and overwrites the
+logger "tsodso.data.cache" (WARNING; the CLI shows it on stderr) saying which file and why, and returns None: the caller recomputes and overwrites the
 entry. It never guesses at a partial entry.
 
 Keys: `content_hash(*parts)` is the SHA-256 of a canonical byte encoding of numbers, strings,
@@ -29,13 +29,14 @@ and any change to the data gives a new key (a stale entry is never found, only l
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
-import sys
 from typing import Optional
 
 import numpy as np
 
 FORMAT = "tsodso-warmcache/1"
+log = logging.getLogger(__name__)
 
 __all__ = ["FORMAT", "WarmCache", "content_hash", "writer_version"]
 
@@ -99,21 +100,15 @@ class WarmCache:
     """Directory of versioned HDF5 entries. `enabled=False` makes every get a miss and every
     put a no-op (the `--no-cache` switch), so callers need no second code path."""
 
-    def __init__(self, path, enabled: bool = True, stream=None):
+    def __init__(self, path, enabled: bool = True):
         self.path = None if path is None else os.fspath(path)
         self.enabled = bool(enabled) and self.path is not None
-        self.stream = stream
         self.hits = 0
         self.misses = 0
         self.refused = 0
 
     def __repr__(self):
         return f"WarmCache({self.path!r}, enabled={self.enabled})"
-
-    def __getstate__(self):                 # picklable for worker processes (no stream)
-        d = dict(self.__dict__)
-        d["stream"] = None
-        return d
 
     def file(self, kind: str, key: str) -> str:
         if not kind.replace("_", "").replace("-", "").isalnum():
@@ -123,7 +118,7 @@ class WarmCache:
         return os.path.join(self.path, kind, key[:2], key + ".h5")
 
     def _say(self, msg: str) -> None:
-        print(f"tsodso cache: {msg}", file=self.stream or sys.stderr)
+        log.warning("tsodso cache: %s", msg)
 
     def get(self, kind: str, key: str) -> Optional[dict]:
         """The entry as a dict (arrays and scalars), or None (missing, refused or disabled)."""

@@ -16,7 +16,8 @@ scheme, the solver options (time limit, gap, complementarity) and the package ve
 each run ends, its row is written to `DIR/runs/<key>.json` (atomically), and the tables are
 rewritten from all rows: `DIR/sweep.csv`, `DIR/sweep.md`, `DIR/sweep.h5` (each written to a
 temporary file and renamed), so an interrupted sweep loses at most the runs in progress.
-`resume=True` skips every run whose key has a row in `DIR/runs/`.
+`resume=True` skips every run whose key has a row in `DIR/runs/`, except rows with status
+"error" (an unexpected exception is not a result of the instance; they run again).
 
 Row columns (units in the names; objective values are the scheme's own objective, $):
   key, adns, seed, scheme, hours, start, status, reason (why a run was refused or failed),
@@ -30,7 +31,10 @@ Row columns (units in the names; objective values are the scheme's own objective
   columns of `tsodso size` (continuous, integers, bin_der, bin_p2p_role, bin_p2p_platform,
   bin_cross_role, bin_kkt, cross_pairs, eq_rows, ineq_rows, cones, nnz), the certificates of
   the result's `certificate_row()` (soc_gap, max_voltage_mismatch_pu, tn_check_value,
-  bigm_active), kkt_fixed (pairs fixed by the KKT presolve), cache use (cache_pcc_box,
+  bigm_active), kkt_fixed (pairs fixed by the KKT presolve), kkt_milps / kkt_milp_failures
+  (its HiGHS MILPs; a failed one, e.g. at its 10 s limit, proves nothing and leaves its pairs
+  free), pcc_box_seconds / kkt_presolve_seconds (their time when computed, 0 on a cache hit,
+  empty without a cache), cache use (cache_pcc_box,
   cache_kkt_presolve, cache_incumbent: hit / computed / none / off), version.
 Status is the scheme's (strict: "optimal" only at a proven gap), or "refused" (the instance
 was refused with a CaseError/ModelError, e.g. a TN without a strictly feasible dispatch in
@@ -46,9 +50,9 @@ from __future__ import annotations
 import csv
 import io
 import json
+import logging
 import math
 import os
-import sys
 import threading
 import time
 from dataclasses import asdict, dataclass, field
@@ -59,6 +63,7 @@ import numpy as np
 from ..schemes.registry import SCHEMES
 
 SWEEP_FORMAT = "tsodso-sweep/1"
+log = logging.getLogger(__name__)      # progress (INFO): runs done / left, the current run's gap
 
 SIZE_COLUMNS = ["continuous", "integers", "bin_der", "bin_p2p_role", "bin_p2p_platform",
                 "bin_cross_role", "bin_kkt", "cross_pairs", "eq_rows", "ineq_rows", "cones", "nnz"]
@@ -67,10 +72,12 @@ COLUMNS = (["key", "adns", "seed", "scheme", "hours", "start", "status", "reason
             "build_seconds", "root_seconds", "solve_seconds", "seconds", "peak_rss_mib"]
            + SIZE_COLUMNS
            + ["soc_gap", "max_voltage_mismatch_pu", "tn_check_value", "bigm_active", "kkt_fixed",
+              "kkt_milps", "kkt_milp_failures", "pcc_box_seconds", "kkt_presolve_seconds",
               "cache_pcc_box", "cache_kkt_presolve", "cache_incumbent", "time_limit", "rel_gap_target",
               "version"])
 # columns that depend on the machine and its load, not on the instance and the solver
-TIMING_COLUMNS = ("build_seconds", "root_seconds", "solve_seconds", "seconds", "peak_rss_mib")
+TIMING_COLUMNS = ("build_seconds", "root_seconds", "solve_seconds", "seconds", "peak_rss_mib",
+                  "pcc_box_seconds", "kkt_presolve_seconds")
 
 
 class SweepError(ValueError):
@@ -244,8 +251,8 @@ def run_one(run: dict, cache_path: Optional[str] = None, cache_enabled: bool = T
             state["last"] = time.perf_counter()
             g = info.get("rel_gap")
             gtxt = f"{100 * g:.3f} %" if g is not None and math.isfinite(g) else "-"
-            print(f"sweep:   {label}: {time.perf_counter() - t_start:.0f} s, {info.get('nodes')} nodes, "
-                  f"gap {gtxt}", file=sys.stderr, flush=True)
+            log.info("sweep:   %s: %.0f s, %s nodes, gap %s", label, time.perf_counter() - t_start,
+                     info.get("nodes"), gtxt)
         return False
 
     quiet = {"verbose": False}
@@ -294,7 +301,14 @@ def run_one(run: dict, cache_path: Optional[str] = None, cache_enabled: bool = T
     kp = prob.meta.get("kkt_presolve") if prob is not None and hasattr(prob, "meta") else None
     if kp:
         row["kkt_fixed"] = int(kp.get("fixed_inactive", 0)) + int(kp.get("fixed_active", 0))
+        row["kkt_milps"] = int(kp.get("milps", 0))
+        row["kkt_milp_failures"] = int(kp.get("milp_failures", 0))
     warm = getattr(res, "warm", None) or {}
+    for c in ("pcc_box_seconds", "kkt_presolve_seconds"):      # 0 on a cache hit, None without cache
+        if c in warm:
+            row[c] = round(float(warm[c]), 3)
+        elif warm.get(c.replace("_seconds", "")) == "hit":
+            row[c] = 0.0
     for c, k in (("cache_pcc_box", "pcc_box"), ("cache_kkt_presolve", "kkt_presolve"),
                  ("cache_incumbent", "incumbent")):
         row[c] = warm.get(k, "off" if sch == "dso-led" else None)
@@ -311,8 +325,17 @@ def _plain(v):
 
 
 def _run_task(args):
-    """Top-level (picklable) task for the process pool and Dask."""
-    run, cache_path, cache_enabled, progress_every = args
+    """Top-level (picklable) task for the process pool and Dask. A fresh worker process has no
+    handler on the "tsodso" logger: the sweep's log level is passed along and a stderr handler
+    added there, so the within-run progress lines show as they do in the sweep's own process."""
+    run, cache_path, cache_enabled, progress_every, level = args
+    pkg = logging.getLogger("tsodso")
+    if level is not None and not pkg.handlers:
+        h = logging.StreamHandler()
+        h.setFormatter(logging.Formatter("%(message)s"))
+        pkg.addHandler(h)
+        pkg.setLevel(level)
+        pkg.propagate = False
     row = run_one(run, cache_path, cache_enabled, progress_every)
     return {k: _plain(v) for k, v in row.items()}
 
@@ -336,7 +359,7 @@ def done_rows(out: str) -> dict:
             with open(os.path.join(d, f)) as fh:
                 r = json.load(fh)
         except (OSError, ValueError):
-            print(f"tsodso sweep: ignoring unreadable {os.path.join(d, f)}", file=sys.stderr)
+            log.warning("tsodso sweep: ignoring unreadable %s", os.path.join(d, f))
             continue
         if isinstance(r, dict) and r.get("key") == f[:-5]:
             rows[r["key"]] = r
@@ -591,37 +614,38 @@ def write_figures(out: str, rows) -> dict:
 
 
 # ------------------------------------------------------------------------------ the sweep
-def _progress_line(i, total, row, stream):
+def _progress_line(i, total, row):
     g = row.get("gap")
     gtxt = f"gap {100 * g:.3f} %" if g is not None else "no gap"
     extra = f": {row.get('reason')}" if row.get("status") in ("refused", "error") else ""
-    print(f"sweep: [{i}/{total}] {row['adns']} ADNs seed {row['seed']} {row['scheme']}: {row['status']}, "
-          f"{gtxt}, {row.get('seconds')} s ({total - i} left){extra}", file=stream, flush=True)
+    log.info("sweep: [%d/%d] %s ADNs seed %s %s: %s, %s, %s s (%d left)%s", i, total, row["adns"], row["seed"],
+             row["scheme"], row["status"], gtxt, row.get("seconds"), total - i, extra)
 
 
 def run_sweep(spec: SweepSpec, out: str, resume: bool = False, workers: int = 1,
               scheduler: Optional[str] = None, cache: Optional[str] = None, cache_enabled: bool = True,
-              figures: bool = True, stream=None, progress_every: float = 30.0) -> list:
+              figures: bool = True, progress_every: float = 30.0) -> list:
     """Run the sweep (module docstring); returns the rows in table order.
 
     workers: 0 = in this process; K >= 1 = a local pool of K processes (a fresh process per
     run). scheduler: address of a running dask.distributed scheduler (then `workers` is
     ignored; the workers must see `out`'s cache path if a cache is used)."""
     spec.validate()
-    stream = stream or sys.stderr
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 0:
         raise SweepError(f"--workers: {workers!r} must be an integer >= 0")
     runs = plan(spec)                   # reads the scenario: a bad one fails before any output
     os.makedirs(out, exist_ok=True)
     have = done_rows(out) if resume else {}
     keys = {r["key"] for r in runs}
-    rows = {k: v for k, v in have.items() if k in keys}
+    # an "error" row (an unexpected exception: environment, bug) is not a result of the
+    # instance, so --resume runs it again; "refused" is (the instance was judged) and is kept
+    rows = {k: v for k, v in have.items() if k in keys and v.get("status") != "error"}
     todo = [r for r in runs if r["key"] not in rows]
     total = len(runs)
-    print(f"sweep: {total} runs, {len(rows)} already in {out}" + (" (resumed)" if resume else "")
-          + f", {len(todo)} to run" + (f" on {scheduler}" if scheduler else
-                                       f" in {'this process' if workers == 0 else f'{workers} worker process(es)'}"),
-          file=stream, flush=True)
+    where = (f"on {scheduler}" if scheduler else
+             f"in {'this process' if workers == 0 else f'{workers} worker process(es)'}")
+    log.info("sweep: %d runs, %d already in %s%s, %d to run %s", total, len(rows), out,
+             " (resumed)" if resume else "", len(todo), where)
     if cache is not None:
         cache = os.path.abspath(cache)
     done = len(rows)
@@ -631,16 +655,18 @@ def run_sweep(spec: SweepSpec, out: str, resume: bool = False, workers: int = 1,
         if row.get("status") == "interrupted":
             # Ctrl-C reached the run's B&B: its row is not a finished run, so it is not saved
             # (--resume runs it again) and the sweep stops
-            print(f"sweep: {row['adns']} ADNs seed {row['seed']} {row['scheme']} interrupted, not saved",
-                  file=stream, flush=True)
+            log.warning("sweep: %s ADNs seed %s %s interrupted, not saved", row["adns"], row["seed"],
+                        row["scheme"])
             raise KeyboardInterrupt
         save_row(out, row)
         rows[row["key"]] = row
         done += 1
-        _progress_line(done, total, row, stream)
+        _progress_line(done, total, row)
         write_tables(out, rows.values(), spec)
 
-    tasks = [(r, cache, cache_enabled, progress_every) for r in todo]
+    pkg = logging.getLogger("tsodso")
+    level = pkg.getEffectiveLevel() if pkg.handlers else None
+    tasks = [(r, cache, cache_enabled, progress_every, level) for r in todo]
     if scheduler:
         try:
             from distributed import Client, as_completed

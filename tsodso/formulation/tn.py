@@ -53,7 +53,7 @@ class TNData:
         return cls(T=T, nb=tn.n_bus, nk=tn.n_line, ng=tn.n_gen, ref=int(tn.ref_bus), base_mva=base,
                    fr=np.asarray(tn.line_from, np.int64), to=np.asarray(tn.line_to, np.int64),
                    b_pu=1.0 / np.asarray(tn.line_x_pu, float),
-                   F_pu=np.asarray(tn.line_rate_mw, float) / base,
+                   F_pu=_finite_ratings(tn) / base,
                    gen_bus=np.asarray(tn.gen_bus, np.int64),
                    gmin_pu=np.asarray(tn.gen_pmin_mw, float) / base,
                    gmax_pu=np.asarray(tn.gen_pmax_mw, float) / base,
@@ -61,6 +61,22 @@ class TNData:
                    c1=np.asarray(tn.gen_c1_usd_per_mwh, float) * base / USD_PER_OBJ_UNIT,
                    D_pu=np.asarray(tn.load_mw, float)[:T] / base, theta_col=theta_col,
                    c0=float(np.sum(tn.gen_c0_usd_per_h)) / USD_PER_OBJ_UNIT)
+
+
+def unlimited_rating_mw(tn: Transmission) -> float:
+    """A rating no DC flow can reach, MW: 2 x sum of Pmax, plus 1 %.
+
+    With the PTDF H (|H_ki| <= 1), |f_k| <= sum_i |p_i| = total generation + total demand
+    = 2 x total generation <= 2 sum Pmax, whatever the ADNs import. MATPOWER's rateA = 0
+    (unlimited, `inf` in the data layer) becomes this finite value: the limit never binds
+    (the model is unchanged), but every row and big-M bound stays finite (an inf rating made
+    the robust-slack LP of analysis/dual_bounds.py fail: case118 as the TN)."""
+    return 2.02 * float(np.sum(np.maximum(np.asarray(tn.gen_pmax_mw, float), 0.0))) + 1.0
+
+
+def _finite_ratings(tn: Transmission) -> np.ndarray:
+    r = np.asarray(tn.line_rate_mw, float)
+    return np.where(np.isfinite(r), r, unlimited_rating_mw(tn)) if not np.all(np.isfinite(r)) else r
 
 
 @dataclass
@@ -84,7 +100,7 @@ def add_dcopf_primal(bld: ProblemBuilder, d: TNData, injections=(), bounds: bool
     inf = np.inf
     g = bld.var(f"{prefix}.gen_p_pu", (T, ng), d.gmin_pu if bounds else -inf,
                 d.gmax_pu if bounds else inf)
-    f = bld.var(f"{prefix}.line_f_pu", (T, nk), -d.F_pu if bounds else -inf, d.F_pu if bounds else inf)
+    f = bld.var(f"{prefix}.line_p_pu", (T, nk), -d.F_pu if bounds else -inf, d.F_pu if bounds else inf)
     th = bld.var(f"{prefix}.bus_theta_rad", (T, nb - 1))
     tau = bld.var(f"{prefix}.gen_p2_pu2", (T, ng), 0.0, inf)
     tt = np.arange(T)[:, None]
@@ -138,10 +154,19 @@ def build_dcopf(tn: Transmission, hours: int | None = None, pcc_import_mw=None):
     d = TNData.from_tn(tn, hours)
     if pcc_import_mw is not None:
         d.D_pu = d.D_pu + np.asarray(pcc_import_mw, float)[: d.T] / d.base_mva
+    prob, _ = build_follower_dcopf(d)
+    return prob, d
+
+
+def build_follower_dcopf(d: TNData, with_c0: bool = True):
+    """The follower's DC-OPF of `d` (its demand D_pu, all its hours) alone: primal rows with
+    the limits as bounds and the generation cost (k$; `with_c0=False`: the follower's own
+    objective c2 g^2 + c1 g). Returns (problem, TNVars). The one builder of this model: the
+    stand-alone OPF (`build_dcopf`) and the analysis layer's follower responses use it."""
     bld = ProblemBuilder()
     v = add_dcopf_primal(bld, d)
-    add_generation_cost(bld, d, v)
-    return bld.build(), d
+    add_generation_cost(bld, d, v, with_c0=with_c0)
+    return bld.build(), v
 
 
 def dcopf_readback(prob, sol, d: TNData) -> dict:
@@ -152,7 +177,7 @@ def dcopf_readback(prob, sol, d: TNData) -> dict:
     y = sol.y[prob.eq_blocks["tn.balance"]].reshape(d.T, d.nb)
     return {
         "gen_p_mw": prob.get(sol.x, "tn.gen_p_pu") * d.base_mva,
-        "line_f_mw": prob.get(sol.x, "tn.line_f_pu") * d.base_mva,
+        "line_p_mw": prob.get(sol.x, "tn.line_p_pu") * d.base_mva,
         "lmp_usd_per_mwh": lmp_usd_per_mwh(-y, d.base_mva),
         "cost_usd": sol.objective * USD_PER_OBJ_UNIT,
     }

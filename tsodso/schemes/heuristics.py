@@ -24,6 +24,8 @@ import numpy as np
 
 from ..analysis.follower import follower_response
 from ..conic.ecos_adapter import solve as ecos_solve
+from ..conic import interrupt
+from ..evaluation.readback import pcc_import_mw
 
 ACTIVE_TOL = 1e-7
 PAIR_TOL = 1e-7      # a pair (dual, slack) holds if min(dual, slack) <= this (B&B comp_tol is 1e-6)
@@ -43,7 +45,7 @@ def follower_pattern(lay, x):
     """(T, 2nk+2ng) bool: True where the follower's inequality is active (dual may be > 0) at
     its own response (analysis.follower) to the PCC schedule of x; None without a response."""
     d = lay.tn
-    P0 = np.array([x[fv.pcc] * adn.base_mva / d.base_mva for fv, adn in zip(lay.feeders, lay.system.adns)])
+    P0 = pcc_import_mw(lay, x) / d.base_mva                  # (A, T) TN pu
     resp = follower_response(d, [a.pcc_bus for a in lay.system.adns], P0.T, reltol=1e-9, abstol=1e-10)
     if resp.g is None:
         return None
@@ -104,7 +106,7 @@ def consolidate_platform(prob, lay, y, lb, ub, max_solves: int = 12, deadline=No
     if sol.x is None or sol.status not in SOLVED or sol.y is None:
         return y, solves
     best_x, best = y, prob.objective(y)
-    while solves < max_solves:
+    while solves < max_solves and not interrupt.requested():
         r = prob.c + prob.A.T @ sol.y + prob.G.T @ sol.z
         vol = np.zeros(prob.n)       # P2P volume gated by each platform binary (pu)
         for sv in lay.settle:
@@ -122,7 +124,7 @@ def consolidate_platform(prob, lay, y, lb, ub, max_solves: int = 12, deadline=No
                         drop.append(j)
         drop = np.array(sorted(drop, key=key, reverse=True), np.int64)
         improved = False
-        while drop.size and solves < max_solves and not _past(deadline):
+        while drop.size and solves < max_solves and not _past(deadline) and not interrupt.requested():
             lb2, ub2 = lb.copy(), ub.copy()
             lb2[drop] = ub2[drop] = 0.0
             s2 = ecos_solve(prob, lb2, ub2, reltol=1e-6, abstol=1e-7)
