@@ -176,7 +176,24 @@ def _edit_row(matrix, row, col, value):
     return edit
 
 
+def _loads_times(factor):
+    """Every bus load of the case multiplied by `factor` (e.g. loads given in %, x 100)."""
+    def edit(text):
+        head, rest = text.split("mpc.bus = [", 1)
+        body, tail = rest.split("];", 1)
+        out = []
+        for ln in body.split("\n"):
+            v = ln.replace(";", "").split()
+            if len(v) >= 13 and not ln.strip().startswith("%"):
+                v[2], v[3] = str(float(v[2]) * factor), str(float(v[3]) * factor)
+                ln = "\t" + "\t".join(v) + ";"
+            out.append(ln)
+        return head + "mpc.bus = [" + "\n".join(out) + "];" + tail
+    return edit
+
+
 CASE_CASES = {
+    "feeder-load-in-percent": ("case33bw.m", _loads_times(100.0), "mpc.bus.PD"),
     "inf-load": ("case30.m", _edit_row("bus", 1, 2, "Inf"), "mpc.bus.PD"),
     "nan-reactance": ("case30.m", _edit_row("branch", 0, 3, "NaN"), "mpc.branch.BR_X"),
     "inf-reactance": ("case30.m", _edit_row("branch", 0, 3, "Inf"), "mpc.branch.BR_X"),
@@ -248,6 +265,59 @@ def test_rate_a_zero_means_unlimited_end_to_end(tmp_path, capsys):
     assert rc == 0, err[-2000:]
     summ = json.loads(out)
     assert summ["status"] == "optimal" and summ["follower_gap"] < 1e-6
+
+
+MATPOWER_CONVERSION = """
+%% convert branch impedances from Ohms to p.u.
+[PQ, PV, REF, NONE, BUS_I, BUS_TYPE, PD, QD, GS, BS, BUS_AREA, VM, ...
+    VA, BASE_KV, ZONE, VMAX, VMIN, LAM_P, LAM_Q, MU_VMAX, MU_VMIN] = idx_bus;
+[F_BUS, T_BUS, BR_R, BR_X, BR_B, RATE_A, RATE_B, RATE_C, ...
+    TAP, SHIFT, BR_STATUS, PF, QF, PT, QT, MU_SF, MU_ST, ...
+    ANGMIN, ANGMAX, MU_ANGMIN, MU_ANGMAX] = idx_brch;
+Vbase = mpc.bus(1, BASE_KV) * 1e3;      %% in Volts
+Sbase = mpc.baseMVA * 1e6;              %% in VA
+mpc.branch(:, [BR_R BR_X]) = mpc.branch(:, [BR_R BR_X]) / (Vbase^2 / Sbase);
+
+%% convert loads from kW to MW
+mpc.bus(:, [PD, QD]) = mpc.bus(:, [PD, QD]) / 1e3;
+"""
+
+
+def test_matpower_distribution_case_in_kw_ohm(tmp_path, capsys):
+    """A feeder file as MATPOWER distributes it (ohm, kW, then conversion code) is refused by
+    default with a pointer to the option, and read with feeder_units = kw_ohm to the same
+    feeder as the shipped pu file (1e-12)."""
+    from tsodso.data import feeder_from_case, read_case
+    from tsodso.data.builder import default_scenario_path
+    shipped = os.path.join(os.path.dirname(default_scenario_path()), "case33bw.m")
+    ref = read_case(shipped)
+    zbase = ref.bus[0, 9] ** 2 / ref.base_mva
+
+    def to_kw_ohm(text):
+        for matrix, cols, f in (("branch", (2, 3), zbase), ("bus", (2, 3), 1e3)):
+            head, rest = text.split(f"mpc.{matrix} = [", 1)
+            body, tail = rest.split("];", 1)
+            out = []
+            for ln in body.split("\n"):
+                v = ln.replace(";", "").split()
+                if len(v) >= 10 and not ln.strip().startswith("%"):
+                    for c in cols:
+                        v[c] = repr(float(float(v[c]) * f))
+                    ln = "\t" + "\t".join(v) + ";"
+                out.append(ln)
+            text = head + f"mpc.{matrix} = [" + "\n".join(out) + "];" + tail
+        return text + MATPOWER_CONVERSION
+    case = _case_variant(tmp_path, to_kw_ohm, "case33bw.m")
+    p = _scenario(tmp_path, _set(["feeder_case"], str(case)))
+    rc, out, err = run_cli(["solve", "--adns", "1", "--hours", "1", "--scenario", str(p)], capsys)
+    assert_clear_error(rc, out, err, str(case), "statement", "feeder_units")
+    a, b = feeder_from_case(read_case(str(case), units="kw_ohm")), feeder_from_case(ref)
+    for k in ("line_r_pu", "line_x_pu", "load_p_mw", "load_q_mvar"):
+        np.testing.assert_allclose(getattr(a, k), getattr(b, k), rtol=1e-12, atol=0)
+    from tsodso.data import load_system
+    p2 = _scenario(tmp_path, lambda sc: sc.update(feeder_case=str(case), feeder_units="kw_ohm"), name="s2.json")
+    s1, s0 = load_system(str(p2), adns=1, hours=2), load_system(None, adns=1, hours=2)
+    np.testing.assert_allclose(s1.adns[0].load_p_mw, s0.adns[0].load_p_mw, rtol=1e-12)
 
 
 # ------------------------------------------------------------------------------ output location

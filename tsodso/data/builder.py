@@ -189,6 +189,16 @@ def _get(sc, dotted, kind=float, positive=False, nonneg=False):
     return cur
 
 
+def _feeder_units(sc) -> str:
+    """Scenario `feeder_units`: "pu" (default: r, x in pu, loads in MW, as cases/case33bw.m) or
+    "kw_ohm" (MATPOWER's distribution cases as distributed: ohm and kW; matpower.read_case)."""
+    from .matpower import UNITS
+    u = sc.get("feeder_units", "pu")
+    if u not in UNITS:
+        raise CaseError(sc["_path"], "feeder_units", u, f"one of {', '.join(UNITS)}")
+    return u
+
+
 def _resolve(sc, name) -> str:
     p = sc[name]
     if not os.path.isabs(p):
@@ -218,7 +228,7 @@ def load_system(scenario=None, adns: int = 5, hours: int = 24, seed: int = 0, st
     if isinstance(hours, bool) or not isinstance(hours, (int, np.integer)) or not 1 <= hours <= 24:
         raise CaseError(path, "hours", hours, "horizon must be an integer in 1..24")
     tn_case = read_case(_resolve(sc, "tn_case"))
-    fd_case = read_case(_resolve(sc, "feeder_case"))
+    fd_case = read_case(_resolve(sc, "feeder_case"), units=_feeder_units(sc))
     feeder = feeder_from_case(fd_case)
     prof = read_profiles(_resolve(sc, "profiles"))
     start = sc.get("hours", {}).get("start", 0) if start is None else start
@@ -426,8 +436,14 @@ def _build_adn(sc, a, s, feeder: Feeder, fd_bus_idx, adn_mult, pv_mult) -> ADN:
         raise CaseError(path, "adn_defaults.feeder_rating", rule,
                         f"unknown rule (one of {', '.join(FEEDER_RATING_RULES)})")
     tpk = int(np.argmax(load_p.sum(axis=1)))
-    pf = radial_power_flow(feeder.line_from, feeder.line_to, r, x,
-                           load_p[tpk] / feeder.base_mva, load_q[tpk] / feeder.base_mva, v0)
+    try:
+        pf = radial_power_flow(feeder.line_from, feeder.line_to, r, x,
+                               load_p[tpk] / feeder.base_mva, load_q[tpk] / feeder.base_mva, v0)
+    except RuntimeError:
+        raise CaseError(feeder.file, "mpc.bus.PD", float(np.max(feeder.load_p_mw)),
+                        f"ADN {s['name']}: no AC power flow at the peak-load hour (peak feeder load "
+                        f"{load_p[tpk].sum():.3g} MW): loads too large for the feeder; are they in MW "
+                        f"(not kW or %)?") from None
     if pf.v_pu.min() < vmin:
         raise CaseError(path, "adn_defaults.vmin_pu", vmin,
                         f"ADN {s['name']}: peak-load voltage {pf.v_pu.min():.4f} pu is below it")
@@ -480,7 +496,12 @@ def _voltage_rise_vmax(sc, s, feeder, k, r, x, v0, vmax):
     m = float(prof[col].min())
     p = k * s["load_scale"] * m * feeder.load_p_mw / feeder.base_mva
     q = k * s["load_scale"] * m * feeder.load_q_mvar / feeder.base_mva
-    ref = radial_power_flow(feeder.line_from, feeder.line_to, r, x, p, q, v0).v_pu
+    try:
+        ref = radial_power_flow(feeder.line_from, feeder.line_to, r, x, p, q, v0).v_pu
+    except RuntimeError:
+        raise CaseError(feeder.file, "mpc.bus.PD", float(np.max(feeder.load_p_mw)),
+                        "no AC power flow at the minimum-load hour: loads too large for the feeder; "
+                        "are they in MW (not kW or %)?") from None
     out = np.minimum(ref + float(lim), float(vmax))
     out[0] = v0
     return out

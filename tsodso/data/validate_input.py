@@ -61,6 +61,7 @@ SCENARIO_SCHEMA: Dict[str, Any] = {
     "tn_case": ("str", R, "MATPOWER file of the TN (relative to the scenario)"),
     "feeder_case": ("str", R, "MATPOWER file of the feeder"),
     "profiles": ("str", R, "profile CSV"),
+    "feeder_units": ("str", O, "pu | kw_ohm (MATPOWER distribution cases as distributed)"),
     "seed": ("int", O, "seed of the listed ADNs"),
     "season": ("str", O, "profile season (builder: SEASONS)"),
     "hours": ({"start": ("int", O, "first hour 0..23")}, O, ""),
