@@ -217,3 +217,22 @@ def test_decomposition_never_optimal_without_proven_gap(cases):
     if res.status != "optimal":
         assert res.stop_reason in ("node_limit", "no_open_nodes")
     assert res.best_bound <= ref.objective * (1 + 1e-4)
+
+
+def test_two_workers_give_the_same_bounds(cases):
+    from tsodso.solver.decomposition.parallel import BlockPool
+    prob, lay, ref, dec = cases[INSTANCES[2]]
+    opts = block_options(BnBOptions(**NODE_TOL, verbose=False))
+    sol = _root(prob)
+    lam0 = dec.multipliers_from_duals(sol.y, sol.z)
+    lams = [lam0, 0.5 * lam0]
+    serial = Lagrangian(dec, opts)
+    with BlockPool(dec, opts, workers=2) as pool:
+        par = Lagrangian(dec, opts, pool=pool)
+        for lam in lams:
+            a, b = serial.evaluate(lam), par.evaluate(lam)
+            assert a.bound == b.bound
+            assert np.array_equal(a.block_bounds, b.block_bounds)
+            assert np.array_equal(a.x, b.x)
+    assert [v for _, v in serial.bound_history] == [v for _, v in par.bound_history]
+    assert par.block_solves == serial.block_solves

@@ -66,6 +66,7 @@ class DecompositionSettings:
     node_bounds: bool = False
     cuts: bool = True                   # Lagrangian cuts (cuts.py) in the tree's relaxations
     recovery: bool = True               # primal recovery from block points
+    workers: int = 1                    # block solves on this many local processes (parallel.py)
 
 
 @dataclass
@@ -91,7 +92,19 @@ def solve(prob, labels, names=None, options=None, heuristics: Sequence[Callable]
     dec = decompose(prob, labels, names)
     say(f"decomposition: {len(dec.blocks)} blocks, {dec.coupling_eq.size} coupling equality rows, "
         f"{dec.coupling_lp.size} coupling inequality rows dualised")
-    lag = Lagrangian(dec, block_options(opts), t0=t0, log=say)
+    pool = None
+    if st.workers > 1:
+        from .parallel import BlockPool
+        pool = BlockPool(dec, block_options(opts), st.workers)
+    lag = Lagrangian(dec, block_options(opts), t0=t0, log=say, pool=pool)
+    try:
+        return _solve(prob, dec, lag, opts, st, heuristics, callback, t0, deadline, say)
+    finally:
+        if pool is not None:
+            pool.close()
+
+
+def _solve(prob, dec, lag, opts, st, heuristics, callback, t0, deadline, say):
     pairs = complementarity_pairs(prob)
     cert = Certifier(prob, opts, pairs)
     node_solver = NodeSolver(prob, opts)
