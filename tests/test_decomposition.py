@@ -19,6 +19,7 @@ from tsodso.schemes.dso_led import build_dso_led
 from tsodso.formulation.blocks import decomposition_labels
 from tsodso.solver.decomposition import Lagrangian, block_options, decompose
 from tsodso.solver.decomposition import lagrangian as lagmod
+from tsodso.solver.decomposition.cuts import lagrangian_cuts
 from tsodso.solver.options import BnBOptions
 from tsodso.conic import ecos_adapter as ea
 
@@ -100,6 +101,10 @@ def test_lagrangian_bound_valid_and_above_root(key, cases):
     # the assembled block point's linearisation is above the bound
     assert val.upper >= val.bound - 1e-6 * max(1.0, abs(val.bound))
     assert lag.best_bound == val.bound and lag.bound_history[-1][1] == val.bound
+    # the Lagrangian cuts (one per block where integrality raised the bound) keep SCIP's point
+    C, h = lagrangian_cuts(dec, val)
+    if C.shape[0]:
+        assert np.max(C @ ref.x - h) <= 1e-5
 
 
 @pytest.mark.parametrize("key", INSTANCES[:2], ids=lambda k: "a%d_h%d_s%d_t%d" % k)

@@ -38,14 +38,14 @@ def test_dcopf_optimum_satisfies_kkt_block(model, frac):
     x = np.zeros(prob.n)
     for a, (adn, fv) in enumerate(zip(system.adns, lay.feeders)):
         x[fv.pcc] = P0[a] / adn.base_mva
-    g = sp.get(sol.x, "tn.gen_p_pu"); f = sp.get(sol.x, "tn.line_f_pu")
+    g = sp.get(sol.x, "tn.gen_p_pu"); f = sp.get(sol.x, "tn.line_p_pu")
     x[lay.tnv.g] = g; x[lay.tnv.f] = f
     x[lay.tnv.theta] = sp.get(sol.x, "tn.bus_theta_rad")
     x[lay.tnv.tau] = g ** 2
     k = lay.kkt
     x[k.lam] = -sol.y[sp.eq_blocks["tn.balance"]].reshape(T, d.nb)
     x[k.phi] = sol.y[sp.eq_blocks["tn.flow_def"]].reshape(T, d.nk)
-    fi, gi = sp.index("tn.line_f_pu"), sp.index("tn.gen_p_pu")
+    fi, gi = sp.index("tn.line_p_pu"), sp.index("tn.gen_p_pu")
     x[k.mu_u] = sol.z_ub[fi]; x[k.mu_l] = sol.z_lb[fi]
     x[k.nu_u] = sol.z_ub[gi]; x[k.nu_l] = sol.z_lb[gi]
     x[k.s_fu] = d.F_pu - f; x[k.s_fl] = d.F_pu + f

@@ -37,7 +37,7 @@ def case30_dcopf() -> dict:
             "highs_cost_usd_per_h": float(ref.cost_usd_per_h),
             "max_dispatch_diff_mw": float(np.max(np.abs(out["gen_p_mw"][0] - ref.gen_mw))),
             "max_lmp_diff_usd_per_mwh": float(np.max(np.abs(out["lmp_usd_per_mwh"][0] - ref.lmp_usd_per_mwh))),
-            "max_flow_diff_mw": float(np.max(np.abs(out["line_f_mw"][0] - ref.flow_mw))),
+            "max_flow_diff_mw": float(np.max(np.abs(out["line_p_mw"][0] - ref.flow_mw))),
             "lmp_usd_per_mwh": out["lmp_usd_per_mwh"][0], "gen_p_mw": out["gen_p_mw"][0],
             "ecos_seconds": sol.solve_seconds}
 

@@ -21,10 +21,9 @@ from typing import Optional
 
 import numpy as np
 
-from ..conic import ProblemBuilder
 from ..conic.ecos_adapter import solve as ecos_solve
 from ..formulation.kkt import PairIndex
-from ..formulation.tn import TNData, add_dcopf_primal, add_generation_cost
+from ..formulation.tn import TNData, build_follower_dcopf
 
 
 @dataclass
@@ -51,11 +50,9 @@ def with_pcc_demand(d: TNData, pcc_bus, r_pu) -> TNData:
 
 
 def _solve(one: TNData, reltol, abstol):
-    bld = ProblemBuilder()
-    v = add_dcopf_primal(bld, one)
-    add_generation_cost(bld, one, v, with_c0=False)
+    prob, v = build_follower_dcopf(one, with_c0=False)
     kw = {k: val for k, val in (("reltol", reltol), ("abstol", abstol)) if val is not None}
-    return ecos_solve(bld.build(), **kw), v
+    return ecos_solve(prob, **kw), v
 
 
 def follower_response(d: TNData, pcc_bus, r_pu, per_hour: bool = False, reltol: float | None = None,

@@ -113,20 +113,20 @@ def add_kkt(bld: ProblemBuilder, d: TNData, v: TNVars, bounds: DualBounds, mode:
     M[fixed == 0] = 0.0                            # proved inactive: dual = 0
     ix = PairIndex.of(d)
     M_fu, M_fl, M_gu, M_gl = ix.split(M)
-    lam = bld.var("kkt.lmp", (T, nb))
-    phi = bld.var("kkt.flow_def_dual", (T, nk))
-    mu_u = bld.var("kkt.line_max_dual", (T, nk), 0.0, M_fu)
-    mu_l = bld.var("kkt.line_min_dual", (T, nk), 0.0, M_fl)
-    nu_u = bld.var("kkt.gen_max_dual", (T, ng), 0.0, M_gu)
-    nu_l = bld.var("kkt.gen_min_dual", (T, ng), 0.0, M_gl)
+    lam = bld.var("kkt.bus_lmp_kusd_per_puh", (T, nb))
+    phi = bld.var("kkt.line_flow_def_dual_kusd_per_puh", (T, nk))
+    mu_u = bld.var("kkt.line_max_dual_kusd_per_puh", (T, nk), 0.0, M_fu)
+    mu_l = bld.var("kkt.line_min_dual_kusd_per_puh", (T, nk), 0.0, M_fl)
+    nu_u = bld.var("kkt.gen_max_dual_kusd_per_puh", (T, ng), 0.0, M_gu)
+    nu_l = bld.var("kkt.gen_min_dual_kusd_per_puh", (T, ng), 0.0, M_gl)
     smax = ix.per_line_gen(bounds.slack_line_max, bounds.slack_gen_max)
     smax_all = smax[None, :].repeat(T, 0)
     smax_all[fixed == 1] = 0.0                     # proved active: slack = 0
     S_fu, S_fl, S_gu, S_gl = ix.split(smax_all)
-    s_fu = bld.var("kkt.line_max_slack", (T, nk), 0.0, S_fu)
-    s_fl = bld.var("kkt.line_min_slack", (T, nk), 0.0, S_fl)
-    s_gu = bld.var("kkt.gen_max_slack", (T, ng), 0.0, S_gu)
-    s_gl = bld.var("kkt.gen_min_slack", (T, ng), 0.0, S_gl)
+    s_fu = bld.var("kkt.line_max_slack_pu", (T, nk), 0.0, S_fu)
+    s_fl = bld.var("kkt.line_min_slack_pu", (T, nk), 0.0, S_fl)
+    s_gu = bld.var("kkt.gen_max_slack_pu", (T, ng), 0.0, S_gu)
+    s_gl = bld.var("kkt.gen_min_slack_pu", (T, ng), 0.0, S_gl)
     tt = np.arange(T)[:, None]
 
     # primal feasibility with slacks: rows [fu | fl | gu | gl]
@@ -157,7 +157,7 @@ def add_kkt(bld: ProblemBuilder, d: TNData, v: TNVars, bounds: DualBounds, mode:
     add_leq_rows(bld, "kkt.dual_sum_cut", cut)
 
     if mode == "bigm":
-        z = bld.var("kkt.active", (T, npair), (fixed == 1).astype(float), (fixed != 0).astype(float),
+        z = bld.var("kkt.pair_active", (T, npair), (fixed == 1).astype(float), (fixed != 0).astype(float),
                     integer=True)
         rp = tt * npair + np.arange(npair)[None, :]
         bm = Rows(2 * T * npair)

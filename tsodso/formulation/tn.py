@@ -84,7 +84,7 @@ def add_dcopf_primal(bld: ProblemBuilder, d: TNData, injections=(), bounds: bool
     inf = np.inf
     g = bld.var(f"{prefix}.gen_p_pu", (T, ng), d.gmin_pu if bounds else -inf,
                 d.gmax_pu if bounds else inf)
-    f = bld.var(f"{prefix}.line_f_pu", (T, nk), -d.F_pu if bounds else -inf, d.F_pu if bounds else inf)
+    f = bld.var(f"{prefix}.line_p_pu", (T, nk), -d.F_pu if bounds else -inf, d.F_pu if bounds else inf)
     th = bld.var(f"{prefix}.bus_theta_rad", (T, nb - 1))
     tau = bld.var(f"{prefix}.gen_p2_pu2", (T, ng), 0.0, inf)
     tt = np.arange(T)[:, None]
@@ -138,10 +138,19 @@ def build_dcopf(tn: Transmission, hours: int | None = None, pcc_import_mw=None):
     d = TNData.from_tn(tn, hours)
     if pcc_import_mw is not None:
         d.D_pu = d.D_pu + np.asarray(pcc_import_mw, float)[: d.T] / d.base_mva
+    prob, _ = build_follower_dcopf(d)
+    return prob, d
+
+
+def build_follower_dcopf(d: TNData, with_c0: bool = True):
+    """The follower's DC-OPF of `d` (its demand D_pu, all its hours) alone: primal rows with
+    the limits as bounds and the generation cost (k$; `with_c0=False`: the follower's own
+    objective c2 g^2 + c1 g). Returns (problem, TNVars). The one builder of this model: the
+    stand-alone OPF (`build_dcopf`) and the analysis layer's follower responses use it."""
     bld = ProblemBuilder()
     v = add_dcopf_primal(bld, d)
-    add_generation_cost(bld, d, v)
-    return bld.build(), d
+    add_generation_cost(bld, d, v, with_c0=with_c0)
+    return bld.build(), v
 
 
 def dcopf_readback(prob, sol, d: TNData) -> dict:
@@ -152,7 +161,7 @@ def dcopf_readback(prob, sol, d: TNData) -> dict:
     y = sol.y[prob.eq_blocks["tn.balance"]].reshape(d.T, d.nb)
     return {
         "gen_p_mw": prob.get(sol.x, "tn.gen_p_pu") * d.base_mva,
-        "line_f_mw": prob.get(sol.x, "tn.line_f_pu") * d.base_mva,
+        "line_p_mw": prob.get(sol.x, "tn.line_p_pu") * d.base_mva,
         "lmp_usd_per_mwh": lmp_usd_per_mwh(-y, d.base_mva),
         "cost_usd": sol.objective * USD_PER_OBJ_UNIT,
     }

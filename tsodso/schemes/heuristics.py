@@ -24,6 +24,7 @@ import numpy as np
 
 from ..analysis.follower import follower_response
 from ..conic.ecos_adapter import solve as ecos_solve
+from ..evaluation.readback import pcc_import_mw
 
 ACTIVE_TOL = 1e-7
 PAIR_TOL = 1e-7      # a pair (dual, slack) holds if min(dual, slack) <= this (B&B comp_tol is 1e-6)
@@ -43,7 +44,7 @@ def follower_pattern(lay, x):
     """(T, 2nk+2ng) bool: True where the follower's inequality is active (dual may be > 0) at
     its own response (analysis.follower) to the PCC schedule of x; None without a response."""
     d = lay.tn
-    P0 = np.array([x[fv.pcc] * adn.base_mva / d.base_mva for fv, adn in zip(lay.feeders, lay.system.adns)])
+    P0 = pcc_import_mw(lay, x) / d.base_mva                  # (A, T) TN pu
     resp = follower_response(d, [a.pcc_bus for a in lay.system.adns], P0.T, reltol=1e-9, abstol=1e-10)
     if resp.g is None:
         return None

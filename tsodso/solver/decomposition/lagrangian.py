@@ -69,6 +69,7 @@ class BlockResult:
     ecos_seconds: float
     seconds: float
     cached: bool = False
+    relax_bound: float = -math.inf   # the block's root relaxation bound (its B&B's first bound)
 
 
 @dataclass
@@ -84,6 +85,7 @@ class LagrangianValue:
     infeasible_blocks: List[int] = field(default_factory=list)
     seconds: float = 0.0
     block_bounds: Optional[np.ndarray] = None
+    block_relax: Optional[np.ndarray] = None    # each block's continuous relaxation bound
 
     @property
     def trusted(self) -> bool:
@@ -184,7 +186,8 @@ class Lagrangian:
         val = LagrangianValue(lam=lam.copy(), bound=total, upper=upper, x=x, subgradient=g,
                               primal_cost=primal, blocks_solved=sum(not res.cached for res in results),
                               untrusted_blocks=untrusted, infeasible_blocks=infeasible,
-                              seconds=time.perf_counter() - t, block_bounds=bounds)
+                              seconds=time.perf_counter() - t, block_bounds=bounds,
+                              block_relax=np.array([res.relax_bound for res in results]))
         self.evaluations += 1
         if record:
             self.record(val)
@@ -236,7 +239,9 @@ def run_block(bprob, k, cost, lb, ub, opts) -> BlockResult:
         if res.x is not None:
             bound = min(bound, float(res.objective))
     x = res.x
+    finite = [b for _, b in res.bound_history if math.isfinite(b)]
+    relax = finite[0] if finite else bound
     return BlockResult(k=k, status=res.status, bound=bound, value=float(res.objective) if x is not None else math.nan,
                        x=x, nodes=res.nodes, node_solves=res.node_solves,
                        inaccurate_solves=res.inaccurate_solves, ecos_seconds=res.ecos_seconds,
-                       seconds=time.perf_counter() - t)
+                       seconds=time.perf_counter() - t, relax_bound=min(relax, bound))

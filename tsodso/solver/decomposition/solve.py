@@ -18,7 +18,8 @@
    node, the Lagrangian bound at the best multipliers over the node's branching bounds: only
    the blocks whose bounds the branching decisions changed are re-solved (the others come from
    the cache), and a node whose Lagrangian bound reaches the cutoff is pruned without its ECOS
-   solve.
+   solve. The tree's relaxations carry the Lagrangian cuts of the root and best multipliers
+   (cuts.py), so their bounds start at the Lagrangian bound and combine with branching.
 
 Status and gap come from the B&B's bookkeeping (bounds.py): "optimal" only with a proven gap.
 `ecos_seconds`, `node_solves` and `inaccurate_solves` add the root, block, recovery and tree
@@ -56,6 +57,7 @@ class DecompositionSettings:
     bundle_seconds: float = 30.0        # and at most this long ...
     bundle_fraction: float = 0.1        # ... and at most this share of the time limit
     node_bounds: bool = True            # Lagrangian node bounds inside the B&B
+    cuts: bool = True                   # Lagrangian cuts (cuts.py) in the tree's relaxations
     recovery: bool = True               # primal recovery from block points
 
 
@@ -177,10 +179,24 @@ def solve(prob, labels, names=None, options=None, heuristics: Sequence[Callable]
             node_evals["pruned"] += 1
         return val.bound
 
+    tree_prob = prob
+    n_cuts = 0
+    if st.cuts:
+        from .cuts import lagrangian_cuts, with_cuts
+        import scipy.sparse as sp
+        parts = [lagrangian_cuts(dec, v) for v in {id(v0): v0, id(lag.best): lag.best}.values()
+                 if v is not None and v.trusted and v.block_bounds is not None]
+        if parts:
+            C = sp.vstack([p[0] for p in parts], format="csr")
+            h = np.concatenate([p[1] for p in parts])
+            tree_prob = with_cuts(prob, C, h)
+            n_cuts = int(C.shape[0])
+            say(f"decomposition: {n_cuts} Lagrangian cuts added to the tree's relaxations")
+
     t_tree = time.perf_counter()
     remaining = max(deadline - t_tree, 1e-3) if math.isfinite(deadline) else math.inf
     lb_floor = max(lag.best_bound, root_bound) if math.isfinite(max(lag.best_bound, root_bound)) else -math.inf
-    res = bnb_solve(prob, replace(opts, time_limit=remaining), heuristics=heuristics, callback=callback,
+    res = bnb_solve(tree_prob, replace(opts, time_limit=remaining), heuristics=heuristics, callback=callback,
                     root_bound=lb_floor, node_bound=node_bound if st.node_bounds else None,
                     start=best_x[0])
     off = t_tree - t0
@@ -201,7 +217,8 @@ def solve(prob, labels, names=None, options=None, heuristics: Sequence[Callable]
         bundle_iterations=bres.iterations if bres else 0, bundle_stop=bres.stop_reason if bres else None,
         bundle_seconds=bres.seconds if bres else 0.0, tree_start_seconds=off,
         node_bound_calls=node_evals["calls"], node_bound_pruned=node_evals["pruned"],
-        node_bound_seconds=node_evals["seconds"], bound_history=list(lag.bound_history))
+        node_bound_seconds=node_evals["seconds"], lagrangian_cuts=n_cuts,
+        bound_history=list(lag.bound_history))
     out = DecompositionResult(**{**res.__dict__,
                                  "seconds": seconds, "ecos_seconds": ecos_s, "other_seconds": seconds - ecos_s,
                                  "node_solves": res.node_solves + lag.node_solves + node_solver.calls + extra["solves"],
