@@ -362,6 +362,11 @@ class Search:
                 return
             dec = select(prob, x, lb, ub, self.strict, pairs, None) or any_split(prob, lb, ub, opts, pairs)
             if dec is None:
+                # the relaxation was trusted: its bound stays valid for the unresolved node
+                # (a Lagrangian block whose integers are all fixed and whose point the
+                # certifier refused had best bound -inf, which made the whole Lagrangian
+                # bound -inf on 5 ADNs x 24 h)
+                node.bound = bound
                 self.unresolved[node.id] = node
                 return
         elif self._heuristic_round_due():
