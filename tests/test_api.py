@@ -70,6 +70,12 @@ def test_result_file_round_trip_and_provenance(small, tmp_path):
     assert back.scenario["_build"] == {"adns": 1, "hours": 3, "seed": 0, "start": 10, "overrides": {}}
     assert m["solver_options"]["time_limit_s"] == 120 and m["solver_options"]["rel_gap"] == 1e-4
     assert m["units"]["pcc_import_mw"] == "MW" and m["units"]["lmp_usd_per_mwh"] == "$/MWh"
+    import h5py
+    with h5py.File(tmp_path / "r.h5", "r") as f:           # raw model blocks: unit and base named
+        blk = dict(f["blocks/adn0.pcc_p_pu"].attrs)
+        assert blk["unit"] == "pu" and blk["base_mva"] == system.adns[0].base_mva
+        assert f["blocks/adn0.bus_v_pu2"].attrs["unit"] == "pu^2"
+        assert f["blocks/adn0.bess_on_ch"].attrs["unit"] == "binary (0/1)"
     with pytest.raises(AttributeError, match="read from a file"):
         back.layout
     back.to_xarray().to_netcdf(tmp_path / "r.nc")          # netCDF needs nothing beyond scipy

@@ -164,23 +164,29 @@ def test_labels_reject_cones_across_blocks(cases):
         decompose(prob, labels)
     with pytest.raises(ValueError, match="shape"):
         decomposition_labels(prob, lay, "adn_week")
+    for shape in ("adn_day", "hour", "adn_window:2"):
+        lab, names = decomposition_labels(prob, lay, shape)
+        d = decompose(prob, lab, names)
+        assert len(d.blocks) == len(names) and lab.max() + 1 == len(names)
 
 
 # ---------------------------------------------------------------------------- the solver
 from tsodso.schemes.heuristics import make_follower_response_heuristic  # noqa: E402
-from tsodso.solver.decomposition.solve import solve as decomposition_solve  # noqa: E402
+from tsodso.solver.decomposition.solve import DecompositionSettings, solve as decomposition_solve  # noqa: E402
 
 
-def _dsolve(prob, lay, **kw):
+def _dsolve(prob, lay, settings=None, **kw):
     labels, names = decomposition_labels(prob, lay, "adn_hour")
     opts = BnBOptions(**NODE_TOL, verbose=False, time_limit=120, **kw)
-    return decomposition_solve(prob, labels, names, opts, heuristics=[make_follower_response_heuristic(lay)])
+    return decomposition_solve(prob, labels, names, opts, heuristics=[make_follower_response_heuristic(lay)],
+                               settings=settings)
 
 
 @pytest.mark.parametrize("key", INSTANCES, ids=lambda k: "a%d_h%d_s%d_t%d" % k)
 def test_decomposition_optimum_equals_scip(key, cases):
     prob, lay, ref, dec = cases[key]
-    res = _dsolve(prob, lay)
+    # node bounds and the bundle on (off by default) so that their bounds are checked too
+    res = _dsolve(prob, lay, DecompositionSettings(node_bounds=True, bundle_iterations=2))
     assert res.status == "optimal", (key, res.status, res.rel_gap)
     assert res.rel_gap <= 1e-4 or res.abs_gap <= 1e-6
     assert abs(res.objective - ref.objective) <= 1e-4 * abs(ref.objective), (res.objective, ref.objective)
@@ -211,3 +217,22 @@ def test_decomposition_never_optimal_without_proven_gap(cases):
     if res.status != "optimal":
         assert res.stop_reason in ("node_limit", "no_open_nodes")
     assert res.best_bound <= ref.objective * (1 + 1e-4)
+
+
+def test_two_workers_give_the_same_bounds(cases):
+    from tsodso.solver.decomposition.parallel import BlockPool
+    prob, lay, ref, dec = cases[INSTANCES[2]]
+    opts = block_options(BnBOptions(**NODE_TOL, verbose=False))
+    sol = _root(prob)
+    lam0 = dec.multipliers_from_duals(sol.y, sol.z)
+    lams = [lam0, 0.5 * lam0]
+    serial = Lagrangian(dec, opts)
+    with BlockPool(dec, opts, workers=2) as pool:
+        par = Lagrangian(dec, opts, pool=pool)
+        for lam in lams:
+            a, b = serial.evaluate(lam), par.evaluate(lam)
+            assert a.bound == b.bound
+            assert np.array_equal(a.block_bounds, b.block_bounds)
+            assert np.array_equal(a.x, b.x)
+    assert [v for _, v in serial.bound_history] == [v for _, v in par.bound_history]
+    assert par.block_solves == serial.block_solves

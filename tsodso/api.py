@@ -90,8 +90,9 @@ def check_system(system: System) -> None:
     where = _differs(system, fresh)
     if where:
         raise ValueError(
-            f"{where} differs from what the system's scenario gives: it was edited in place, so "
-            "quantities derived from it (the PCC box, the TN scaling, ...) are stale. Change the "
+            f"{where} differs from what the system's scenario gives now: it was edited in place "
+            "(or the case files changed since it was built), so quantities derived from it (the "
+            "PCC box, the TN scaling, ...) would be stale. Change the "
             "scenario instead: system.with_scenario({'dotted.key': value}) rebuilds everything "
             "(or pass check=False to solve the system as it is).")
 

@@ -29,7 +29,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-from ..conic import ProblemBuilder
+from ..conic import ProblemBuilder, interrupt
 from ..formulation.bigm import DualBounds
 from ..formulation.kkt import PairIndex, add_kkt
 from ..formulation.tn import TNData, add_dcopf_primal
@@ -66,7 +66,12 @@ def _solve(p, c, integrality, time_limit):
     h.setOptionValue("time_limit", float(time_limit))
     h.setOptionValue("mip_abs_gap", 0.5)
     h.setOptionValue("mip_rel_gap", 0.0)
-    h.setOptionValue("threads", 1)
+    # No "threads" option: HiGHS has one global task scheduler per process, sized by the first
+    # run; a later run asking for a different count fails at once (HighsStatus kError, model
+    # status kNotset). With threads = 1 here, every MILP failed whenever another HiGHS run
+    # (certificates, calibration: default threads) came first in the process: the presolve then
+    # fixed nothing (4 of 4 MILPs failed in tests/test_kkt_presolve.py after test_schemes.py).
+    # The default (0) adopts the scheduler that exists.
     A = sp.vstack([p.A, p.G[: p.n_lp]]).tocsc() if p.n_lp else sp.csc_matrix(p.A)
     lo = np.concatenate([p.b, np.full(p.n_lp, -highspy.kHighsInf)])
     hi = np.concatenate([p.b, p.h[: p.n_lp]])
@@ -84,6 +89,7 @@ def _solve(p, c, integrality, time_limit):
     lp.integrality_ = [highspy.HighsVarType.kInteger if v else highspy.HighsVarType.kContinuous
                        for v in integrality]
     h.passModel(lp)
+    interrupt.watch_highs(h)              # Ctrl-C / SIGTERM stop the MILP (model status kInterrupt)
     h.run()
     st = h.getModelStatus()
     if st != highspy.HighsModelStatus.kOptimal:
@@ -113,6 +119,8 @@ def fixed_pairs(d: TNData, buses, r_lo, r_hi, bounds: DualBounds, time_limit: fl
     samples += [r_lo + (r_hi - r_lo) * rng.random(r_lo.shape) for _ in range(n_random)]
     act = np.array([follower_activity(d, buses, s) for s in samples])   # (S, T, npair) 0/1 or nan
     for t in range(T):
+        if interrupt.requested():          # stopped: the remaining pairs stay free (exact model)
+            break
         a = act[:, t, :]
         a = a[np.all(np.isfinite(a), axis=1)]      # samples ECOS solved (a sample only proposes)
         if a.shape[0] == 0:
@@ -123,7 +131,7 @@ def fixed_pairs(d: TNData, buses, r_lo, r_hi, bounds: DualBounds, time_limit: fl
         integ[z] = 1
         for target, cand in ((0, np.flatnonzero(a.max(axis=0) < 0.5)), (1, np.flatnonzero(a.min(axis=0) > 0.5))):
             cand = list(cand)
-            while cand:
+            while cand and not interrupt.requested():
                 c = np.zeros(p.n)
                 c[z[cand]] = -1.0 if target == 0 else 1.0      # max sum z  |  min sum z
                 ok, xs = _solve(p, c, integ, time_limit)

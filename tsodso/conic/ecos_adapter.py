@@ -13,10 +13,12 @@ its right-hand side is -y (d objective / d b = -y).
 
 Status map: ECOS exit flags 10, 11, 12 mean "close to optimal / infeasible / unbounded at
 the reduced tolerances" and are *inaccurate*, never optimal. Callers that need a number
-they can trust test `solution.status == OPTIMAL`.
+they can trust test `solution.status == OPTIMAL`. Exit flag -4 (ECOS caught a Ctrl-C) is
+INTERRUPTED and sets the process-wide stop request (conic/interrupt.py).
 """
 from __future__ import annotations
 
+import signal
 import time
 from dataclasses import dataclass, field
 from typing import Optional
@@ -26,6 +28,7 @@ import scipy.sparse as sp
 
 import ecos
 
+from . import interrupt
 from .problem import ConicProblem
 
 __all__ = ["OPTIMAL", "INFEASIBLE", "UNBOUNDED", "OPTIMAL_INACCURATE", "INFEASIBLE_INACCURATE",
@@ -274,4 +277,12 @@ def solve(prob: ConicProblem, lb=None, ub=None, verbose: bool = False, **toleran
                              build_seconds=build, info={"infostring": "all variables fixed"})
     raw = ecos.solve(data["c"], data["G"], data["h"], data["dims"], data["A"], data["b"],
                      verbose=verbose, **opts)
+    if raw["info"]["exitFlag"] == -4:
+        # ECOS_SIGINT: ECOS's own SIGINT handler caught a Ctrl-C (Python's handler never saw
+        # it). Under the CLI's handlers: record the stop request so the caller stops instead
+        # of retrying; in library use: the usual KeyboardInterrupt (the B&B turns it into
+        # status "interrupted"), so no stop request outlives the call.
+        if not interrupt.active():
+            raise KeyboardInterrupt
+        interrupt.request(signal.SIGINT)
     return invert(raw, inverse, build)

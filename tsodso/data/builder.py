@@ -43,6 +43,7 @@ from typing import List, Optional
 import numpy as np
 
 from .errors import CaseError
+from .validate_input import check_scenario, read_text
 from .matpower import Feeder, feeder_from_case, read_case, transmission_from_case
 from .profiles import SEASONS
 from .radial_pf import radial_power_flow
@@ -96,11 +97,9 @@ def legacy_scenario_path() -> str:
 def read_profiles(path) -> dict:
     """Read a profile CSV (comment lines start with '#'; header 'hour,...'): name -> (24,)."""
     path = str(path)
-    if not os.path.isfile(path):
-        raise CaseError(path, "file", path, "profile file not found")
-    with open(path, encoding="utf-8") as fh:
-        lines = [(no, ln) for no, ln in enumerate(fh, start=1)
-                 if ln.strip() and not ln.lstrip().startswith("#")]
+    text = read_text(path, "profile file")
+    lines = [(no, ln) for no, ln in enumerate(text.splitlines(), start=1)
+             if ln.strip() and not ln.lstrip().startswith("#")]
     if not lines:
         raise CaseError(path, "header", None, "no data")
     header = [h.strip() for h in lines[0][1].split(",")]
@@ -111,6 +110,9 @@ def read_profiles(path) -> dict:
         vals = [v.strip() for v in ln.split(",")]
         if len(vals) != len(header):
             raise CaseError(path, "row", len(vals), f"expected {len(header)} values", row=no)
+        want = len(cols[header[1]]) if len(header) > 1 else 0
+        if vals[0] != str(want):        # rows are hours 0..23 in order (the column used to be ignored)
+            raise CaseError(path, "hour", vals[0], f"expected hour {want} (rows are hours 0..23 in order)", row=no)
         for h, v in zip(header[1:], vals[1:]):
             try:
                 x = float(v)
@@ -131,22 +133,19 @@ def read_profiles(path) -> dict:
 # ------------------------------------------------------------------------------ scenario
 def read_scenario(path) -> dict:
     path = str(path)
-    if not os.path.isfile(path):
-        raise CaseError(path, "file", path, "scenario file not found")
-    with open(path, encoding="utf-8") as fh:
-        try:
-            sc = json.load(fh)
-        except json.JSONDecodeError as e:
-            raise CaseError(path, "json", e.msg, f"malformed JSON at line {e.lineno}",
-                            row=e.lineno) from None
+    text = read_text(path, "scenario file")
+    try:
+        sc = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise CaseError(path, "json", e.msg, f"malformed JSON at line {e.lineno}",
+                        row=e.lineno) from None
+    except RecursionError:
+        raise CaseError(path, "json", "nesting", "nested too deeply to be a scenario") from None
     if not isinstance(sc, dict):
         raise CaseError(path, "scenario", type(sc).__name__, "top level must be an object")
     if sc.get("format") != SCENARIO_FORMAT:
         raise CaseError(path, "format", sc.get("format"), f"expected '{SCENARIO_FORMAT}'")
-    for key in ("tn_case", "feeder_case", "profiles", "tn", "adn_defaults", "adns",
-                "generator", "fees"):
-        if key not in sc:
-            raise CaseError(path, key, None, "missing key")
+    check_scenario(sc, path)           # unknown keys, types, duplicate buses (validate_input.py)
     sc["_path"] = path
     return sc
 
@@ -190,6 +189,16 @@ def _get(sc, dotted, kind=float, positive=False, nonneg=False):
     return cur
 
 
+def _feeder_units(sc) -> str:
+    """Scenario `feeder_units`: "pu" (default: r, x in pu, loads in MW, as cases/case33bw.m) or
+    "kw_ohm" (MATPOWER's distribution cases as distributed: ohm and kW; matpower.read_case)."""
+    from .matpower import UNITS
+    u = sc.get("feeder_units", "pu")
+    if u not in UNITS:
+        raise CaseError(sc["_path"], "feeder_units", u, f"one of {', '.join(UNITS)}")
+    return u
+
+
 def _resolve(sc, name) -> str:
     p = sc[name]
     if not os.path.isabs(p):
@@ -213,12 +222,13 @@ def load_system(scenario=None, adns: int = 5, hours: int = 24, seed: int = 0, st
     sc = read_scenario(path)
     if overrides:
         apply_overrides(sc, overrides)
+        check_scenario(sc, path)
     if isinstance(adns, bool) or not isinstance(adns, (int, np.integer)) or adns < 1:
         raise CaseError(path, "adns", adns, "number of ADNs must be an integer >= 1")
     if isinstance(hours, bool) or not isinstance(hours, (int, np.integer)) or not 1 <= hours <= 24:
         raise CaseError(path, "hours", hours, "horizon must be an integer in 1..24")
     tn_case = read_case(_resolve(sc, "tn_case"))
-    fd_case = read_case(_resolve(sc, "feeder_case"))
+    fd_case = read_case(_resolve(sc, "feeder_case"), units=_feeder_units(sc))
     feeder = feeder_from_case(fd_case)
     prof = read_profiles(_resolve(sc, "profiles"))
     start = sc.get("hours", {}).get("start", 0) if start is None else start
@@ -426,8 +436,14 @@ def _build_adn(sc, a, s, feeder: Feeder, fd_bus_idx, adn_mult, pv_mult) -> ADN:
         raise CaseError(path, "adn_defaults.feeder_rating", rule,
                         f"unknown rule (one of {', '.join(FEEDER_RATING_RULES)})")
     tpk = int(np.argmax(load_p.sum(axis=1)))
-    pf = radial_power_flow(feeder.line_from, feeder.line_to, r, x,
-                           load_p[tpk] / feeder.base_mva, load_q[tpk] / feeder.base_mva, v0)
+    try:
+        pf = radial_power_flow(feeder.line_from, feeder.line_to, r, x,
+                               load_p[tpk] / feeder.base_mva, load_q[tpk] / feeder.base_mva, v0)
+    except RuntimeError:
+        raise CaseError(feeder.file, "mpc.bus.PD", float(np.max(feeder.load_p_mw)),
+                        f"ADN {s['name']}: no AC power flow at the peak-load hour (peak feeder load "
+                        f"{load_p[tpk].sum():.3g} MW): loads too large for the feeder; are they in MW "
+                        f"(not kW or %)?") from None
     if pf.v_pu.min() < vmin:
         raise CaseError(path, "adn_defaults.vmin_pu", vmin,
                         f"ADN {s['name']}: peak-load voltage {pf.v_pu.min():.4f} pu is below it")
@@ -480,7 +496,12 @@ def _voltage_rise_vmax(sc, s, feeder, k, r, x, v0, vmax):
     m = float(prof[col].min())
     p = k * s["load_scale"] * m * feeder.load_p_mw / feeder.base_mva
     q = k * s["load_scale"] * m * feeder.load_q_mvar / feeder.base_mva
-    ref = radial_power_flow(feeder.line_from, feeder.line_to, r, x, p, q, v0).v_pu
+    try:
+        ref = radial_power_flow(feeder.line_from, feeder.line_to, r, x, p, q, v0).v_pu
+    except RuntimeError:
+        raise CaseError(feeder.file, "mpc.bus.PD", float(np.max(feeder.load_p_mw)),
+                        "no AC power flow at the minimum-load hour: loads too large for the feeder; "
+                        "are they in MW (not kW or %)?") from None
     out = np.minimum(ref + float(lim), float(vmax))
     out[0] = v0
     return out

@@ -11,7 +11,10 @@ Comments (`%` to end of line), `;` or newlines as row ends, `,` or blanks betwee
 `...` line continuations are understood. Cell arrays (`mpc.x = { ... };`) are skipped. Any
 other statement (e.g. MATLAB code converting units, as at the end of MATPOWER's own
 case33bw.m) is rejected with a `CaseError`: the reader does not execute code, and silently
-skipping a unit conversion would misread the data by orders of magnitude.
+skipping a unit conversion would misread the data by orders of magnitude. MATPOWER's
+distribution cases as distributed (ohm, kW, then that code) are read with
+`read_case(path, units="kw_ohm")` (scenario key `feeder_units: "kw_ohm"`): the code is
+skipped and the documented conversion applied by tsodso (see `read_case`).
 
 Arrays are float64 and indexed with the named constants of `tsodso.data.columns`.
 Every error is a `CaseError` naming file, row (1-based row of the matrix), field and value.
@@ -34,6 +37,7 @@ import numpy as np
 
 from . import columns as C
 from .errors import CaseError
+from .validate_input import read_text
 from .system import Transmission
 
 _MATRIX_MIN_COLS = {"bus": C.N_BUS_COLS, "gen": C.N_GEN_COLS, "branch": C.N_BRANCH_COLS,
@@ -124,13 +128,22 @@ def _parse_number(tok: str, path: str, row: int, fld: str, line_no: int) -> floa
         raise CaseError(path, fld, tok, f"not a number (line {line_no})", row=row) from None
 
 
-def read_case(path) -> MatpowerCase:
-    """Parse a MATPOWER case file into a `MatpowerCase` and validate it (see module doc)."""
+UNITS = ("pu", "kw_ohm")
+
+
+def read_case(path, units: str = "pu") -> MatpowerCase:
+    """Parse a MATPOWER case file into a `MatpowerCase` and validate it (see module doc).
+
+    units="kw_ohm": the convention of MATPOWER's distribution cases as distributed (case33bw.m,
+    case69.m, case141.m ...): branch r, x in ohm and bus PD, QD in kW / kvar, followed by MATLAB
+    code converting them. That code is not executed: every statement other than
+    `mpc.<name> = ...` is skipped and tsodso applies the documented conversion itself,
+    r, x [ohm] / (BASE_KV of the first bus^2 / baseMVA) -> pu and PD, QD / 1000 -> MW, Mvar.
+    """
     path = str(path)
-    if not os.path.isfile(path):
-        raise CaseError(path, "file", path, "case file not found")
-    with open(path, encoding="utf-8") as fh:
-        text = fh.read()
+    if units not in UNITS:
+        raise CaseError(path, "units", units, f"unknown case units (one of {', '.join(UNITS)})")
+    text = read_text(path, "case file")
 
     scalars: Dict[str, object] = {}
     mats: Dict[str, list] = {}
@@ -142,9 +155,12 @@ def read_case(path) -> MatpowerCase:
             continue
         m = _ASSIGN.match(s)
         if not m:
+            if units == "kw_ohm":
+                continue        # MATPOWER's unit-conversion code: applied below, not executed
             raise CaseError(path, "statement", s[:60],
                             f"line {line_no}: not a MATPOWER data statement; the reader does "
-                            "not execute MATLAB code (convert units in the data instead)")
+                            "not execute MATLAB code (convert units in the data, or for a "
+                            "distribution case in kW / ohm set the scenario's feeder_units: kw_ohm)")
         name, rhs = m.group(1), m.group(2).strip()
         if rhs.startswith("[") or rhs.startswith("{"):
             close = "]" if rhs[0] == "[" else "}"
@@ -217,6 +233,14 @@ def read_case(path) -> MatpowerCase:
                         scalars=scalars,
                         lines={k: np.array(v) for k, v in mat_lines.items()})
     validate_case(case)
+    if units == "kw_ohm":
+        kv = case.bus[0, C.BASE_KV]
+        if not kv > 0:
+            raise _err(case, "bus", 0, C.BASE_KV, kv, "kw_ohm units need the first bus's BASE_KV > 0")
+        zbase = kv ** 2 / case.base_mva                     # ohm
+        case.branch[:, [C.BR_R, C.BR_X]] /= zbase
+        case.bus[:, [C.PD, C.QD]] /= 1e3
+        case.scalars["units_converted"] = f"kw_ohm: r, x / {zbase:.6g} ohm; PD, QD / 1000"
     return case
 
 
@@ -225,6 +249,10 @@ def _err(case: MatpowerCase, matrix: str, row0: int, col: int, value, reason: st
     line = case.lines.get(matrix)
     where = f" (line {int(line[row0])})" if line is not None and row0 < len(line) else ""
     return CaseError(case.file, _field_name(matrix, col), value, reason + where, row=row0 + 1)
+
+
+# columns where MATPOWER data may hold +-Inf: reactive limits, ratings, angle limits
+_INF_ALLOWED = {"gen": (C.QMAX, C.QMIN), "branch": (C.RATE_A, C.RATE_B, C.RATE_C, C.ANGMIN, C.ANGMAX)}
 
 
 def validate_case(case: MatpowerCase) -> None:
@@ -240,6 +268,13 @@ def validate_case(case: MatpowerCase) -> None:
         if bad.size:
             r, c = bad[0]
             raise _err(case, name, r, c, a[r, c], "NaN")
+        inf_ok = _INF_ALLOWED.get(name, ())
+        bad = [(r, c) for r, c in np.argwhere(np.isinf(sub)) if c not in inf_ok]
+        if bad:
+            r, c = bad[0]
+            raise _err(case, name, r, c, a[r, c],
+                       "infinite (open a branch with BR_STATUS 0; rateA 0 means unlimited)"
+                       if name == "branch" else "infinite")
     bus = case.bus
     ids = bus[:, C.BUS_I]
     for r, b in enumerate(ids):
@@ -427,6 +462,10 @@ def feeder_from_case(case: MatpowerCase) -> Feeder:
     order = [root] + [i for i in range(case.n_bus) if i != root]
     new = {old: k for k, old in enumerate(order)}
     idx = case.bus_index()
+    for r in range(case.n_bus):
+        if bus[r, C.PD] < 0:
+            raise _err(case, "bus", r, C.PD, bus[r, C.PD],
+                       "negative feeder load (loads are consumption >= 0, MW; local generation is PV)")
     br_on = np.nonzero(case.branch[:, C.BR_STATUS] > 0)[0]
     for r in br_on:
         for col in (C.BR_R, C.BR_X):

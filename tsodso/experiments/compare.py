@@ -30,6 +30,7 @@ import logging
 import time
 from dataclasses import replace
 
+from ..conic import interrupt
 from ..evaluation.metrics import compute_metrics
 from ..schemes.registry import SCHEMES as KNOWN_SCHEMES, solve_scheme
 
@@ -51,6 +52,9 @@ def run_comparison(system, schemes=SCHEMES, time_limit: float = 300.0, rel_gap: 
 
     options: extra BnBOptions fields for the centralised and tso-led B&B solves (e.g.
     {"verbose": False}); the DSO-led solve uses its own defaults.
+    A stop request (conic/interrupt.py: SIGINT / SIGTERM under the CLI) ends the run after the
+    scheme being solved (which itself stops early, status "interrupted"): `comp["schemes"]`
+    then lists the schemes run and `comp["interrupted"]` is True.
     """
     schemes = tuple(schemes)
     for s in schemes:
@@ -59,6 +63,10 @@ def run_comparison(system, schemes=SCHEMES, time_limit: float = 300.0, rel_gap: 
     comp = new_comparison(system, schemes)
     order = [s for s in schemes if s != "centralised"] + [s for s in schemes if s == "centralised"]
     for i, name in enumerate(order):
+        if interrupt.requested():       # Ctrl-C / SIGTERM: keep the schemes solved so far
+            comp["schemes"] = tuple(s for s in schemes if s in comp["results"])
+            comp["interrupted"] = True
+            break
         if progress:
             progress({"scheme": name, "stage": "start", "index": i, "total": len(schemes)})
         t0 = time.perf_counter()

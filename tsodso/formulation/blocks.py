@@ -10,6 +10,10 @@ block; which rows those are follows from the labels:
         block (cross, hour t)  p2p.cross_* variables of hour t (pair trades, exporter roles)
       dualised: TN nodal balance (PCC imports), cross-ADN balance rows, battery energy
       balance between consecutive hours (state-of-charge coupling).
+    shape "adn_window:W": blocks (ADN a, hours W w .. W w + W - 1), TN and cross as above;
+      dualised: as adn_hour, the battery rows only between windows.
+    shape "hour": block t = every variable of hour t (all ADNs, TN + KKT, cross trades);
+      dualised: the battery energy balance between consecutive hours only.
     shape "adn_day":
         block (ADN a)          every adn{a}.* variable of all hours (batteries inside)
         block (TN, hour t), block (cross, hour t) as above
@@ -26,26 +30,45 @@ import numpy as np
 
 __all__ = ["decomposition_labels", "SHAPES"]
 
-SHAPES = ("adn_hour", "adn_day")
+SHAPES = ("adn_hour", "adn_day", "hour")
+
+
+def _window(shape: str, T: int):
+    """Hours per ADN block: 1 for adn_hour, W for adn_window:W, None for adn_day."""
+    if shape == "adn_hour":
+        return 1
+    if shape in ("adn_day", "hour"):
+        return None
+    if shape.startswith("adn_window:"):
+        w = shape.split(":", 1)[1]
+        if w.isdigit() and 1 <= int(w) <= T:
+            return int(w)
+    raise ValueError(f"decomposition block shape {shape!r}: expected one of {SHAPES} "
+                     f"or 'adn_window:W' with W in 1..{T}")
 
 
 def decomposition_labels(prob, layout, shape: str = "adn_hour") -> Tuple[np.ndarray, List[str]]:
     """(labels (n,) int64, names) of the blocks of `shape` (module docstring)."""
-    if shape not in SHAPES:
-        raise ValueError(f"decomposition block shape {shape!r}: expected one of {SHAPES}")
     T = int(layout.T)
     A = len(layout.system.adns)
+    W = _window(shape, T)
     labels = np.full(prob.n, -1, np.int64)
-    if shape == "adn_hour":
-        adn_label = lambda a, t: a * T + t            # noqa: E731
-        n_adn_blocks = A * T
-        names = [f"adn{a}.h{t}" for a in range(A) for t in range(T)]
+    if W is not None:                                  # (ADN, window of W hours); adn_hour = W 1
+        nw = -(-T // W)
+        adn_label = lambda a, t: a * nw + t // W       # noqa: E731
+        n_adn_blocks = A * nw
+        names = [f"adn{a}.h{w * W}" + (f"-{min(T, (w + 1) * W) - 1}" if W > 1 else "")
+                 for a in range(A) for w in range(nw)]
     else:
         adn_label = lambda a, t: a + 0 * t            # noqa: E731
         n_adn_blocks = A
         names = [f"adn{a}" for a in range(A)]
     tn_base, cross_base = n_adn_blocks, n_adn_blocks + T
     names += [f"tn.h{t}" for t in range(T)] + [f"cross.h{t}" for t in range(T)]
+    if shape == "hour":                                # everything of hour t in block t
+        adn_label = lambda a, t: t                     # noqa: E731
+        tn_base = cross_base = 0
+        names = [f"h{t}" for t in range(T)]
     hours = np.arange(T)
     for name, (sl, shp) in prob.var_blocks.items():
         size = sl.stop - sl.start

@@ -13,6 +13,10 @@ from __future__ import annotations
 import numpy as np
 
 USD_PER_OBJ_UNIT = 1000.0
+# Floor of the relative gap's denominator (solver/bounds.py), objective units: 1 $. The
+# relative gap is (incumbent - bound) / max(GAP_FLOOR, |incumbent|), so a --gap request is
+# never loosened on small objectives (the generic default, 1 objective unit, is 1,000 $).
+GAP_FLOOR = 1.0 / USD_PER_OBJ_UNIT
 
 
 def usd_per_mwh_to_obj(fee_usd_per_mwh, base_mva: float, dt_h: float):

@@ -53,7 +53,7 @@ class TNData:
         return cls(T=T, nb=tn.n_bus, nk=tn.n_line, ng=tn.n_gen, ref=int(tn.ref_bus), base_mva=base,
                    fr=np.asarray(tn.line_from, np.int64), to=np.asarray(tn.line_to, np.int64),
                    b_pu=1.0 / np.asarray(tn.line_x_pu, float),
-                   F_pu=np.asarray(tn.line_rate_mw, float) / base,
+                   F_pu=_finite_ratings(tn) / base,
                    gen_bus=np.asarray(tn.gen_bus, np.int64),
                    gmin_pu=np.asarray(tn.gen_pmin_mw, float) / base,
                    gmax_pu=np.asarray(tn.gen_pmax_mw, float) / base,
@@ -61,6 +61,22 @@ class TNData:
                    c1=np.asarray(tn.gen_c1_usd_per_mwh, float) * base / USD_PER_OBJ_UNIT,
                    D_pu=np.asarray(tn.load_mw, float)[:T] / base, theta_col=theta_col,
                    c0=float(np.sum(tn.gen_c0_usd_per_h)) / USD_PER_OBJ_UNIT)
+
+
+def unlimited_rating_mw(tn: Transmission) -> float:
+    """A rating no DC flow can reach, MW: 2 x sum of Pmax, plus 1 %.
+
+    With the PTDF H (|H_ki| <= 1), |f_k| <= sum_i |p_i| = total generation + total demand
+    = 2 x total generation <= 2 sum Pmax, whatever the ADNs import. MATPOWER's rateA = 0
+    (unlimited, `inf` in the data layer) becomes this finite value: the limit never binds
+    (the model is unchanged), but every row and big-M bound stays finite (an inf rating made
+    the robust-slack LP of analysis/dual_bounds.py fail: case118 as the TN)."""
+    return 2.02 * float(np.sum(np.maximum(np.asarray(tn.gen_pmax_mw, float), 0.0))) + 1.0
+
+
+def _finite_ratings(tn: Transmission) -> np.ndarray:
+    r = np.asarray(tn.line_rate_mw, float)
+    return np.where(np.isfinite(r), r, unlimited_rating_mw(tn)) if not np.all(np.isfinite(r)) else r
 
 
 @dataclass

@@ -32,6 +32,7 @@ import numpy as np
 
 from .._version import __version__
 from ..atomic import atomic_write
+from .output import ResultFileError, add_digests, open_hdf5
 from ..evaluation.metrics import ADN_KEYS, SYSTEM_KEYS, UNITS
 from ..schemes.hybrid import HybridResult
 from ..schemes.tso_led import TSOLedResult
@@ -58,7 +59,8 @@ def write_hdf5(comp, path):
             g["pv_avail_mw"] = np.array([np.sum(a.pv_avail_mw, axis=1) for a in sysm.adns])
             for s in comp["schemes"]:
                 _scheme_to_h5(f.create_group(s), s, comp)
-    return atomic_write(path, w, makedirs=True)
+            add_digests(f)
+    return atomic_write(path, w, makedirs=True, in_memory=True)
 
 
 def _scheme_to_h5(g, s, comp):
@@ -105,9 +107,9 @@ def _scheme_to_h5(g, s, comp):
 
 def read_comparison(path) -> dict:
     """{"attrs", "schemes": {name: {"attrs", "system": {key: value}, "per_adn": {key: (A,)}}}}."""
-    with h5py.File(path, "r") as f:
+    with open_hdf5(path) as f:
         if f.attrs.get("format") != FORMAT or int(f.attrs.get("format_version", -1)) != FORMAT_VERSION:
-            raise ValueError(f"{path}: not a {FORMAT} v{FORMAT_VERSION} file "
+            raise ResultFileError(f"{path}: not a {FORMAT} v{FORMAT_VERSION} file "
                              f"(format={f.attrs.get('format')!r}, version={f.attrs.get('format_version')!r})")
         out = {"attrs": dict(f.attrs), "schemes": {}}
         for s in str(f.attrs["schemes"]).split(","):

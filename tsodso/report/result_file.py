@@ -36,6 +36,7 @@ import numpy as np
 
 from .._version import __version__
 from ..atomic import atomic_write
+from .output import ResultFileError, add_digests, open_hdf5
 
 FORMAT, FORMAT_VERSION = "tsodso-result", 2
 READABLE_VERSIONS = (1, 2)
@@ -161,7 +162,41 @@ def write_labelled(path, meta: dict, tables, coords, res=None):
                         g[col].attrs["unit"] = units[col] = unit_of(col)
             f.attrs["units_json"] = json.dumps(units)
             _write_model_vector(f, res)
-    return atomic_write(path, w)
+            add_digests(f)
+    return atomic_write(path, w, in_memory=True)
+
+
+_PU_SUFFIX = (("_kusd_per_puh", "k$ per pu*h (a dual; x 1000 / base_mva = $/MWh)"),
+              ("_pu2", "pu^2"), ("_puh", "pu*h"), ("_pu", "pu"), ("_rad", "rad"))
+
+
+def block_unit(name: str, system=None) -> dict:
+    """Attributes of a model variable block: its unit and, for per-unit blocks, the base.
+
+    Names are `<owner>.<quantity>_<unit>` (docs/naming.md): owner `adn<a>` is on that ADN's
+    base, `tn`, `kkt` and `p2p` (cross-ADN trades: the first ADN's base) likewise; KKT duals
+    (`_kusd_per_puh`) in k$ per TN pu*h (x 1000 / base_mva = $/MWh), binaries 0/1."""
+    owner, _, qty = name.partition(".")
+    out = {"unit": "model units (docs/units.md)"}
+    base = None
+    if system is not None:
+        if owner.startswith("adn") and owner[3:].isdigit() and int(owner[3:]) < len(system.adns):
+            base = system.adns[int(owner[3:])].base_mva
+        elif owner == "p2p" and system.adns:
+            base = system.adns[0].base_mva
+        elif owner in ("tn", "kkt"):
+            base = system.tn.base_mva
+    for suf, unit in _PU_SUFFIX:
+        if qty.endswith(suf):
+            out["unit"] = unit
+            break
+    else:
+        if qty.startswith(("bess_on", "p2p_role", "p2p_trade", "cross_exporter", "active",
+                           "pair_active")):
+            out["unit"] = "binary (0/1)"
+    if base is not None and out["unit"] not in ("binary (0/1)", "rad"):
+        out["base_mva"] = float(base)
+    return out
 
 
 def _write_model_vector(f, res):
@@ -173,8 +208,10 @@ def _write_model_vector(f, res):
         f["x"] = res.x
         f["x"].attrs["unit"] = "model units (pu on the TN / ADN bases, k$): docs/units.md"
         g = f.create_group("blocks")
+        system = getattr(res.layout, "system", None)
         for name in res.problem.var_blocks:
             g[name] = res.problem.get(res.x, name)
+            g[name].attrs.update(block_unit(name, system))
         f["pcc_import_mw"] = pcc_import_mw(res.layout, res.x)
         f["pcc_import_mw"].attrs.update({"unit": "MW", "dims": "adn,t"})
         if getattr(res.layout, "kkt", None) is not None:
@@ -190,10 +227,10 @@ def _write_model_vector(f, res):
 def read_result(path) -> dict:
     """{"attrs", "meta", "tables", "coords", and "x", "pcc_import_mw", "lmp_usd_per_mwh" where
     present}. Refuses a file of another format or an unknown version."""
-    with h5py.File(path, "r") as f:
+    with open_hdf5(path) as f:
         fmt, ver = f.attrs.get("format"), int(f.attrs.get("format_version", -1))
         if fmt != FORMAT or ver not in READABLE_VERSIONS:
-            raise ValueError(f"{path}: not a {FORMAT} file of version {READABLE_VERSIONS} "
+            raise ResultFileError(f"{path}: not a {FORMAT} file of version {READABLE_VERSIONS} "
                              f"(format={fmt!r}, version={f.attrs.get('format_version')!r})")
         attrs = {k: (v.item() if isinstance(v, np.generic) else v) for k, v in f.attrs.items()}
         out = {"attrs": attrs, "meta": {}, "tables": None, "coords": None}

@@ -58,7 +58,7 @@ from ..evaluation.certificates import dispatch_certificate, soc_certificate
 from ..evaluation.metrics import outcome_from_layout, total_cost_usd
 from ..evaluation.readback import pcc_import_mw
 from ..evaluation.redispatch import redispatch
-from ..formulation.common import USD_PER_OBJ_UNIT
+from ..formulation.common import GAP_FLOOR, USD_PER_OBJ_UNIT
 from ..formulation.tn import TNData, add_dcopf_primal, add_generation_cost
 from ..solver import BnBOptions, solve as bnb_solve
 from .result import SchemeResult
@@ -140,7 +140,7 @@ def solve_centralised(system, time_limit: float = 600.0, rel_gap: float = 1e-4, 
     t0 = time.perf_counter()
     prob, lay = build_centralised(system)
     t_build = time.perf_counter() - t0
-    opts = BnBOptions(**{"time_limit": time_limit, "rel_gap": rel_gap, **(options or {})})
+    opts = BnBOptions(**{"time_limit": time_limit, "rel_gap": rel_gap, "gap_floor": GAP_FLOOR, **(options or {})})
     res = bnb_solve(prob, opts, heuristics=[make_warm_start(list(warm_start))] if warm_start else ())
     cert = {}
     if res.x is not None:

@@ -11,7 +11,7 @@ import time
 from ..evaluation.certificates import certify as run_certificates
 from ..analysis import analyse_dso_led
 from ..formulation.bilevel import build_dso_led_model
-from ..formulation.common import USD_PER_OBJ_UNIT
+from ..formulation.common import GAP_FLOOR, USD_PER_OBJ_UNIT
 from ..solver import BnBOptions, solve as bnb_solve
 from .heuristics import make_follower_response_heuristic
 from .result import SchemeResult
@@ -83,7 +83,7 @@ def solve_dso_led(system, complementarity: str = "bigm", time_limit: float = 600
     # min(primal, dual cost), so a looser reltol loosens a bound by at most 1e-6 relative, two
     # orders below the default 1e-4 gap. Measured on the 1-ADN x 24 h root: reltol 1e-8 ends
     # OPTIMAL_INACCURATE at max_iters 100 (1.19 s), reltol 1e-6 OPTIMAL in 52 iterations (0.61 s).
-    opts = BnBOptions(**{**dict(time_limit=time_limit, rel_gap=rel_gap, complementarity=complementarity,
+    opts = BnBOptions(**{**dict(time_limit=time_limit, rel_gap=rel_gap, gap_floor=GAP_FLOOR, complementarity=complementarity,
                                 ecos_reltol=NODE_RELTOL, ecos_abstol=NODE_ABSTOL,
                                 ecos_feastol=NODE_FEASTOL), **(options or {})})
     heur = [make_follower_response_heuristic(lay)]

@@ -24,6 +24,7 @@ import numpy as np
 
 from ..analysis.follower import follower_response
 from ..conic.ecos_adapter import solve as ecos_solve
+from ..conic import interrupt
 from ..evaluation.readback import pcc_import_mw
 
 ACTIVE_TOL = 1e-7
@@ -105,7 +106,7 @@ def consolidate_platform(prob, lay, y, lb, ub, max_solves: int = 12, deadline=No
     if sol.x is None or sol.status not in SOLVED or sol.y is None:
         return y, solves
     best_x, best = y, prob.objective(y)
-    while solves < max_solves:
+    while solves < max_solves and not interrupt.requested():
         r = prob.c + prob.A.T @ sol.y + prob.G.T @ sol.z
         vol = np.zeros(prob.n)       # P2P volume gated by each platform binary (pu)
         for sv in lay.settle:
@@ -123,7 +124,7 @@ def consolidate_platform(prob, lay, y, lb, ub, max_solves: int = 12, deadline=No
                         drop.append(j)
         drop = np.array(sorted(drop, key=key, reverse=True), np.int64)
         improved = False
-        while drop.size and solves < max_solves and not _past(deadline):
+        while drop.size and solves < max_solves and not _past(deadline) and not interrupt.requested():
             lb2, ub2 = lb.copy(), ub.copy()
             lb2[drop] = ub2[drop] = 0.0
             s2 = ecos_solve(prob, lb2, ub2, reltol=1e-6, abstol=1e-7)

@@ -61,7 +61,8 @@ import numpy as np
 from ..conic import ProblemBuilder
 from ..conic.ecos_adapter import OPTIMAL, solve as ecos_solve
 from ..formulation.bilevel import Layout, add_leader, add_leader_costs, binary_groups
-from ..formulation.common import USD_PER_OBJ_UNIT, Rows, add_eq_rows, lmp_usd_per_mwh, usd_per_mwh_to_obj
+from ..conic import interrupt
+from ..formulation.common import GAP_FLOOR, USD_PER_OBJ_UNIT, Rows, add_eq_rows, lmp_usd_per_mwh, usd_per_mwh_to_obj
 from ..formulation.tn import TNData, add_dcopf_primal, add_generation_cost
 from ..solver import BnBOptions, solve as bnb_solve
 from ..evaluation.certificates import clearing_certificate, soc_certificate
@@ -257,7 +258,7 @@ def solve_dso_tracking(system, a, clearing: Clearing, penalty_usd_per_mwh, time_
     prob, lay, up, dn = build_dso_tracking(system, a, clearing.lmp_usd_per_mwh, clearing.schedule_mw[a],
                                            penalty_usd_per_mwh, clearing.schedule_mw.shape[1])
     tb = time.perf_counter() - t0
-    opts = BnBOptions(**{"time_limit": time_limit, "rel_gap": rel_gap, **(options or {})})
+    opts = BnBOptions(**{"time_limit": time_limit, "rel_gap": rel_gap, "gap_floor": GAP_FLOOR, **(options or {})})
     res = bnb_solve(prob, opts)
     k = USD_PER_OBJ_UNIT
     return DSOTracking(a, res.status, res.objective * k, res.best_bound * k, res.rel_gap, res.x, prob, lay,
@@ -345,6 +346,8 @@ def solve_tso_led(system, time_limit: float = 600.0, rel_gap: float = 1e-4,
     if clr.status == OPTIMAL:
         deadline = t0 + time_limit
         for a in range(system.n_adn):           # the time left, shared by the DSOs still to solve
+            if interrupt.requested():           # Ctrl-C / SIGTERM: no more DSO solves
+                break
             per = max(1.0, (deadline - time.perf_counter()) / (system.n_adn - a))
             dsos.append(solve_dso_tracking(system, a, clr, deviation_penalty_usd_per_mwh, per, rel_gap, options))
     res = TSOLedResult(
@@ -360,6 +363,12 @@ def solve_tso_led(system, time_limit: float = 600.0, rel_gap: float = 1e-4,
         system=system)
     if clr.status != OPTIMAL:
         res.status, res.stop_reason = "clearing_failed", f"TSO clearing: ECOS {clr.status}"
+        if interrupt.requested():
+            res.status, res.stop_reason = "interrupted", "interrupted"
+        return res
+    if len(dsos) < system.n_adn:                # stopped between DSO solves: no complete schedule
+        res.status = "interrupted"
+        res.stop_reason = f"interrupted after {len(dsos)} of {system.n_adn} DSO solves"
         return res
     bad = [d for d in dsos if d.status != "optimal"]
     xs = [d.x for d in dsos]

@@ -36,6 +36,11 @@ the best incumbent in x (None if there is none). There is no "unbounded": an ECO
 unboundedness answer is treated as untrusted (see relax.py), so a truly unbounded problem
 ends "unresolved" or at a limit, never with a wrong claim.
 
+`stop()` (default: conic/interrupt.py `requested`, i.e. SIGINT / SIGTERM under the CLI's
+handlers) is checked between nodes, between heuristics and before every ECOS attempt; when
+true the search ends with status "interrupted" and the incumbent (the node being solved
+goes back to the open nodes, so the best bound stays valid).
+
 The callback is called after every node with a dict (nodes, open_nodes, incumbent,
 best_bound, abs_gap, rel_gap, seconds); returning True stops the search ("interrupted").
 """
@@ -48,6 +53,7 @@ from typing import Callable, List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from ..conic import interrupt
 from .bounds import BoundTracker
 from .branching import Pseudocosts, any_split, select
 from .heuristics import Certifier, fix_and_solve, rounding_dive, run_user_heuristics
@@ -58,7 +64,7 @@ from .presolve import Propagator
 from .relax import NodeSolver
 from .rounding import Rounder
 
-__all__ = ["solve", "BnBResult", "complementarity_pairs"]
+__all__ = ["solve", "Search", "BnBResult", "complementarity_pairs"]
 
 STATUSES = ("optimal", "feasible", "infeasible", "unresolved", "time_limit", "node_limit", "interrupted")
 
@@ -97,7 +103,7 @@ def complementarity_pairs(prob) -> np.ndarray:
 
 def solve(prob, options=None, heuristics: Sequence[Callable] = (), callback: Optional[Callable] = None,
           root_bound: float = -math.inf, node_bound: Optional[Callable] = None,
-          start: Optional[np.ndarray] = None) -> BnBResult:
+          start: Optional[np.ndarray] = None, stop: Optional[Callable[[], bool]] = None) -> BnBResult:
     """The search (module docstring). Hooks for a bounding method on top (decomposition/):
 
     root_bound   a proven lower bound on the whole problem (e.g. a Lagrangian bound): the
@@ -107,58 +113,103 @@ def solve(prob, options=None, heuristics: Sequence[Callable] = (), callback: Opt
                  if it is infeasible; called before the node's ECOS solve: a value >= cutoff
                  prunes the node without that solve, any other raises the node's bound.
     start        a point offered as the first incumbent (certified like any other).
+    stop         callable() -> True to stop (status "interrupted"); default: the process-wide
+                 SIGINT / SIGTERM request of conic/interrupt.py.
     """
-    opts = BnBOptions.coerce(options)
-    opts = replace(opts, complementarity=prob.hints.mode(opts.complementarity))
-    pairs = complementarity_pairs(prob)
-    t0 = time.perf_counter()
-    heur_seconds = [0.0]             # wall time of each heuristic round (dive + user hooks)
-    tracker = BoundTracker(opts.abs_gap, opts.rel_gap, t0)
-    solver = NodeSolver(prob, opts)
-    cert = Certifier(prob, opts, pairs)
-    prop = Propagator(prob, opts.feas_tol, opts.int_tol) if opts.presolve else None
-    rounder = Rounder(prob) if opts.rounding else None
-    pseudo = Pseudocosts(opts.reliability)
-    store = NodeStore(opts.node_selection, opts.dive_limit)
-    size = dict(prob.size_report(), pairs=int(len(pairs)))
-    log = BnBLog(opts, size, objective_unit=str(prob.meta.get("objective_unit", "")))
-    log.header(opts)
-    strict = replace(opts, int_tol=1e-12, comp_tol=1e-12)   # for splitting nearly-integral points
+    return Search(prob, options, heuristics, callback, root_bound, node_bound, stop).run(start)
 
-    root_lb = np.asarray(prob.lb, float).copy()
-    root_ub = np.asarray(prob.ub, float).copy()
-    if prob.integer.size:
-        ii = prob.integer
-        root_lb[ii] = np.ceil(root_lb[ii] - opts.int_tol)
-        root_ub[ii] = np.floor(root_ub[ii] + opts.int_tol)
-    empty = np.zeros(0, np.int64)
-    store.push(Node(store.new_id(), 0, float(root_bound), empty, np.zeros(0), np.zeros(0)))
-    unresolved = {}
-    nodes = 0
-    stop = None
-    mark = " "
 
-    def offer(x, source) -> Tuple[bool, bool]:
+class Search:
+    """One branch-and-bound search: its components, and the loop in small steps.
+
+    run()            the loop: stop test, pop a node, `process` it; then the result
+    process(node)    bounding hook, propagation, relaxation; `_untrusted` / `_trusted`
+    _trusted(...)    prune, round, select; close a node whose candidate is within tolerance
+                     (`_close_if_within`), split, or run a heuristic round first
+    heuristic_round  rounding dive and the user heuristics (time-limited)
+    branch / offer   children into the store; a point to the certifier and the bound tracker
+    """
+
+    def __init__(self, prob, options=None, heuristics: Sequence[Callable] = (),
+                 callback: Optional[Callable] = None, root_bound: float = -math.inf,
+                 node_bound: Optional[Callable] = None, stop: Optional[Callable[[], bool]] = None):
+        opts = BnBOptions.coerce(options)
+        self.opts = opts = replace(opts, complementarity=prob.hints.mode(opts.complementarity))
+        self.stop_requested = interrupt.requested if stop is None else stop
+        if not interrupt.active():
+            interrupt.clear()            # library use: no stale request from an earlier call
+        self.prob = prob
+        self.heuristics, self.callback, self.node_bound = heuristics, callback, node_bound
+        self.pairs = complementarity_pairs(prob)
+        self.t0 = time.perf_counter()
+        self.heur_seconds = [0.0]        # wall time of each heuristic round (dive + user hooks)
+        self.tracker = BoundTracker(opts.abs_gap, opts.rel_gap, self.t0, floor=opts.gap_floor)
+        self.solver = NodeSolver(prob, opts)
+        self.cert = Certifier(prob, opts, self.pairs)
+        self.prop = Propagator(prob, opts.feas_tol, opts.int_tol) if opts.presolve else None
+        self.rounder = Rounder(prob) if opts.rounding else None
+        self.pseudo = Pseudocosts(opts.reliability)
+        self.store = NodeStore(opts.node_selection, opts.dive_limit)
+        size = dict(prob.size_report(), pairs=int(len(self.pairs)))
+        self.log = BnBLog(opts, size, objective_unit=str(prob.meta.get("objective_unit", "")))
+        self.log.header(opts)
+        self.strict = replace(opts, int_tol=1e-12, comp_tol=1e-12)   # for splitting nearly-integral points
+        self.root_lb = np.asarray(prob.lb, float).copy()
+        self.root_ub = np.asarray(prob.ub, float).copy()
+        if prob.integer.size:
+            ii = prob.integer
+            self.root_lb[ii] = np.ceil(self.root_lb[ii] - opts.int_tol)
+            self.root_ub[ii] = np.floor(self.root_ub[ii] + opts.int_tol)
+        empty = np.zeros(0, np.int64)
+        self.store.push(Node(self.store.new_id(), 0, float(root_bound), empty, np.zeros(0), np.zeros(0)))
+        self.unresolved = {}
+        self.nodes = 0
+        self.mark = " "
+
+    # ---------------------------------------------------------------- bookkeeping
+    def offer(self, x, source) -> Tuple[bool, bool]:
         """(certified, improved)"""
-        ok, _ = cert.check(x)
+        ok, _ = self.cert.check(x)
         if not ok:
             return False, False
-        improved = tracker.offer(prob.objective(x), x, source)
+        tr = self.tracker
+        improved = tr.offer(self.prob.objective(x), x, source)
         if improved:
-            cut = tracker.prune_cutoff()
-            for n in store.prune(cut):
-                tracker.close(n.bound)
-            for nid in [k for k, n in unresolved.items() if n.bound >= cut]:
-                tracker.close(unresolved.pop(nid).bound)
+            cut = tr.prune_cutoff()
+            for n in self.store.prune(cut):
+                tr.close(n.bound)
+            for nid in [k for k, n in self.unresolved.items() if n.bound >= cut]:
+                tr.close(self.unresolved.pop(nid).bound)
         return True, improved
 
-    def open_min():
-        m = store.min_bound()
-        if unresolved:
-            m = min(m, min(n.bound for n in unresolved.values()))
+    def open_min(self) -> float:
+        m = self.store.min_bound()
+        if self.unresolved:
+            m = min(m, min(n.bound for n in self.unresolved.values()))
         return m
 
-    def branch(node, dec, lb, ub, bound, obj):
+    def _within(self, obj: float, bound: float) -> bool:
+        """A candidate of objective `obj` closes a node of bound `bound` (bounds.py's tolerance)."""
+        return obj - bound <= self.tracker.tolerance(obj)
+
+    def _close_if_within(self, y, bound, source) -> bool:
+        """Offer y; True (the node is closed) if it is certified and within tolerance of bound."""
+        ok, improved = self.offer(y, source)
+        self.mark = "*" if improved else self.mark
+        if ok and self._within(self.prob.objective(y), bound):
+            self.tracker.close(bound)
+            return True
+        return False
+
+    def _prune(self, bound) -> bool:
+        """True (and the bound kept in the tracker's floor) if `bound` cannot beat the incumbent."""
+        if bound >= self.tracker.prune_cutoff():
+            self.tracker.close(bound)
+            return True
+        return False
+
+    # ---------------------------------------------------------------- tree
+    def branch(self, node, dec, lb, ub, bound, obj) -> None:
         kids = []
         for idx, nlb, nub, direction, dist in dec.children:
             clb, cub = lb.copy(), ub.copy()
@@ -166,15 +217,17 @@ def solve(prob, options=None, heuristics: Sequence[Callable] = (), callback: Opt
             cub[idx] = np.minimum(cub[idx], nub)
             if np.any(clb[idx] > cub[idx]):
                 continue
-            cidx, cl, cu = child_changes(node, clb, cub, root_lb, root_ub)
-            child = Node(store.new_id(), node.depth + 1, bound, cidx, cl, cu, node.id,
+            cidx, cl, cu = child_changes(node, clb, cub, self.root_lb, self.root_ub)
+            child = Node(self.store.new_id(), node.depth + 1, bound, cidx, cl, cu, node.id,
                          branch=(dec.key, direction, float(dist), obj))
-            store.push(child)
+            self.store.push(child)
             kids.append(child)
-        store.set_dive(kids[0].id if kids else None)
+        self.store.set_dive(kids[0].id if kids else None)
 
-    def make_strong(lb, ub, node_obj):
+    def strong_oracle(self, lb, ub, node_obj):
         """Strong-branching oracle for branching.select: solves each child's relaxation."""
+        prob, opts = self.prob, self.opts
+
         def strong(kids):
             gains = {}
             for idx, nlb, nub, direction, _ in kids:
@@ -184,167 +237,196 @@ def solve(prob, options=None, heuristics: Sequence[Callable] = (), callback: Opt
                 if np.any(clb[idx] > cub[idx]):
                     gains[direction] = math.inf
                     continue
-                r = solver.solve(clb, cub)
+                r = self.solver.solve(clb, cub)
                 if r.status == "infeasible":
                     gains[direction] = math.inf
                 elif r.status != "optimal":
                     return None                          # untrusted: no information
-                elif r.bound >= tracker.prune_cutoff():
+                elif self._prune(r.bound):
                     gains[direction] = math.inf          # the child cannot beat the incumbent
-                    tracker.close(r.bound)               # its bound stays in the floor
                 else:
                     gains[direction] = r.objective - node_obj
-                    if rounder is not None:
-                        y, _ = rounder.round(r.x, clb, cub, opts.int_tol)
-                        if select(prob, y, clb, cub, opts, pairs, None) is None:
+                    if self.rounder is not None:
+                        y, _ = self.rounder.round(r.x, clb, cub, opts.int_tol)
+                        if select(prob, y, clb, cub, opts, self.pairs, None) is None:
                             y[prob.integer] = np.round(y[prob.integer]) + 0.0
-                            offer(y, "strong")
+                            self.offer(y, "strong")
             return gains
         return strong
 
-    if start is not None:
-        offer(np.asarray(start, float), "start")
-    try:
-        while True:
-            tracker.update_bound(open_min())
-            a_gap, r_gap = tracker.gap()
-            log.line(tracker.elapsed(), nodes, len(store) + len(unresolved), solver.ecos_seconds,
-                     tracker.incumbent, tracker.bound, r_gap, mark)
-            mark = " "
-            if callback is not None and nodes and callback(dict(
-                    nodes=nodes, open_nodes=len(store), incumbent=tracker.incumbent, best_bound=tracker.bound,
-                    abs_gap=a_gap, rel_gap=r_gap, seconds=tracker.elapsed())):
-                stop = "interrupted"
-                break
-            if tracker.converged():
-                stop = "gap"
-                break
-            if len(store) == 0:
-                stop = "no_open_nodes"
-                break
-            if tracker.elapsed() >= opts.time_limit:
-                stop = "time_limit"
-                break
-            if nodes >= opts.node_limit:
-                stop = "node_limit"
-                break
+    # ---------------------------------------------------------------- the loop
+    def stop_reason(self) -> Optional[str]:
+        """Update the bound, log a line, and say why the search stops now (None: go on)."""
+        tr, opts = self.tracker, self.opts
+        tr.update_bound(self.open_min())
+        a_gap, r_gap = tr.gap()
+        self.log.line(tr.elapsed(), self.nodes, len(self.store) + len(self.unresolved),
+                      self.solver.ecos_seconds, tr.incumbent, tr.bound, r_gap, self.mark)
+        self.mark = " "
+        if self.callback is not None and self.nodes and self.callback(dict(
+                nodes=self.nodes, open_nodes=len(self.store), incumbent=tr.incumbent, best_bound=tr.bound,
+                abs_gap=a_gap, rel_gap=r_gap, seconds=tr.elapsed())):
+            return "interrupted"
+        if self.stop_requested():
+            return "interrupted"
+        if tr.converged():
+            return "gap"
+        if len(self.store) == 0:
+            return "no_open_nodes"
+        if tr.elapsed() >= opts.time_limit:
+            return "time_limit"
+        if self.nodes >= opts.node_limit:
+            return "node_limit"
+        return None
 
-            node = store.pop()
-            if node.bound >= tracker.prune_cutoff():
-                tracker.close(node.bound)
-                continue
-            nodes += 1
-            lb, ub = node.bounds(root_lb, root_ub)
-            if node_bound is not None:
-                nb = node_bound(lb, ub, tracker.prune_cutoff())
-                if nb == math.inf:
-                    continue                          # proven infeasible by the bounding method
-                if nb >= tracker.prune_cutoff():
-                    tracker.close(nb)
+    def run(self, start: Optional[np.ndarray] = None) -> BnBResult:
+        if start is not None:
+            self.offer(np.asarray(start, float), "start")
+        stop = None
+        try:
+            while True:
+                stop = self.stop_reason()
+                if stop is not None:
+                    break
+                node = self.store.pop()
+                if self._prune(node.bound):
                     continue
-                node.bound = max(node.bound, nb)
-            if prop is not None and opts.presolve_passes:
-                ok, lb, ub = prop.propagate(lb, ub, opts.presolve_passes)
-                if not ok:
-                    continue                          # proven infeasible by propagation
-            res = solver.solve(lb, ub)
-            if res.status == "infeasible":
-                continue
-            if res.status == "untrusted":
-                node.untrusted_solves += 1
-                dec = select(prob, res.x, lb, ub, opts, pairs, None) if res.x is not None else None
-                dec = dec or any_split(prob, lb, ub, opts, pairs)
-                if dec is None:
-                    unresolved[node.id] = node
-                else:
-                    branch(node, dec, lb, ub, node.bound, math.nan)
-                continue
+                self.nodes += 1
+                self.process(node)
+        except KeyboardInterrupt:
+            stop = "interrupted"
+        return self.result(stop)
 
-            # ---------------------------------------------------------- trusted relaxation
-            bound = max(res.bound, node.bound)
-            if node.branch is not None:
-                key, direction, dist, parent_obj = node.branch
-                pseudo.observe(key, direction, dist, res.objective - parent_obj)
-            if bound >= tracker.prune_cutoff():
-                tracker.close(bound)
-                continue
-            x = res.x
-            if rounder is not None:
-                x, _ = rounder.round(x, lb, ub, opts.int_tol)
-            strong = (make_strong(lb, ub, res.objective)
-                      if opts.strong_branching and node.depth <= opts.strong_depth else None)
-            dec = select(prob, x, lb, ub, opts, pairs, pseudo, strong)
-            if dec is not None and not dec.children:      # every child infeasible or cut off (closed)
-                continue
-            if dec is None and rounder is not None:
-                # integral after lock-based rounding: the point itself is the candidate
-                y = x.copy()
-                y[prob.integer] = np.round(y[prob.integer]) + 0.0
-                ok, improved = offer(y, "relaxation")
-                mark = "*" if improved else mark
-                if ok and prob.objective(y) - bound <= max(opts.abs_gap, opts.rel_gap * max(1.0, abs(prob.objective(y)))):
-                    tracker.close(bound)
-                    continue
-            if dec is None:
-                y = fix_and_solve(prob, solver, x, lb, ub, opts, pairs)
-                if y is not None:
-                    ok, improved = offer(y, "relaxation")
-                    mark = "*" if improved else mark
-                    if ok:
-                        oy = prob.objective(y)
-                        if oy - bound <= max(opts.abs_gap, opts.rel_gap * max(1.0, abs(oy))):
-                            tracker.close(bound)
-                            continue
-                dec = select(prob, x, lb, ub, strict, pairs, None) or any_split(prob, lb, ub, opts, pairs)
-                if dec is None:
-                    unresolved[node.id] = node
-                    continue
-            elif (nodes == 1 or (opts.heuristic_freq and nodes % opts.heuristic_freq == 0)) and (
-                    nodes == 1 or tracker.elapsed() + heur_seconds[-1] <= opts.time_limit):
-                # a heuristic round is skipped when the last one would not fit in the time left
-                # (5 ADNs x 24 h: a dive + follower response takes ~45 s, which overshot 300 s by 35 s)
-                t_heur = time.perf_counter()
-                # the root round always starts, but no heuristic starts an ECOS solve after the
-                # time limit (20 ADNs x 24 h with a 20 s limit: the unbounded root round took 255 s)
-                deadline = t0 + opts.time_limit if math.isfinite(opts.time_limit) else None
-                if opts.dive_rounds and prob.integer.size:
-                    y = rounding_dive(prob, solver, x, lb, ub, opts, pairs, deadline)
-                    if y is not None and offer(y, "dive")[1]:
-                        mark = "d"
-                for name, y in run_user_heuristics(heuristics, prob, x, lb, ub, log, deadline):
-                    if offer(y, name)[1]:
-                        mark = "u"
-                heur_seconds.append(time.perf_counter() - t_heur)
-                if bound >= tracker.prune_cutoff():
-                    tracker.close(bound)
-                    continue
-            branch(node, dec, lb, ub, bound, res.objective)
-    except KeyboardInterrupt:
-        stop = "interrupted"
-
-    tracker.update_bound(open_min())
-    a_gap, r_gap = tracker.gap()
-    has_x = tracker.x is not None
-    if stop == "gap":
-        status = "optimal"
-    elif stop == "no_open_nodes":
-        if unresolved:
-            status = "unresolved"
-        elif has_x:
-            status = "feasible"
+    def process(self, node) -> None:
+        """One node: bounding hook, propagation, relaxation, then the trusted / untrusted step."""
+        lb, ub = node.bounds(self.root_lb, self.root_ub)
+        if self.node_bound is not None:
+            nb = self.node_bound(lb, ub, self.tracker.prune_cutoff())
+            if nb == math.inf:
+                return                                # proven infeasible by the bounding method
+            if self._prune(nb):
+                return
+            node.bound = max(node.bound, nb)
+        if self.prop is not None and self.opts.presolve_passes:
+            ok, lb, ub = self.prop.propagate(lb, ub, self.opts.presolve_passes)
+            if not ok:
+                return                                # proven infeasible by propagation
+        res = self.solver.solve(lb, ub)
+        if res.status == "interrupted":
+            self.store.push(node)                     # still open: its bound stays in the best bound
+            self.nodes -= 1
+            return                                    # the loop head sees the stop request
+        if res.status == "infeasible":
+            return
+        if res.status == "untrusted":
+            self._untrusted(node, res, lb, ub)
         else:
-            status, stop = "infeasible", "infeasible"
-    else:
-        status = stop
-    seconds = tracker.elapsed()
-    result = BnBResult(
-        status=status, x=tracker.x, objective=tracker.incumbent if has_x else math.nan,
-        best_bound=tracker.bound, abs_gap=a_gap, rel_gap=r_gap, stop_reason=stop, nodes=nodes,
-        node_solves=solver.calls, inaccurate_solves=solver.inaccurate, unresolved_nodes=len(unresolved),
-        seconds=seconds, ecos_seconds=solver.ecos_seconds, other_seconds=seconds - solver.ecos_seconds,
-        incumbent_history=list(tracker.incumbent_history), bound_history=list(tracker.bound_history),
-        incumbent_source=tracker.incumbent_source, rejected_candidates=cert.rejected, options=opts)
-    log.line(seconds, nodes, len(store) + len(unresolved), solver.ecos_seconds, tracker.incumbent,
-             tracker.bound, r_gap, force=True)
-    log.summary(result)
-    return result
+            self._trusted(node, res, lb, ub)
+
+    def _untrusted(self, node, res, lb, ub) -> None:
+        """Never pruned: split (guided by the untrusted point if any), else keep as unresolved."""
+        prob, opts, pairs = self.prob, self.opts, self.pairs
+        node.untrusted_solves += 1
+        dec = select(prob, res.x, lb, ub, opts, pairs, None) if res.x is not None else None
+        dec = dec or any_split(prob, lb, ub, opts, pairs)
+        if dec is None:
+            self.unresolved[node.id] = node
+        else:
+            self.branch(node, dec, lb, ub, node.bound, math.nan)
+
+    def _trusted(self, node, res, lb, ub) -> None:
+        prob, opts, pairs = self.prob, self.opts, self.pairs
+        bound = max(res.bound, node.bound)
+        if node.branch is not None:
+            key, direction, dist, parent_obj = node.branch
+            self.pseudo.observe(key, direction, dist, res.objective - parent_obj)
+        if self._prune(bound):
+            return
+        x = res.x
+        if self.rounder is not None:
+            x, _ = self.rounder.round(x, lb, ub, opts.int_tol)
+        strong = (self.strong_oracle(lb, ub, res.objective)
+                  if opts.strong_branching and node.depth <= opts.strong_depth else None)
+        dec = select(prob, x, lb, ub, opts, pairs, self.pseudo, strong)
+        if dec is not None and not dec.children:      # every child infeasible or cut off (closed)
+            return
+        if dec is None and self.rounder is not None:
+            # integral after lock-based rounding: the point itself is the candidate
+            y = x.copy()
+            y[prob.integer] = np.round(y[prob.integer]) + 0.0
+            if self._close_if_within(y, bound, "relaxation"):
+                return
+        if dec is None:
+            y = fix_and_solve(prob, self.solver, x, lb, ub, opts, pairs)
+            if y is not None and self._close_if_within(y, bound, "relaxation"):
+                return
+            dec = select(prob, x, lb, ub, self.strict, pairs, None) or any_split(prob, lb, ub, opts, pairs)
+            if dec is None:
+                # the relaxation was trusted: its bound stays valid for the unresolved node
+                # (a Lagrangian block whose integers are all fixed and whose point the
+                # certifier refused had best bound -inf, which made the whole Lagrangian
+                # bound -inf on 5 ADNs x 24 h)
+                node.bound = bound
+                self.unresolved[node.id] = node
+                return
+        elif self._heuristic_round_due():
+            self.heuristic_round(x, lb, ub)
+            if self._prune(bound):
+                return
+        self.branch(node, dec, lb, ub, bound, res.objective)
+
+    # ---------------------------------------------------------------- heuristics
+    def _heuristic_round_due(self) -> bool:
+        # a heuristic round is skipped when the last one would not fit in the time left
+        # (5 ADNs x 24 h: a dive + follower response takes ~45 s, which overshot 300 s by 35 s)
+        n, opts = self.nodes, self.opts
+        return (n == 1 or (opts.heuristic_freq and n % opts.heuristic_freq == 0)) and (
+            n == 1 or self.tracker.elapsed() + self.heur_seconds[-1] <= opts.time_limit)
+
+    def heuristic_round(self, x, lb, ub) -> None:
+        prob, opts = self.prob, self.opts
+        t_heur = time.perf_counter()
+        # the root round always starts, but no heuristic starts an ECOS solve after the
+        # time limit (20 ADNs x 24 h with a 20 s limit: the unbounded root round took 255 s)
+        deadline = self.t0 + opts.time_limit if math.isfinite(opts.time_limit) else None
+        if opts.dive_rounds and prob.integer.size:
+            y = rounding_dive(prob, self.solver, x, lb, ub, opts, self.pairs, deadline)
+            if y is not None and self.offer(y, "dive")[1]:
+                self.mark = "d"
+        for name, y in run_user_heuristics(self.heuristics, prob, x, lb, ub, self.log, deadline):
+            if self.stop_requested():
+                break
+            if self.offer(y, name)[1]:
+                self.mark = "u"
+        self.heur_seconds.append(time.perf_counter() - t_heur)
+
+    # ---------------------------------------------------------------- the result
+    def result(self, stop) -> BnBResult:
+        tr, solver = self.tracker, self.solver
+        tr.update_bound(self.open_min())
+        a_gap, r_gap = tr.gap()
+        has_x = tr.x is not None
+        if stop == "gap":
+            status = "optimal"
+        elif stop == "no_open_nodes":
+            if self.unresolved:
+                status = "unresolved"
+            elif has_x:
+                status = "feasible"
+            else:
+                status, stop = "infeasible", "infeasible"
+        else:
+            status = stop
+        seconds = tr.elapsed()
+        result = BnBResult(
+            status=status, x=tr.x, objective=tr.incumbent if has_x else math.nan,
+            best_bound=tr.bound, abs_gap=a_gap, rel_gap=r_gap, stop_reason=stop, nodes=self.nodes,
+            node_solves=solver.calls, inaccurate_solves=solver.inaccurate,
+            unresolved_nodes=len(self.unresolved), seconds=seconds, ecos_seconds=solver.ecos_seconds,
+            other_seconds=seconds - solver.ecos_seconds, incumbent_history=list(tr.incumbent_history),
+            bound_history=list(tr.bound_history), incumbent_source=tr.incumbent_source,
+            rejected_candidates=self.cert.rejected, options=self.opts)
+        self.log.line(seconds, self.nodes, len(self.store) + len(self.unresolved), solver.ecos_seconds,
+                      tr.incumbent, tr.bound, r_gap, force=True)
+        self.log.summary(result)
+        return result

@@ -9,10 +9,15 @@ Done once and monotone, in the manner of MindtPy's `update_dual_bound`:
 The gap is computed here and nowhere else (minimisation):
 
     abs_gap = incumbent - best_bound                       (objective units; inf without incumbent)
-    rel_gap = abs_gap / max(1, |incumbent|)                (1 in the denominator keeps the ratio
-                                                            meaningful for objectives near 0)
+    rel_gap = abs_gap / max(gap_floor, |incumbent|)        (gap_floor, objective units, keeps the
+                                                            ratio meaningful for objectives near 0)
 
-and the search has converged when abs_gap <= options.abs_gap or rel_gap <= options.rel_gap.
+`gap_floor` (BnBOptions.gap_floor, default 1 objective unit) only matters when |incumbent| <
+gap_floor; the schemes set it to 1 $ (1e-3 in their k$ objective), so a relative request is
+never loosened on objectives of a few hundred $ (with a floor of 1 k$, 0.099 $ / 737.93 $ =
+1.34e-4 passed as "within 1e-4"). The search has converged when abs_gap <= options.abs_gap
+or rel_gap <= options.rel_gap, and only with an incumbent and a finite best bound: no
+tolerance (not even rel_gap = inf) makes "no solution" or "no bound" optimal.
 `prune_cutoff` is the matching node-pruning threshold: a node whose bound is >= cutoff
 cannot improve the incumbent by more than the tolerance. Its bound is remembered in
 `closed_floor` so that the reported best bound stays honest.
@@ -25,25 +30,32 @@ from typing import List, Optional, Tuple
 
 import numpy as np
 
-__all__ = ["BoundTracker", "STOP_REASONS", "gap"]
+__all__ = ["BoundTracker", "STOP_REASONS", "gap", "tolerance"]
 
 STOP_REASONS = ("gap", "infeasible", "time_limit", "node_limit", "interrupted", "no_open_nodes")
 
 
-def gap(incumbent: float, bound: float) -> Tuple[float, float]:
+def gap(incumbent: float, bound: float, floor: float = 1.0) -> Tuple[float, float]:
     """(abs_gap, rel_gap) for minimisation; see the module docstring."""
     if not math.isfinite(incumbent):
         return math.inf, math.inf
     if bound == math.inf:                 # every node closed above the incumbent
         return 0.0, 0.0
     a = max(0.0, incumbent - bound)
-    return a, a / max(1.0, abs(incumbent))
+    return a, a / max(floor, abs(incumbent))
+
+
+def tolerance(obj: float, abs_tol: float, rel_tol: float, floor: float = 1.0) -> float:
+    """The largest incumbent - bound accepted as converged at objective `obj`."""
+    return max(abs_tol, rel_tol * max(floor, abs(obj)))
 
 
 class BoundTracker:
-    def __init__(self, abs_tol: float, rel_tol: float, t0: Optional[float] = None):
+    def __init__(self, abs_tol: float, rel_tol: float, t0: Optional[float] = None,
+                 floor: float = 1.0):
         self.abs_tol = abs_tol
         self.rel_tol = rel_tol
+        self.floor = floor
         self.t0 = time.perf_counter() if t0 is None else t0
         self.incumbent = math.inf
         self.x: Optional[np.ndarray] = None
@@ -87,9 +99,14 @@ class BoundTracker:
 
     # ---------------------------------------------------------------- gap
     def gap(self) -> Tuple[float, float]:
-        return gap(self.incumbent, self.bound)
+        return gap(self.incumbent, self.bound, self.floor)
+
+    def tolerance(self, obj: float) -> float:
+        return tolerance(obj, self.abs_tol, self.rel_tol, self.floor)
 
     def converged(self) -> bool:
+        if not math.isfinite(self.incumbent) or math.isnan(self.bound) or self.bound == -math.inf:
+            return False                  # optimal needs a solution and a finite bound
         a, r = self.gap()
         return a <= self.abs_tol or r <= self.rel_tol
 
@@ -97,4 +114,4 @@ class BoundTracker:
         """Nodes with bound >= this cannot beat the incumbent by more than the tolerance."""
         if not math.isfinite(self.incumbent):
             return math.inf
-        return self.incumbent - max(self.abs_tol, self.rel_tol * max(1.0, abs(self.incumbent)))
+        return self.incumbent - self.tolerance(self.incumbent)

@@ -28,6 +28,7 @@ from typing import Callable, Optional, Sequence, Tuple
 
 import numpy as np
 
+from ..conic import interrupt
 from .branching import branch_fractional, implied_binaries, implied_rounding
 
 __all__ = ["Certifier", "fix_and_solve", "rounding_dive", "run_user_heuristics"]
@@ -85,7 +86,7 @@ def fix_and_solve(prob, node_solver, x, lb, ub, opts, pairs) -> Optional[np.ndar
         if np.any(lb[side] > 0):
             return None
     res = node_solver.solve(lb, ub)
-    if res.x is None:                   # infeasible, or no point at all
+    if res.x is None or res.status == "interrupted":   # infeasible, no point, or a stop request
         return None
     # An untrusted (inaccurate) answer is still a point: the Certifier decides, on the
     # residuals alone, whether it is feasible. Only bounds and pruning need a trusted status.
@@ -127,7 +128,7 @@ def rounding_dive(prob, node_solver, x, lb, ub, opts, pairs, deadline=None) -> O
         if _past(deadline):
             return None
         res = node_solver.solve(lb, ub)
-        if res.x is None:
+        if res.x is None or res.status == "interrupted":
             return None
         x = res.x                       # guidance only; the final point is certified
     if _past(deadline):
@@ -141,7 +142,7 @@ def run_user_heuristics(hooks: Sequence[Callable], prob, x, lb, ub, log=None, de
     `deadline` (time.perf_counter() seconds): hooks are not started after it, and a hook with
     a `deadline` attribute gets it set before its call (it should start no solve after it)."""
     for h in hooks:
-        if _past(deadline):
+        if _past(deadline) or interrupt.requested():   # time up, or Ctrl-C / SIGTERM
             return
         if hasattr(h, "deadline"):
             h.deadline = deadline

@@ -46,7 +46,11 @@ def _bool(v) -> bool:
 OPTION_TABLE: Dict[str, Tuple[Any, Callable[[Any], bool], str, str]] = {
     # ------------------------------------------------------------ termination
     "abs_gap": (1e-6, _nonneg, ">= 0", "stop when incumbent - best_bound <= abs_gap (objective units)"),
-    "rel_gap": (1e-4, _nonneg, ">= 0", "stop when (incumbent - best_bound) / max(1, |incumbent|) <= rel_gap"),
+    "rel_gap": (1e-4, _nonneg, ">= 0 (inf allowed)",
+                "stop when (incumbent - best_bound) / max(gap_floor, |incumbent|) <= rel_gap "
+                "(never without an incumbent and a finite best bound)"),
+    "gap_floor": (1.0, _pos, "> 0 (objective units)",
+                  "denominator floor of rel_gap (solver/bounds.py); the schemes use 1 $ (1e-3 k$)"),
     "time_limit": (math.inf, _pos_or_inf, "> 0 seconds (inf = none)", "wall-clock limit; the best incumbent is returned"),
     "node_limit": (10**9, _int_ge(1), "int >= 1", "maximum number of nodes processed (root = 1)"),
     # ------------------------------------------------------------ feasibility
@@ -106,6 +110,7 @@ OPTION_TABLE: Dict[str, Tuple[Any, Callable[[Any], bool], str, str]] = {
 class BnBOptions:
     abs_gap: float = OPTION_TABLE["abs_gap"][0]
     rel_gap: float = OPTION_TABLE["rel_gap"][0]
+    gap_floor: float = OPTION_TABLE["gap_floor"][0]
     time_limit: float = OPTION_TABLE["time_limit"][0]
     node_limit: int = OPTION_TABLE["node_limit"][0]
     int_tol: float = OPTION_TABLE["int_tol"][0]

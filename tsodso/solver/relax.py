@@ -21,6 +21,8 @@ untrusted with 5x the iterations and became OPTIMAL after equilibration.)
   inaccurate status: it proves nothing a B&B can use (no bound, no pruning), and ECOS
   returns it wrongly on some infeasible nodes (ecos_pr174 with x1 >= 4, x2 >= 8: exit 2 at
   tolerance 1e-8, exit 1 "primal infeasible" at 1e-7).
+* "interrupted": ECOS exit -4 (its own SIGINT handler caught Ctrl-C) or a stop request
+  (conic/interrupt.py) before an attempt: no retry; the caller stops, the node stays open.
 * "untrusted": nothing trusted after every attempt. The caller must not prune on it; x is
   the last point ECOS returned (may be None), usable for branching decisions only.
 """
@@ -34,13 +36,14 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..conic import ecos_adapter as ea
+from ..conic import interrupt
 
 __all__ = ["NodeResult", "NodeSolver", "equilibrate"]
 
 
 @dataclass
 class NodeResult:
-    status: str                        # optimal | infeasible | untrusted
+    status: str                        # optimal | infeasible | untrusted | interrupted
     x: Optional[np.ndarray]
     objective: float                   # c'x + c0 (nan unless optimal)
     bound: float                       # valid lower bound (nan unless optimal)
@@ -121,6 +124,9 @@ class NodeSolver:
         statuses = []
         last_x = None
         for scaled, tol in self._attempts():
+            if interrupt.requested():          # Ctrl-C / SIGTERM: no (more) attempts
+                return self._done(NodeResult("interrupted", last_x, np.nan, np.nan, attempts, inacc,
+                                             secs, tuple(statuses)))
             prob = self._scaled_prob() if scaled else self.prob
             if needs_row:
                 prob = self._with_dummy_row(prob)
@@ -141,6 +147,8 @@ class NodeSolver:
                 return self._done(NodeResult("optimal", x, sol.objective, bound, attempts, inacc, secs, tuple(statuses)))
             if status == ea.INFEASIBLE:
                 return self._done(NodeResult("infeasible", None, np.nan, np.nan, attempts, inacc, secs, tuple(statuses)))
+            if status == ea.INTERRUPTED:       # ECOS caught Ctrl-C (exit -4): a stop, not a bad solve
+                return self._done(NodeResult("interrupted", x, np.nan, np.nan, attempts, inacc, secs, tuple(statuses)))
             inacc += 1
             if x is not None:
                 last_x = x

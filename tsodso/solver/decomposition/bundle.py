@@ -31,7 +31,7 @@ from typing import List, Optional
 
 import numpy as np
 
-from ...conic import ProblemBuilder
+from ...conic import ProblemBuilder, interrupt
 from ...conic import ecos_adapter as ea
 from .lagrangian import Lagrangian, LagrangianValue
 
@@ -112,6 +112,9 @@ def proximal_bundle(lag: Lagrangian, start: LagrangianValue, time_limit: float =
             break
         if time.perf_counter() - t0 >= time_limit:
             stop = "time_limit"
+            break
+        if interrupt.requested():        # SIGINT / SIGTERM: the B&B on top stops as well
+            stop = "interrupted"
             break
         tm = time.perf_counter()
         out = _master(cuts, centre.lam, u, n_eq)

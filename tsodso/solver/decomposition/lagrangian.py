@@ -70,6 +70,7 @@ class BlockResult:
     seconds: float
     cached: bool = False
     relax_bound: float = -math.inf   # the block's root relaxation bound (its B&B's first bound)
+    x_guide: Optional[np.ndarray] = None   # x, or the block relaxation's point when there is no x
 
 
 @dataclass
@@ -86,6 +87,7 @@ class LagrangianValue:
     seconds: float = 0.0
     block_bounds: Optional[np.ndarray] = None
     block_relax: Optional[np.ndarray] = None    # each block's continuous relaxation bound
+    x_guide: Optional[np.ndarray] = None        # x, or with relaxation points where a block has none
 
     @property
     def trusted(self) -> bool:
@@ -183,7 +185,12 @@ class Lagrangian:
             g = dec.subgradient(x)
             primal = prob.objective(x)
             upper = primal + float(lam @ g)
-        val = LagrangianValue(lam=lam.copy(), bound=total, upper=upper, x=x, subgradient=g,
+        guide = x
+        if guide is None and all(res.x_guide is not None for res in results):
+            guide = np.zeros(prob.n)
+            for blk, res in zip(dec.blocks, results):
+                guide[blk.cols] = res.x_guide
+        val = LagrangianValue(lam=lam.copy(), bound=total, upper=upper, x=x, subgradient=g, x_guide=guide,
                               primal_cost=primal, blocks_solved=sum(not res.cached for res in results),
                               untrusted_blocks=untrusted, infeasible_blocks=infeasible,
                               seconds=time.perf_counter() - t, block_bounds=bounds,
@@ -239,9 +246,17 @@ def run_block(bprob, k, cost, lb, ub, opts) -> BlockResult:
         if res.x is not None:
             bound = min(bound, float(res.objective))
     x = res.x
+    guide = x
+    if x is None and bound < math.inf:
+        # no certified block point (e.g. every integer fixed and the point refused by the
+        # certifier's 1e-6): the block's relaxation point guides primal recovery only
+        # (LagrangianValue.x_guide); it never enters a bound or a cutting-plane model
+        from ...conic import ecos_adapter as ea
+        s = ea.solve(p, **opts.ecos_tolerances)
+        guide = s.x
     finite = [b for _, b in res.bound_history if math.isfinite(b)]
     relax = finite[0] if finite else bound
     return BlockResult(k=k, status=res.status, bound=bound, value=float(res.objective) if x is not None else math.nan,
                        x=x, nodes=res.nodes, node_solves=res.node_solves,
                        inaccurate_solves=res.inaccurate_solves, ecos_seconds=res.ecos_seconds,
-                       seconds=time.perf_counter() - t, relax_bound=min(relax, bound))
+                       seconds=time.perf_counter() - t, relax_bound=min(relax, bound), x_guide=guide)
