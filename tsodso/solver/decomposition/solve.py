@@ -234,8 +234,8 @@ def _solve(prob, dec, lag, opts, st, heuristics, callback, t0, deadline, say, re
         import scipy.sparse as sp
         parts = [lagrangian_cuts(dec, v) for v in {id(v0): v0, id(lag.best): lag.best}.values()
                  if v is not None and v.trusted and v.block_bounds is not None]
-        if ref_val is not None and ref_val.trusted and ref_val.block_bounds is not None:
-            parts.append(lagrangian_cuts(ref_dec, ref_val))
+        # (no cuts from the refined blocks: their rows span the TN/KKT variables too, and with
+        # them 81 tree solves on 1 ADN x 24 h ended untrusted, 0 without)
         if parts:
             C = sp.vstack([p[0] for p in parts], format="csr")
             h = np.concatenate([p[1] for p in parts])
