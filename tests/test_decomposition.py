@@ -179,7 +179,7 @@ def _dsolve(prob, lay, settings=None, **kw):
     labels, names = decomposition_labels(prob, lay, "adn_hour")
     opts = BnBOptions(**NODE_TOL, verbose=False, time_limit=120, **kw)
     return decomposition_solve(prob, labels, names, opts, heuristics=[make_follower_response_heuristic(lay)],
-                               settings=settings)
+                               settings=settings, refine=decomposition_labels(prob, lay, "hour"))
 
 
 @pytest.mark.parametrize("key", INSTANCES, ids=lambda k: "a%d_h%d_s%d_t%d" % k)
@@ -195,6 +195,8 @@ def test_decomposition_optimum_equals_scip(key, cases):
         assert b <= ref.objective * (1 + 1e-4) + 1e-9
     assert [b for _, b in res.bound_history] == sorted(b for _, b in res.bound_history)
     assert res.lagrangian["root_lagrangian"] >= res.lagrangian["root_relaxation"] - 1e-6
+    if res.lagrangian["refined_bound"] is not None:
+        assert res.lagrangian["refined_bound"] <= ref.objective * (1 + 1e-4) + 1e-9
 
 
 def test_decomposition_branch_mode_equals_scip(cases):

@@ -257,7 +257,9 @@ class Result:
         coords = {d: xr.Variable((d,), np.asarray(c, dtype=str if np.asarray(c).dtype == object else None),
                                  attrs={"description": DIM_DOC.get(d, "")})
                   for d, c in self.coords.items()}
-        attrs = {k: (json.dumps(v) if isinstance(v, (dict, list)) else v)
+        # netCDF attributes take numbers and strings only: dicts/lists as JSON, booleans as 0/1
+        attrs = {k: (json.dumps(v) if isinstance(v, (dict, list))
+                     else int(v) if isinstance(v, (bool, np.bool_)) else v)
                  for k, v in self.meta.items() if v is not None}
         return xr.Dataset(data, coords=coords, attrs=attrs)
 

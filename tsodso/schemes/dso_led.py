@@ -27,8 +27,13 @@ def _run_method(method, prob, lay, opts, heur, callback):
     if method == "decomposition":
         from ..formulation.blocks import decomposition_labels
         from ..solver.decomposition.solve import solve as decomposition_solve
+        # (ADN, hour) blocks for the first bound and the recovery, then whole-hour blocks (all
+        # ADNs + TN of an hour; only the batteries' hour coupling dualised) as the refinement.
+        # Measured at the root duals: 2 ADNs x 4 h from 10:00 1,210.01 -> 1,216.96 $ (= SCIP's
+        # optimum); 5 ADNs x 24 h 52,450.80 $ (4.3 s) -> 52,456.89 $ (91 s)
         labels, names = decomposition_labels(prob, lay, "adn_hour")
-        return decomposition_solve(prob, labels, names, opts, heuristics=heur, callback=callback)
+        return decomposition_solve(prob, labels, names, opts, heuristics=heur, callback=callback,
+                                   refine=decomposition_labels(prob, lay, "hour"))
     return bnb_solve(prob, opts, heuristics=heur, callback=callback)
 
 

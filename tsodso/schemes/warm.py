@@ -8,7 +8,7 @@ it depends on (so a hit is the same answer the computation would give for those 
   for the horizon, the ADNs' physical PCC bounds and PCC buses. 1-3 s of LPs per instance.
 * `kkt_presolve`: the fixed complementarity pairs of `kkt_presolve.fixed_pairs` and its
   statistics. Inputs: the TN, the box, the dual bounds, the MILP options. 10-30 s of HiGHS
-  MILPs per 24-h instance (they dominate the build).
+  MILPs per 24-h instance unloaded, 120-250 s on this machine under load (they dominate the build).
 * `incumbent`: the integer values of the best certified point of a finished run. Input: the
   conic problem itself (c, A, b, G, h, bounds, cones, integers) and the solver options, so it
   is used only on the identical problem; it enters the B&B as a heuristic that fixes the
@@ -81,9 +81,12 @@ def cached_analysis(system, T: int, cache: WarmCache | None, kkt_presolve: bool 
         pres = fixed_pairs(d, buses, lo, hi, bounds, **PRESOLVE_OPTS)
         info["kkt_presolve"] = "computed"
         info["kkt_presolve_seconds"] = time.perf_counter() - t0
-        # a MILP that failed (time limit under load) proved nothing: such a result is valid
-        # but weaker than a clean one, so it is not cached (the next run tries again)
-        if cache is not None and pres[1].get("milp_failures", 0) == 0:
+        # a MILP that failed (its 10 s limit, under load) proved nothing and left its pairs free:
+        # the result is valid, only weaker, and it is cached as it is (its milp_failures count
+        # goes with it). Not caching it made the cache useless on a loaded machine (measured:
+        # 1 of 29 MILPs failed at 2 ADNs, 13 at 5 ADNs; each re-run paid 150-250 s again) and
+        # made re-runs of one instance build different models.
+        if cache is not None:
             cache.put("kkt_presolve", k2, {"fixed": np.asarray(pres[0], np.int8),
                                            **{k: int(v) for k, v in pres[1].items()}})
     return pcc, pres, info

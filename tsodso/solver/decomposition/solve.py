@@ -67,6 +67,7 @@ class DecompositionSettings:
     cuts: bool = True                   # Lagrangian cuts (cuts.py) in the tree's relaxations
     recovery: bool = True               # primal recovery from block points
     workers: int = 1                    # block solves on this many local processes (parallel.py)
+    refine_fraction: float = 0.6        # share of the time left that the refined blocks may take
 
 
 @dataclass
@@ -83,7 +84,10 @@ def _say(opts, msg):
 
 
 def solve(prob, labels, names=None, options=None, heuristics: Sequence[Callable] = (),
-          callback: Optional[Callable] = None, settings: Optional[DecompositionSettings] = None) -> DecompositionResult:
+          callback: Optional[Callable] = None, settings: Optional[DecompositionSettings] = None,
+          refine=None) -> DecompositionResult:
+    """`refine`: optional (labels, names) of coarser blocks (fewer coupling rows, larger blocks),
+    evaluated once at the root duals after the recovery, within the time limit (module doc, 4b)."""
     opts = BnBOptions.coerce(options)
     st = settings or DecompositionSettings()
     t0 = time.perf_counter()
@@ -98,13 +102,13 @@ def solve(prob, labels, names=None, options=None, heuristics: Sequence[Callable]
         pool = BlockPool(dec, block_options(opts), st.workers)
     lag = Lagrangian(dec, block_options(opts), t0=t0, log=say, pool=pool)
     try:
-        return _solve(prob, dec, lag, opts, st, heuristics, callback, t0, deadline, say)
+        return _solve(prob, dec, lag, opts, st, heuristics, callback, t0, deadline, say, refine)
     finally:
         if pool is not None:
             pool.close()
 
 
-def _solve(prob, dec, lag, opts, st, heuristics, callback, t0, deadline, say):
+def _solve(prob, dec, lag, opts, st, heuristics, callback, t0, deadline, say, refine=None):
     pairs = complementarity_pairs(prob)
     cert = Certifier(prob, opts, pairs)
     node_solver = NodeSolver(prob, opts)
@@ -131,6 +135,7 @@ def _solve(prob, dec, lag, opts, st, heuristics, callback, t0, deadline, say):
         return False
 
     # 1. root relaxation and its duals
+    sol_y, sol_z = [None], [None]
     tr = time.perf_counter()
     sol = ea.solve(prob, root_lb, root_ub, **opts.ecos_tolerances)
     extra["ecos"] += time.perf_counter() - tr
@@ -139,6 +144,7 @@ def _solve(prob, dec, lag, opts, st, heuristics, callback, t0, deadline, say):
     if sol.status == ea.OPTIMAL:
         root_bound = min(sol.objective, sol.dual_objective)
         lam0 = dec.multipliers_from_duals(sol.y, sol.z)
+        sol_y[0], sol_z[0] = sol.y, sol.z
         say(f"decomposition: root relaxation {root_bound:.9g} ({time.perf_counter() - t0:.2f} s)")
     else:
         extra["inaccurate"] += 1
@@ -166,6 +172,27 @@ def _solve(prob, dec, lag, opts, st, heuristics, callback, t0, deadline, say):
         if not math.isfinite(best_obj[0]):
             return math.inf
         return best_obj[0] - max(opts.abs_gap, opts.rel_gap * max(1.0, abs(best_obj[0])))
+
+    # 4b. refinement: coarser blocks at the same root duals, each block B&B limited so that the
+    # whole evaluation ends by `refine_fraction` of the time left; the blocks' proven best bounds
+    # keep the value valid whether or not they finish
+    ref_val = None
+    ref_dec = None
+    left = deadline - time.perf_counter()
+    if refine is not None and lam0 is not None and left > 0 and lag.best_bound < cutoff():
+        ref_dec = decompose(prob, refine[0], refine[1] if len(refine) > 1 else None)
+        per_block = max(0.5, st.refine_fraction * left / max(1, len(ref_dec.blocks))) if math.isfinite(left) else math.inf
+        ref_lag = Lagrangian(ref_dec, block_options(opts, time_limit=per_block), t0=t0)
+        lam_r = ref_dec.multipliers_from_duals(sol_y[0], sol_z[0]) if sol_y[0] is not None else np.zeros(ref_dec.n_multipliers)
+        ref_val = ref_lag.evaluate(lam_r, root_lb, root_ub)
+        extra["ecos"] += ref_lag.ecos_seconds
+        extra["solves"] += ref_lag.node_solves
+        extra["inaccurate"] += ref_lag.inaccurate_solves
+        say(f"decomposition: refined blocks ({len(ref_dec.blocks)}): bound {ref_val.bound:.9g} "
+            f"in {ref_val.seconds:.2f} s ({per_block:.1f} s per block at most)")
+        if ref_val.bound > lag.best_bound:
+            lag.bound_history.append((time.perf_counter() - t0, ref_val.bound))
+        recover(ref_val, "refined")
 
     # 4. bundle
     bres = None
@@ -207,6 +234,8 @@ def _solve(prob, dec, lag, opts, st, heuristics, callback, t0, deadline, say):
         import scipy.sparse as sp
         parts = [lagrangian_cuts(dec, v) for v in {id(v0): v0, id(lag.best): lag.best}.values()
                  if v is not None and v.trusted and v.block_bounds is not None]
+        if ref_val is not None and ref_val.trusted and ref_val.block_bounds is not None:
+            parts.append(lagrangian_cuts(ref_dec, ref_val))
         if parts:
             C = sp.vstack([p[0] for p in parts], format="csr")
             h = np.concatenate([p[1] for p in parts])
@@ -216,7 +245,8 @@ def _solve(prob, dec, lag, opts, st, heuristics, callback, t0, deadline, say):
 
     t_tree = time.perf_counter()
     remaining = max(deadline - t_tree, 1e-3) if math.isfinite(deadline) else math.inf
-    lb_floor = max(lag.best_bound, root_bound) if math.isfinite(max(lag.best_bound, root_bound)) else -math.inf
+    ref_bound = ref_val.bound if ref_val is not None and ref_val.bound < math.inf else -math.inf
+    lb_floor = max(lag.best_bound, root_bound, ref_bound)
     res = bnb_solve(tree_prob, replace(opts, time_limit=remaining), heuristics=heuristics, callback=callback,
                     root_bound=lb_floor, node_bound=node_bound if st.node_bounds else None,
                     start=best_x[0])
@@ -232,7 +262,9 @@ def _solve(prob, dec, lag, opts, st, heuristics, callback, t0, deadline, say):
     ecos_s = extra["ecos"] + lag.ecos_seconds + node_solver.ecos_seconds + res.ecos_seconds
     info = dict(
         blocks=len(dec.blocks), multipliers=dec.n_multipliers, root_relaxation=root_bound,
-        root_lagrangian=v0.bound, best_lagrangian=lag.best_bound, evaluations=lag.evaluations,
+        root_lagrangian=v0.bound, best_lagrangian=lag.best_bound,
+        refined_bound=ref_val.bound if ref_val is not None else None,
+        refined_blocks=len(ref_dec.blocks) if ref_dec is not None else 0, evaluations=lag.evaluations,
         block_solves=lag.block_solves, block_node_solves=lag.node_solves,
         block_inaccurate_solves=lag.inaccurate_solves, block_ecos_seconds=lag.ecos_seconds,
         bundle_iterations=bres.iterations if bres else 0, bundle_stop=bres.stop_reason if bres else None,
