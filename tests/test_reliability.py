@@ -393,6 +393,8 @@ def test_staged_write_never_mixes_two_runs_and_rescues(tmp_path, monkeypatch):
     assert rescue and rescue in str(ei.value) and "No space left" in str(ei.value)
     assert open(os.path.join(rescue, "result.h5"), "rb").read() == b"new-h5"
     assert open(os.path.join(rescue, "summary.json")).read() == "new-json"
+    import shutil
+    shutil.rmtree(rescue)                          # the test's own rescue copy, not left in /tmp
 
 
 def test_files_follow_the_umask(tmp_path):
