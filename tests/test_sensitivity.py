@@ -65,6 +65,6 @@ def test_noise_drawn_as_zero():
 
 
 def test_cli_vary_bad_value_exits_2(tmp_path, capsys):
-    rc = main(["compare", "--vary", "pv_scale=1,abc", "-o", str(tmp_path)])
+    rc = main(["compare", "--vary", "pv_scale=1,abc", "--no-figures", "-o", str(tmp_path)])
     err = capsys.readouterr().err
     assert rc == 2 and "abc" in err and "--vary" in err

@@ -209,6 +209,15 @@ def _interrupted_exit():
     return interrupt.exit_code() if interrupt.requested() else None
 
 
+def _report_paths(paths: dict) -> int:
+    """Print the files written (one per line) and return the exit code: 0, or 130 / 143 if a
+    stop was requested (the files then hold the best solution found before the stop)."""
+    for k, v in paths.items():
+        _say(f"{k:>10}: {v}")
+    code = _interrupted_exit()
+    return EXIT_OK if code is None else code
+
+
 # ------------------------------------------------------------------------------ solve
 def _run_scheme(args, system):
     from .schemes.registry import solve_scheme
@@ -378,10 +387,7 @@ def cmd_compare_vary(args):
             paths.update(R.write_sensitivity_figure(res, args.output))
     finally:
         out.release()
-    for k, v in paths.items():
-        _say(f"{k:>10}: {v}")
-    code = _interrupted_exit()
-    return EXIT_OK if code is None else code
+    return _report_paths(paths)
 
 
 def cmd_compare(args):
@@ -399,10 +405,7 @@ def cmd_compare(args):
         paths = write_all(comp, args.output, figures=not args.no_figures, out=out)
     finally:
         out.release()
-    for k, v in paths.items():
-        _say(f"{k:>10}: {v}")
-    code = _interrupted_exit()
-    return EXIT_OK if code is None else code
+    return _report_paths(paths)
 
 
 # ------------------------------------------------------------------------------ validate, size, export
@@ -479,12 +482,10 @@ def cmd_sweep(args):
     cache = None if args.no_cache else (args.cache or os.path.join(args.output, "cache"))
     rows = run_sweep(spec, args.output, resume=args.resume, workers=args.workers, scheduler=args.scheduler,
                      cache=cache, figures=not args.no_figures)
-    for k in ("sweep.md", "sweep.csv", "sweep.h5", "growth.md"):
-        _say(f"{k:>10}: {os.path.join(args.output, k)}")
     bad = sum(r["status"] in ("refused", "error") for r in rows)
     _say(f"{len(rows)} runs" + (f", {bad} refused or failed (see sweep.md)" if bad else ""))
-    code = _interrupted_exit()
-    return EXIT_OK if code is None else code
+    return _report_paths({k: os.path.join(args.output, k)
+                          for k in ("sweep.md", "sweep.csv", "sweep.h5", "growth.md")})
 
 
 def _sweep_parser(sub):
