@@ -562,7 +562,7 @@ def test_highs_milp_stops_on_a_stop_request():
 def _solve_and_signal(tmp_path, sig, wait_for="tsodso B&B", extra=()):
     out = tmp_path / "out"
     cmd = [sys.executable, "-m", "tsodso.cli", "solve", "--adns", "1", "--hours", "8", "--start", "8",
-           "--gap", "0", "--time-limit", "120", "-o", str(out), *extra]
+           "--gap", "0", "--time-limit", "120", "--method", "monolithic", "-o", str(out), *extra]
     p = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     err = []
     t_end = time.time() + 180
