@@ -310,3 +310,27 @@ def test_root_mode_is_validated(cases):
     with pytest.raises(ValueError, match="stages"):
         decomposition_solve(prob, labels, names, BnBOptions(verbose=False),
                             settings=DecompositionSettings(root="staged"))
+
+
+def test_monolithic_root_cut_by_time_budget_falls_back_to_staged(cases, monkeypatch):
+    # as if the ECOS time budget (deadline) stopped the monolithic root: no bound from it, the
+    # staged multipliers are used, and the bound is still valid
+    import types
+    from tsodso.solver.decomposition import solve as dmod
+    prob, lay, ref, dec = cases[INSTANCES[0]]
+    real = ea.solve
+
+    def fake_solve(p, *a, **k):
+        if p is prob:
+            return ea.ConicSolution(status=ea.TIME_BUDGET, exit_flag=-1, x=None, objective=math.nan)
+        return real(p, *a, **k)
+
+    monkeypatch.setattr(dmod, "ea", types.SimpleNamespace(**{**vars(ea), "solve": fake_solve}))
+    labels, names = decomposition_labels(prob, lay, "adn_hour")
+    stages, seq = staged_stages(prob, lay)
+    res = decomposition_solve(prob, labels, names, BnBOptions(**NODE_TOL, verbose=False, time_limit=60),
+                              settings=DecompositionSettings(root="monolithic", full_solves=False),
+                              stages=stages, sequence=seq)
+    assert res.lagrangian["root_mode"] == "staged" and res.lagrangian["root_relaxation"] == -math.inf
+    assert res.lagrangian["root_lagrangian"] > -math.inf
+    assert res.best_bound <= ref.objective * (1 + 1e-4) + 1e-9

@@ -144,6 +144,11 @@ def _root_bounds(prob, opts):
     return lb, ub
 
 
+def _budget(deadline):
+    """The ECOS time budget (s) of a full-size solve: what is left before the deadline."""
+    return None if not math.isfinite(deadline) else max(deadline - time.perf_counter(), 0.0)
+
+
 def _check_root(st, stages):
     if st.root not in ROOT_MODES:
         raise ValueError(f"decomposition root {st.root!r}: expected one of {ROOT_MODES}")
@@ -201,7 +206,25 @@ def _solve(prob, dec, lag, opts, st, heuristics, callback, t0, deadline, say, re
     say(f"decomposition: first multipliers {mode} (monolithic relaxation of {nnz} nonzeros predicted "
         f"{predicted:.3g} s; limit {opts.time_limit:.3g} s)")
     root_bound = -math.inf
-    staged = None
+    staged = sol = None
+    if mode == "monolithic":
+        tr = time.perf_counter()
+        sol = ea.solve(prob, root_lb, root_ub, time_budget=_budget(deadline), **opts.ecos_tolerances)
+        extra["ecos"] += time.perf_counter() - tr
+        extra["solves"] += 1
+        if sol.status == ea.OPTIMAL:
+            root_bound = min(sol.objective, sol.dual_objective)
+            lam0 = dec.multipliers_from_duals(sol.y, sol.z)
+            sol_y[0], sol_z[0] = sol.y, sol.z
+            say(f"decomposition: root relaxation {root_bound:.9g} ({time.perf_counter() - t0:.2f} s)")
+        else:
+            extra["inaccurate"] += 1
+            lam0 = np.zeros(dec.n_multipliers)
+            if sol.status == ea.TIME_BUDGET and stages:
+                # the time limit would stop ECOS before it converges: staged multipliers instead
+                mode = "staged"
+            say(f"decomposition: root relaxation {sol.status}: multipliers "
+                f"{'staged' if mode == 'staged' else 'start at 0'}")
     if mode == "staged":
         staged, zfull = _staged(prob, stages, root_lb, root_ub, st, opts, deadline, say)
         extra["ecos"] += staged.ecos_seconds
@@ -209,23 +232,6 @@ def _solve(prob, dec, lag, opts, st, heuristics, callback, t0, deadline, say, re
         extra["inaccurate"] += staged.untrusted
         lam0 = dec.multipliers_from_duals(staged.y, zfull)
         sol_y[0], sol_z[0] = staged.y, zfull
-        sol = None
-    else:
-        tr = time.perf_counter()
-        sol = ea.solve(prob, root_lb, root_ub, **opts.ecos_tolerances)
-        extra["ecos"] += time.perf_counter() - tr
-        extra["solves"] += 1
-    if sol is None:
-        pass
-    elif sol.status == ea.OPTIMAL:
-        root_bound = min(sol.objective, sol.dual_objective)
-        lam0 = dec.multipliers_from_duals(sol.y, sol.z)
-        sol_y[0], sol_z[0] = sol.y, sol.z
-        say(f"decomposition: root relaxation {root_bound:.9g} ({time.perf_counter() - t0:.2f} s)")
-    else:
-        extra["inaccurate"] += 1
-        lam0 = np.zeros(dec.n_multipliers)
-        say(f"decomposition: root relaxation {sol.status}: multipliers start at 0")
 
     # 2. Lagrangian bound at the root duals
     v0 = lag.evaluate(lam0, root_lb, root_ub)
@@ -427,7 +433,7 @@ def decomposition_root_bound(prob, labels, names=None, stages=None, options=None
             return RootBound(-math.inf, time.perf_counter() - t0, mode, staged_s, 0.0, len(dec.blocks), 0)
         lam = dec.multipliers_from_duals(sd.y, zfull)
     else:
-        sol = ea.solve(prob, lb, ub, **opts.ecos_tolerances)
+        sol = ea.solve(prob, lb, ub, time_budget=_budget(deadline), **opts.ecos_tolerances)
         lam = (dec.multipliers_from_duals(sol.y, sol.z) if sol.status == ea.OPTIMAL
                else np.zeros(dec.n_multipliers))
     pool = None
