@@ -70,12 +70,14 @@ def build_dso_led(system, hours: int | None = None, complementarity: str = "bigm
 def solve_dso_led(system, complementarity: str = "bigm", time_limit: float = 600.0,
                   rel_gap: float = 1e-4, certify: bool = True, options: dict | None = None,
                   kkt_presolve: bool = True, cache=None, callback=None,
-                  method: str = "monolithic") -> SchemeResult:
+                  method: str = "monolithic", decomposition: dict | None = None) -> SchemeResult:
     """Build and solve the DSO-led MISOCP. `options`: extra BnBOptions fields (override).
 
     `cache` (a data.cache.WarmCache or None): the certified PCC box, the KKT presolve and the
     incumbent's integers are read from it when their inputs match, else computed and stored
-    (schemes/warm.py). `callback`: the B&B's per-node callback (progress display)."""
+    (schemes/warm.py). `callback`: the B&B's per-node callback (progress display).
+    `decomposition`: DecompositionSettings fields for method "decomposition" (e.g. workers=2,
+    scheduler="tcp://HOST:PORT")."""
     from .warm import cached_analysis, incumbent_start, problem_key, store_incumbent
     if method not in METHODS:
         raise ValueError(f"solve method {method!r}: expected one of {METHODS}")
@@ -104,7 +106,11 @@ def solve_dso_led(system, complementarity: str = "bigm", time_limit: float = 600
         warm["incumbent"] = "hit" if start is not None else "none"
         if start is not None:
             heur.insert(0, start)
-    res = _run_method(method, prob, lay, opts, heur, callback)
+    settings = None
+    if method == "decomposition" and decomposition:
+        from ..solver.decomposition.solve import DecompositionSettings
+        settings = DecompositionSettings(**decomposition)
+    res = _run_method(method, prob, lay, opts, heur, callback, settings)
     if cache is not None and res.x is not None:
         store_incumbent(cache, key, prob, res.x, res.objective * USD_PER_OBJ_UNIT)
     cert = run_certificates(lay, prob, res.x) if (certify and res.x is not None) else {}
