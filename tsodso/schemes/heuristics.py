@@ -71,7 +71,21 @@ def _past(deadline) -> bool:
     return deadline is not None and time.perf_counter() >= deadline
 
 
-def consolidate_platform(prob, lay, y, lb, ub, max_solves: int = 12, deadline=None):
+def _budget(deadline, memo: dict) -> dict:
+    """ECOS time budget up to `deadline` (conic/ecos_adapter.py: capped iterations; a capped
+    solve ends "time_budget", which the heuristic treats as a failed solve). `memo["s"]`: the
+    seconds per iteration measured by an earlier solve (saves the adapter's probe)."""
+    return {} if deadline is None else {"time_budget": deadline - time.perf_counter(),
+                                         "iter_seconds": memo.get("s")}
+
+
+def _learn(memo: dict, sol):
+    if np.isfinite(getattr(sol, "iter_seconds", np.nan)):
+        memo["s"] = max(memo.get("s") or 0.0, float(sol.iter_seconds))
+    return sol
+
+
+def consolidate_platform(prob, lay, y, lb, ub, max_solves: int = 12, deadline=None, memo=None):
     """Drop local search on the P2P platform binaries of a feasible point y; returns a point no
     worse than y (y itself if nothing improves) and the number of ECOS solves used.
 
@@ -92,8 +106,10 @@ def consolidate_platform(prob, lay, y, lb, ub, max_solves: int = 12, deadline=No
     1 ADN x 24 h 8418.96 -> 8400.21 $ in 12 solves; 5 ADNs x 24 h 54,602.38 -> 54,568.71 $ in
     12 solves (55 s). SCIP reaches 8365.79 $ on 1 ADN in 300 s by also moving BESS and role
     binaries; adding platforms back where r_j < 0 found nothing more.
-    No solve is started after `deadline` (time.perf_counter() seconds).
+    No solve is started after `deadline` (time.perf_counter() seconds), and each solve gets the
+    time left as its ECOS budget (`memo`: seconds per iteration shared between calls).
     """
+    memo = {} if memo is None else memo
     ii = prob.integer
     duals, slacks = _pairs(lay)
     lb, ub = lb.copy(), ub.copy()
@@ -101,7 +117,7 @@ def consolidate_platform(prob, lay, y, lb, ub, max_solves: int = 12, deadline=No
     trades = [sv.trade for sv in lay.settle if sv.trade.size]
     if not trades or _past(deadline):
         return y, 0
-    sol = ecos_solve(prob, lb, ub, reltol=1e-6, abstol=1e-7)
+    sol = _learn(memo, ecos_solve(prob, lb, ub, reltol=1e-6, abstol=1e-7, **_budget(deadline, memo)))
     solves = 1
     if sol.x is None or sol.status not in SOLVED or sol.y is None:
         return y, solves
@@ -127,7 +143,7 @@ def consolidate_platform(prob, lay, y, lb, ub, max_solves: int = 12, deadline=No
         while drop.size and solves < max_solves and not _past(deadline) and not interrupt.requested():
             lb2, ub2 = lb.copy(), ub.copy()
             lb2[drop] = ub2[drop] = 0.0
-            s2 = ecos_solve(prob, lb2, ub2, reltol=1e-6, abstol=1e-7)
+            s2 = _learn(memo, ecos_solve(prob, lb2, ub2, reltol=1e-6, abstol=1e-7, **_budget(deadline, memo)))
             solves += 1
             if (s2.x is not None and s2.status in SOLVED and s2.y is not None
                     and np.all(np.minimum(s2.x[duals], s2.x[slacks]) <= PAIR_TOL)
@@ -145,12 +161,13 @@ def consolidate_platform(prob, lay, y, lb, ub, max_solves: int = 12, deadline=No
 
 def make_follower_response_heuristic(lay, consolidate_calls: int = 1, consolidate_solves: int = 12):
     calls = []
+    memo = {}                        # seconds per ECOS iteration, for the solves' time budgets
 
     def heuristic(prob, x, lb, ub):
         y = _respond(prob, x, lb, ub)
         if y is not None and len(calls) < consolidate_calls and not _past(heuristic.deadline):
             calls.append(True)
-            y, _ = consolidate_platform(prob, lay, y, lb, ub, consolidate_solves, heuristic.deadline)
+            y, _ = consolidate_platform(prob, lay, y, lb, ub, consolidate_solves, heuristic.deadline, memo)
         return y
 
     def _respond(prob, x, lb, ub):
@@ -163,7 +180,7 @@ def make_follower_response_heuristic(lay, consolidate_calls: int = 1, consolidat
             _fix(lb, ub, dv.on_dis, on_d.astype(float))
         # the BESS modes change the prosumers' positions (minimum power): re-solve before the
         # P2P roles are read (rounding both from one point was infeasible on 5 ADN x 24 h)
-        sol = ecos_solve(prob, lb, ub, reltol=1e-6, abstol=1e-7)
+        sol = _learn(memo, ecos_solve(prob, lb, ub, reltol=1e-6, abstol=1e-7, **_budget(heuristic.deadline, memo)))
         heuristic.last_status = "bess:" + sol.status
         if sol.x is None or sol.status not in ("optimal", "optimal_inaccurate"):
             return None
@@ -188,7 +205,7 @@ def make_follower_response_heuristic(lay, consolidate_calls: int = 1, consolidat
             return None
         # stage A: leader binaries fixed, KKT free (most pairs are fixed by the KKT presolve,
         # the rest are usually satisfied by the relaxation): if every pair holds, done
-        sol = ecos_solve(prob, lb, ub, reltol=1e-6, abstol=1e-7)
+        sol = _learn(memo, ecos_solve(prob, lb, ub, reltol=1e-6, abstol=1e-7, **_budget(heuristic.deadline, memo)))
         heuristic.last_status = "A:" + sol.status
         if sol.x is None or sol.status not in ("optimal", "optimal_inaccurate"):
             return None
@@ -211,7 +228,7 @@ def make_follower_response_heuristic(lay, consolidate_calls: int = 1, consolidat
         lb[duals[~act]] = 0.0
         ub[slacks[act]] = 0.0
         lb[slacks[act]] = 0.0
-        sol = ecos_solve(prob, lb, ub, reltol=1e-7)
+        sol = _learn(memo, ecos_solve(prob, lb, ub, reltol=1e-7, **_budget(heuristic.deadline, memo)))
         heuristic.last_status = sol.status
         if sol.status not in ("optimal", "optimal_inaccurate") or sol.x is None:
             return None

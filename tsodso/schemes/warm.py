@@ -19,6 +19,8 @@ computation returns for the same inputs, and a cached start is certified like an
 """
 from __future__ import annotations
 
+import time
+
 import numpy as np
 
 from ..conic.ecos_adapter import solve as ecos_solve
@@ -43,7 +45,6 @@ def cached_analysis(system, T: int, cache: WarmCache | None, kkt_presolve: bool 
     """(pcc_certified, presolved, info): the inputs of `build_dso_led(pcc_certified=,
     presolved=)`, from the cache where possible. info = {"pcc_box": "hit"|"computed",
     "kkt_presolve": ..., "seconds_saved_est": ...} for the run's report."""
-    import time
     d = TNData.from_tn(system.tn, T)
     info = {}
     pcc_ids = np.array([a.pcc_bus for a in system.adns], np.int64)
@@ -131,11 +132,15 @@ def incumbent_start(cache: WarmCache | None, key: str):
         lb, ub = lb.copy(), ub.copy()
         zz = np.clip(z, lb[ii], ub[ii])
         lb[ii] = ub[ii] = zz
-        sol = ecos_solve(prob, lb, ub, reltol=1e-7)
+        # the B&B sets `deadline` (run_user_heuristics): the solve gets the time left as its
+        # ECOS budget (capped iterations; a capped answer is still only a candidate point)
+        budget = None if heuristic.deadline is None else heuristic.deadline - time.perf_counter()
+        sol = ecos_solve(prob, lb, ub, reltol=1e-7, time_budget=budget)
         if sol.x is None or sol.status not in ("optimal", "optimal_inaccurate"):
             return None
         y = sol.x.copy()
         y[ii] = zz
         return y
     heuristic.__name__ = "cached_incumbent"
+    heuristic.deadline = None
     return heuristic

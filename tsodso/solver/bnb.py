@@ -21,6 +21,10 @@ Node outcomes:
   integers (and the zero side of every pair, in branch mode) are fixed and the continuous
   problem re-solved; a certified point becomes a candidate incumbent and the node is closed
   when its own gap (candidate - node bound) is within tolerance; otherwise it is split.
+* relaxation stopped by the time limit (relax.py "time_limit": every ECOS solve gets the time
+  left as its budget, and no attempt starts that cannot finish) -> the node goes back to the
+  open nodes unprocessed (its inherited bound stays in the best bound; a root stopped so
+  gives no bound and nodes = 0), and the search ends with "time_limit".
 * untrusted relaxation (no ECOS OPTIMAL after the retries) -> never pruned: the node keeps
   its parent's bound and is split (guided by the untrusted point only for the choice of the
   split); if nothing is left to split it is kept as "unresolved": its bound stays in the
@@ -144,7 +148,11 @@ class Search:
         self.t0 = time.perf_counter()
         self.heur_seconds = [0.0]        # wall time of each heuristic round (dive + user hooks)
         self.tracker = BoundTracker(opts.abs_gap, opts.rel_gap, self.t0, floor=opts.gap_floor)
-        self.solver = NodeSolver(prob, opts)
+        # the time limit reaches every ECOS solve of the search (relax.py "time_limit"): a root
+        # relaxation of 50 ADNs x 24 h (1.26 M nonzeros, ~150 s per ECOS attempt idle) ran
+        # 1,303 s against a 30 s limit under load before solves had a budget
+        self.solver = NodeSolver(prob, opts, self.t0 + opts.time_limit if math.isfinite(opts.time_limit) else None)
+        self.out_of_time = False
         self.cert = Certifier(prob, opts, self.pairs)
         self.prop = Propagator(prob, opts.feas_tol, opts.int_tol) if opts.presolve else None
         self.rounder = Rounder(prob) if opts.rounding else None
@@ -273,7 +281,7 @@ class Search:
             return "gap"
         if len(self.store) == 0:
             return "no_open_nodes"
-        if tr.elapsed() >= opts.time_limit:
+        if tr.elapsed() >= opts.time_limit or self.out_of_time:
             return "time_limit"
         if self.nodes >= opts.node_limit:
             return "node_limit"
@@ -312,10 +320,11 @@ class Search:
             if not ok:
                 return                                # proven infeasible by propagation
         res = self.solver.solve(lb, ub)
-        if res.status == "interrupted":
+        if res.status in ("interrupted", "time_limit"):
             self.store.push(node)                     # still open: its bound stays in the best bound
             self.nodes -= 1
-            return                                    # the loop head sees the stop request
+            self.out_of_time = res.status == "time_limit"
+            return                                    # the loop head sees the stop request / time limit
         if res.status == "infeasible":
             return
         if res.status == "untrusted":

@@ -23,6 +23,13 @@ untrusted with 5x the iterations and became OPTIMAL after equilibration.)
   tolerance 1e-8, exit 1 "primal infeasible" at 1e-7).
 * "interrupted": ECOS exit -4 (its own SIGINT handler caught Ctrl-C) or a stop request
   (conic/interrupt.py) before an attempt: no retry; the caller stops, the node stays open.
+* "time_limit": the solver's `deadline` (time.perf_counter() seconds, None = none) stopped
+  the attempts before a trusted answer: an attempt is given the time left as its ECOS time
+  budget (conic/ecos_adapter.py: max_iters capped from the measured seconds per iteration),
+  and an attempt is not started when the time left allows fewer iterations than it needs
+  (the first: MIN_ITERS; a retry: as many as the attempt before it ran, it repeats the same
+  interior-point path on a rescaled or looser problem). x is the last point, if any (guidance
+  only); the caller keeps the node open (its bound stays the inherited one).
 * "untrusted": nothing trusted after every attempt. The caller must not prune on it; x is
   the last point ECOS returned (may be None), usable for branching decisions only.
 """
@@ -38,12 +45,17 @@ import scipy.sparse as sp
 from ..conic import ecos_adapter as ea
 from ..conic import interrupt
 
-__all__ = ["NodeResult", "NodeSolver", "equilibrate"]
+__all__ = ["NodeResult", "NodeSolver", "equilibrate", "MIN_ITERS"]
+
+# fewest ECOS iterations a first attempt is started with under a deadline: the DSO-led
+# relaxations need 30-53 (5 ADNs x 24 h root: 30 at reltol 1e-6; 50 ADNs: 49), fewer cannot
+# give a trusted answer on them and would only spend the time left
+MIN_ITERS = 10
 
 
 @dataclass
 class NodeResult:
-    status: str                        # optimal | infeasible | untrusted | interrupted
+    status: str                        # optimal | infeasible | untrusted | interrupted | time_limit
     x: Optional[np.ndarray]
     objective: float                   # c'x + c0 (nan unless optimal)
     bound: float                       # valid lower bound (nan unless optimal)
@@ -76,13 +88,22 @@ def equilibrate(prob):
 class NodeSolver:
     """Solves node relaxations of one problem; counts and times every ECOS call."""
 
-    def __init__(self, prob, options):
+    def __init__(self, prob, options, deadline: Optional[float] = None):
         self.prob = prob
         self.opts = options
+        self.deadline = deadline         # time.perf_counter() seconds; None = no time limit
+        self.iter_seconds = None         # largest measured seconds per ECOS iteration (under a deadline)
         self._scaled = None
         self.calls = 0
         self.inaccurate = 0
         self.ecos_seconds = 0.0
+
+    def _left(self):
+        return None if self.deadline is None else self.deadline - time.perf_counter()
+
+    def _fits(self, left, iters) -> bool:
+        """Could `iters` iterations run in `left` seconds (unknown speed: yes, the adapter probes)?"""
+        return left > 0 and (self.iter_seconds is None or iters * self.iter_seconds <= left)
 
     def _attempts(self):
         o = self.opts
@@ -123,17 +144,27 @@ class NodeSolver:
         secs = 0.0
         statuses = []
         last_x = None
+        need = MIN_ITERS
         for scaled, tol in self._attempts():
             if interrupt.requested():          # Ctrl-C / SIGTERM: no (more) attempts
                 return self._done(NodeResult("interrupted", last_x, np.nan, np.nan, attempts, inacc,
+                                             secs, tuple(statuses)))
+            left = self._left()
+            if left is not None and not self._fits(left, need):
+                statuses.append("not started (deadline)")
+                return self._done(NodeResult("time_limit", last_x, np.nan, np.nan, attempts, inacc,
                                              secs, tuple(statuses)))
             prob = self._scaled_prob() if scaled else self.prob
             if needs_row:
                 prob = self._with_dummy_row(prob)
             t0 = time.perf_counter()
+            budget = {} if left is None else dict(time_budget=self.deadline - t0, iter_seconds=self.iter_seconds,
+                                                  min_iters=min(need, tol.get("max_iters", need)))
             try:
-                sol = ea.solve(prob, lb, ub, **tol)
+                sol = ea.solve(prob, lb, ub, **budget, **tol)
                 status, x = sol.status, sol.x
+                if left is not None and np.isfinite(sol.iter_seconds):
+                    self.iter_seconds = max(self.iter_seconds or 0.0, float(sol.iter_seconds))
             except ea.ECOSDataError:
                 raise
             except Exception as exc:           # ECOS crashed: treat as untrusted
@@ -152,6 +183,11 @@ class NodeSolver:
             inacc += 1
             if x is not None:
                 last_x = x
+            if status == ea.TIME_BUDGET:       # the deadline capped or skipped it: no retry
+                return self._done(NodeResult("time_limit", last_x, np.nan, np.nan, attempts, inacc,
+                                             secs, tuple(statuses)))
+            if sol is not None:
+                need = max(need, sol.iterations)
         return self._done(NodeResult("untrusted", last_x, np.nan, np.nan, attempts, inacc, secs, tuple(statuses)))
 
     def _done(self, res: NodeResult) -> NodeResult:
