@@ -561,9 +561,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--complementarity", choices=["bigm", "branch"], default="bigm")
     # default decomposition, measured on the default case (5 ADNs x 24 h, 120 s, idle machine):
     # gap 0.085 % (first bound at 4.7 s) vs monolithic 0.163 % and SCIP 0.350 % (bench/README.md)
-    p.add_argument("--method", choices=["monolithic", "decomposition"], default="decomposition",
+    p.add_argument("--method", choices=["monolithic", "decomposition", "oa"], default="decomposition",
                    help="dso-led solver: Lagrangian bounds over (ADN, hour) and whole-hour blocks "
-                        "with our B&B on top, or our B&B on the whole MISOCP (default %(default)s)")
+                        "with our B&B on top; our B&B on the whole MISOCP; or outer approximation "
+                        "(HiGHS MILP master over cone tangents, ECOS re-solves) (default %(default)s)")
     _search_args(p)
     p.add_argument("--json", action="store_true", help="stdout = one JSON object (log on stderr)")
     p.add_argument("-o", "--output", default=None,

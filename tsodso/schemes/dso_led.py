@@ -19,8 +19,11 @@ from .result import SchemeResult
 
 NODE_RELTOL, NODE_ABSTOL, NODE_FEASTOL = 1e-6, 1e-7, 1e-8
 # monolithic: our B&B on the whole MISOCP; decomposition: Lagrangian bounds over (ADN, hour)
-# blocks, then the B&B on top (solver/decomposition/solve.py)
-METHODS = ("monolithic", "decomposition")
+# blocks, then the B&B on top (solver/decomposition/solve.py); oa: outer approximation, a
+# HiGHS MILP master over the linear rows and cone tangents, ECOS for every conic solve
+# (solver/oa/solve.py)
+METHODS = ("monolithic", "decomposition", "oa")
+DEFAULT_METHOD = "monolithic"         # solve_dso_led's and tsodso.solve's
 
 
 def _run_method(method, prob, lay, opts, heur, callback, settings=None):
@@ -38,6 +41,9 @@ def _run_method(method, prob, lay, opts, heur, callback, settings=None):
         return decomposition_solve(prob, labels, names, opts, heuristics=heur, callback=callback,
                                    refine=decomposition_labels(prob, lay, "hour"), stages=stages,
                                    sequence=sequence, settings=settings)
+    if method == "oa":
+        from ..solver.oa import solve as oa_solve
+        return oa_solve(prob, opts, heuristics=heur, callback=callback, settings=settings)
     return bnb_solve(prob, opts, heuristics=heur, callback=callback)
 
 
@@ -70,7 +76,7 @@ def build_dso_led(system, hours: int | None = None, complementarity: str = "bigm
 def solve_dso_led(system, complementarity: str = "bigm", time_limit: float = 600.0,
                   rel_gap: float = 1e-4, certify: bool = True, options: dict | None = None,
                   kkt_presolve: bool = True, cache=None, callback=None,
-                  method: str = "monolithic") -> SchemeResult:
+                  method: str = DEFAULT_METHOD) -> SchemeResult:
     """Build and solve the DSO-led MISOCP. `options`: extra BnBOptions fields (override).
 
     `cache` (a data.cache.WarmCache or None): the certified PCC box, the KKT presolve and the

@@ -111,15 +111,17 @@ class Master:
         return C.shape[0]
 
     def solve(self, time_limit: float, rel_gap: float, abs_gap: float, cutoff: float = math.inf,
-              start: Optional[np.ndarray] = None) -> MasterResult:
+              start: Optional[np.ndarray] = None, target: float = -math.inf) -> MasterResult:
         """One HiGHS run: `rel_gap`, `abs_gap` are HiGHS's mip_rel_gap / mip_abs_gap (objective
-        units), `cutoff` its objective_bound, `start` a start solution (full x)."""
+        units), `cutoff` its objective_bound, `target` its objective_target (HiGHS stops at the
+        first master point below it: kObjectiveTarget), `start` a start solution (full x)."""
         h = self.h
         t0 = time.perf_counter()
         h.setOptionValue("time_limit", float(max(time_limit, 1e-3)) if math.isfinite(time_limit) else self._inf)
         h.setOptionValue("mip_rel_gap", float(rel_gap))
         h.setOptionValue("mip_abs_gap", float(abs_gap))
         h.setOptionValue("objective_bound", float(cutoff) if math.isfinite(cutoff) else self._inf)
+        h.setOptionValue("objective_target", float(target) if math.isfinite(target) else -self._inf)
         if start is not None:
             s = highspy.HighsSolution()
             s.col_value = [float(v) for v in start]
