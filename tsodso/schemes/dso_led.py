@@ -72,7 +72,8 @@ def solve_dso_led(system, complementarity: str = "bigm", time_limit: float = 600
     `cache` (a data.cache.WarmCache or None): the certified PCC box, the KKT presolve and the
     incumbent's integers are read from it when their inputs match, else computed and stored
     (schemes/warm.py). `callback`: the B&B's per-node callback (progress display)."""
-    from .warm import cached_analysis, incumbent_start, problem_key, store_incumbent
+    from .warm import (adn_seed_heuristic, cached_analysis, incumbent_start, problem_key, store_adn_incumbents,
+                       store_incumbent)
     if method not in METHODS:
         raise ValueError(f"solve method {method!r}: expected one of {METHODS}")
     t0 = time.perf_counter()
@@ -98,11 +99,17 @@ def solve_dso_led(system, complementarity: str = "bigm", time_limit: float = 600
             "time_limit", "verbose", "log_stream", "log_every_nodes", "log_every_seconds")})
         start = incumbent_start(cache, key)
         warm["incumbent"] = "hit" if start is not None else "none"
+        # per-ADN seeds (schemes/warm.py): the ADNs of this run found in earlier runs
+        seeded, n_seeded = adn_seed_heuristic(cache, system, prob, lay)
+        warm["adn_seeded"] = n_seeded
+        if seeded is not None:
+            heur.insert(0, seeded)
         if start is not None:
             heur.insert(0, start)
     res = _run_method(method, prob, lay, opts, heur, callback)
     if cache is not None and res.x is not None:
         store_incumbent(cache, key, prob, res.x, res.objective * USD_PER_OBJ_UNIT)
+        store_adn_incumbents(cache, system, prob, res.x, res.objective * USD_PER_OBJ_UNIT)
     cert = run_certificates(lay, prob, res.x) if (certify and res.x is not None) else {}
     out = SchemeResult.from_bnb("dso-led", res, prob, lay, t_build, cert)
     out.warm = warm
