@@ -28,7 +28,7 @@ from typing import List, Tuple
 
 import numpy as np
 
-__all__ = ["decomposition_labels", "SHAPES"]
+__all__ = ["decomposition_labels", "staged_stages", "SHAPES"]
 
 SHAPES = ("adn_hour", "adn_day", "hour")
 
@@ -97,3 +97,22 @@ def decomposition_labels(prob, layout, shape: str = "adn_hour") -> Tuple[np.ndar
     remap = np.full(len(names), -1, np.int64)
     remap[used] = np.arange(used.size)
     return remap[labels], [names[k] for k in used]
+
+
+def staged_stages(prob, layout):
+    """Stages of the staged multipliers (solver/decomposition/multipliers.py) and the block
+    order of the sequential recovery (recovery.py) for the DSO-led MISOCP:
+
+        stage 1  "hour" blocks (every ADN, TN + KKT and cross trades of one hour): their
+                 relaxations price the PCC exchange and cross-ADN rows; the battery energy rows
+                 between hours are dualised
+        stage 2  the ADN blocks of "adn_day" (one ADN, all hours): their relaxations price the
+                 battery energy rows; the PCC and cross-ADN rows are dualised
+        sequence the "hour" blocks in time order (their only coupling: battery energy)
+
+    Returns (stages, sequence) in the form solver/decomposition/solve.solve takes.
+    """
+    hl, hn = decomposition_labels(prob, layout, "hour")
+    al, an = decomposition_labels(prob, layout, "adn_day")
+    adn = [k for k, n in enumerate(an) if n.startswith("adn")]
+    return [(hl, hn, None), (al, an, adn)], (hl, hn)

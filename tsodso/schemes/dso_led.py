@@ -23,17 +23,21 @@ NODE_RELTOL, NODE_ABSTOL, NODE_FEASTOL = 1e-6, 1e-7, 1e-8
 METHODS = ("monolithic", "decomposition")
 
 
-def _run_method(method, prob, lay, opts, heur, callback):
+def _run_method(method, prob, lay, opts, heur, callback, settings=None):
     if method == "decomposition":
-        from ..formulation.blocks import decomposition_labels
+        from ..formulation.blocks import decomposition_labels, staged_stages
         from ..solver.decomposition.solve import solve as decomposition_solve
         # (ADN, hour) blocks for the first bound and the recovery, then whole-hour blocks (all
         # ADNs + TN of an hour; only the batteries' hour coupling dualised) as the refinement.
         # Measured at the root duals: 2 ADNs x 4 h from 10:00 1,210.01 -> 1,216.96 $ (= SCIP's
         # optimum); 5 ADNs x 24 h 52,450.80 $ (4.3 s) -> 52,456.89 $ (91 s)
+        # Large problems (a monolithic ECOS root predicted above 10 % of the time limit): first
+        # multipliers from hour / ADN-day block relaxations, recovery hour by hour (scale).
         labels, names = decomposition_labels(prob, lay, "adn_hour")
+        stages, sequence = staged_stages(prob, lay)
         return decomposition_solve(prob, labels, names, opts, heuristics=heur, callback=callback,
-                                   refine=decomposition_labels(prob, lay, "hour"))
+                                   refine=decomposition_labels(prob, lay, "hour"), stages=stages,
+                                   sequence=sequence, settings=settings)
     return bnb_solve(prob, opts, heuristics=heur, callback=callback)
 
 

@@ -5,5 +5,7 @@ valid bound), bundle (multiplier updates), solve (bound, primal recovery, B&B on
 """
 from .blocks import Block, Decomposition, decompose
 from .lagrangian import Lagrangian, LagrangianValue, block_options
+from .solve import DecompositionSettings, RootBound, decomposition_root_bound
 
-__all__ = ["Block", "Decomposition", "decompose", "Lagrangian", "LagrangianValue", "block_options"]
+__all__ = ["Block", "Decomposition", "decompose", "Lagrangian", "LagrangianValue", "block_options",
+           "DecompositionSettings", "RootBound", "decomposition_root_bound"]

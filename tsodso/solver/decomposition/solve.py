@@ -43,8 +43,13 @@ from ..relax import NodeSolver
 from .blocks import decompose
 from .bundle import proximal_bundle
 from .lagrangian import Lagrangian, LagrangianValue, block_options
+from .multipliers import predict_monolithic_seconds, staged_duals
+from .recovery import sequential_recovery
 
-__all__ = ["DecompositionSettings", "DecompositionResult", "solve"]
+__all__ = ["DecompositionSettings", "DecompositionResult", "solve", "ROOT_MODES", "RootBound",
+           "decomposition_root_bound"]
+
+ROOT_MODES = ("auto", "monolithic", "staged")
 
 LOGGER = logging.getLogger("tsodso.decomposition")
 
@@ -68,6 +73,19 @@ class DecompositionSettings:
     recovery: bool = True               # primal recovery from block points
     workers: int = 1                    # block solves on this many local processes (parallel.py)
     refine_fraction: float = 0.9        # share of the time left that the refined blocks may take
+    # first multipliers (module doc, step 1): "monolithic" = the root relaxation's ECOS duals;
+    # "staged" = block relaxations passed between the `stages` decompositions
+    # (multipliers.staged_duals), no monolithic solve at all; "auto" = monolithic when its
+    # predicted ECOS time (multipliers.predict_monolithic_seconds) is at most `root_share` of
+    # the time limit and stages are given, else staged
+    root: str = "auto"
+    root_share: float = 0.1
+    # full-size ECOS solves after the first multipliers (the full recovery, the tree): None =
+    # when predicted to end before the deadline (multipliers.predict_monolithic_seconds); False =
+    # never (recovery block by block over `sequence`, no tree search); True = always
+    full_solves: Optional[bool] = None
+    staged_passes: int = 2              # 1 ADN/2 ADNs x 4 h: 1 pass 1,194.89 $, 2 passes 1,210.006 $
+                                        # (root duals: 1,210.015 $)
     # (0.6 left 2.5 s per block on 5 ADNs x 24 h: 52,434.33 $, below the (ADN, hour) bound; the
     # unlimited evaluation reaches 52,456.89 $ in 91 s, and the tree did not move the bound there)
 
@@ -87,11 +105,16 @@ def _say(opts, msg):
 
 def solve(prob, labels, names=None, options=None, heuristics: Sequence[Callable] = (),
           callback: Optional[Callable] = None, settings: Optional[DecompositionSettings] = None,
-          refine=None) -> DecompositionResult:
+          refine=None, stages=None, sequence=None) -> DecompositionResult:
     """`refine`: optional (labels, names) of coarser blocks (fewer coupling rows, larger blocks),
-    evaluated once at the root duals after the recovery, within the time limit (module doc, 4b)."""
+    evaluated once at the root duals after the recovery, within the time limit (module doc, 4b).
+    `stages`: optional [(labels, names, block indices or None for all)] for the staged
+    multipliers (settings.root, multipliers.staged_duals). `sequence`: optional (labels, names)
+    of blocks in order for the block-by-block recovery (recovery.py), used instead of the
+    full-problem recovery when a full-size ECOS solve is predicted not to finish in time."""
     opts = BnBOptions.coerce(options)
     st = settings or DecompositionSettings()
+    _check_root(st, stages)
     t0 = time.perf_counter()
     deadline = t0 + opts.time_limit if math.isfinite(opts.time_limit) else math.inf
     say = lambda m: _say(opts, m)          # noqa: E731
@@ -104,13 +127,52 @@ def solve(prob, labels, names=None, options=None, heuristics: Sequence[Callable]
         pool = BlockPool(dec, block_options(opts), st.workers)
     lag = Lagrangian(dec, block_options(opts), t0=t0, log=say, pool=pool)
     try:
-        return _solve(prob, dec, lag, opts, st, heuristics, callback, t0, deadline, say, refine)
+        return _solve(prob, dec, lag, opts, st, heuristics, callback, t0, deadline, say, refine, stages, sequence)
     finally:
         if pool is not None:
             pool.close()
 
 
-def _solve(prob, dec, lag, opts, st, heuristics, callback, t0, deadline, say, refine=None):
+def _root_bounds(prob, opts):
+    """The problem's bounds with the integer ones rounded inwards (the B&B's root bounds)."""
+    lb = np.asarray(prob.lb, float).copy()
+    ub = np.asarray(prob.ub, float).copy()
+    if prob.integer.size:
+        ii = prob.integer
+        lb[ii] = np.ceil(lb[ii] - opts.int_tol)
+        ub[ii] = np.floor(ub[ii] + opts.int_tol)
+    return lb, ub
+
+
+def _check_root(st, stages):
+    if st.root not in ROOT_MODES:
+        raise ValueError(f"decomposition root {st.root!r}: expected one of {ROOT_MODES}")
+    if st.root == "staged" and not stages:
+        raise ValueError("decomposition root 'staged' needs the stage decompositions (stages=)")
+
+
+def _root_mode(st, stages, predicted, opts) -> str:
+    """settings.root resolved: "staged" or "monolithic" (DecompositionSettings.root)."""
+    _check_root(st, stages)
+    if st.root == "auto":
+        return "staged" if stages and predicted > st.root_share * opts.time_limit else "monolithic"
+    return st.root
+
+
+def _staged(prob, stages, lb, ub, st, opts, deadline, log=None):
+    """(StagedDuals, z with zeros for the cone rows) over the `stages` (solve's argument)."""
+    sdecs = []
+    for s in stages:
+        d = decompose(prob, s[0], s[1] if len(s) > 1 else None)
+        w = s[2] if len(s) > 2 and s[2] is not None else range(len(d.blocks))
+        sdecs.append((d, w))
+    sd = staged_duals(prob, sdecs, lb, ub, passes=st.staged_passes, tolerances=opts.ecos_tolerances,
+                      deadline=deadline, log=log)
+    return sd, np.concatenate([sd.z, np.zeros(prob.G.shape[0] - prob.n_lp)])
+
+
+def _solve(prob, dec, lag, opts, st, heuristics, callback, t0, deadline, say, refine=None, stages=None,
+           sequence=None):
     pairs = complementarity_pairs(prob)
     cert = Certifier(prob, opts, pairs)
     node_solver = NodeSolver(prob, opts)
@@ -118,12 +180,7 @@ def _solve(prob, dec, lag, opts, st, heuristics, callback, t0, deadline, say, re
     best_obj = [math.inf]
     extra = dict(ecos=0.0, solves=0, inaccurate=0)
 
-    root_lb = np.asarray(prob.lb, float).copy()
-    root_ub = np.asarray(prob.ub, float).copy()
-    if prob.integer.size:
-        ii = prob.integer
-        root_lb[ii] = np.ceil(root_lb[ii] - opts.int_tol)
-        root_ub[ii] = np.floor(root_ub[ii] + opts.int_tol)
+    root_lb, root_ub = _root_bounds(prob, opts)
 
     def offer(x, source):
         if x is None:
@@ -136,14 +193,31 @@ def _solve(prob, dec, lag, opts, st, heuristics, callback, t0, deadline, say, re
             return True
         return False
 
-    # 1. root relaxation and its duals
+    # 1. root relaxation and its duals, or the staged duals of block relaxations
     sol_y, sol_z = [None], [None]
-    tr = time.perf_counter()
-    sol = ea.solve(prob, root_lb, root_ub, **opts.ecos_tolerances)
-    extra["ecos"] += time.perf_counter() - tr
-    extra["solves"] += 1
+    nnz = int(prob.A.nnz + prob.G.nnz)
+    predicted = predict_monolithic_seconds(nnz)
+    mode = _root_mode(st, stages, predicted, opts)
+    say(f"decomposition: first multipliers {mode} (monolithic relaxation of {nnz} nonzeros predicted "
+        f"{predicted:.3g} s; limit {opts.time_limit:.3g} s)")
     root_bound = -math.inf
-    if sol.status == ea.OPTIMAL:
+    staged = None
+    if mode == "staged":
+        staged, zfull = _staged(prob, stages, root_lb, root_ub, st, opts, deadline, say)
+        extra["ecos"] += staged.ecos_seconds
+        extra["solves"] += staged.relaxations
+        extra["inaccurate"] += staged.untrusted
+        lam0 = dec.multipliers_from_duals(staged.y, zfull)
+        sol_y[0], sol_z[0] = staged.y, zfull
+        sol = None
+    else:
+        tr = time.perf_counter()
+        sol = ea.solve(prob, root_lb, root_ub, **opts.ecos_tolerances)
+        extra["ecos"] += time.perf_counter() - tr
+        extra["solves"] += 1
+    if sol is None:
+        pass
+    elif sol.status == ea.OPTIMAL:
         root_bound = min(sol.objective, sol.dual_objective)
         lam0 = dec.multipliers_from_duals(sol.y, sol.z)
         sol_y[0], sol_z[0] = sol.y, sol.z
@@ -157,9 +231,27 @@ def _solve(prob, dec, lag, opts, st, heuristics, callback, t0, deadline, say, re
     v0 = lag.evaluate(lam0, root_lb, root_ub)
     best_lam = v0.lam
 
+    seq_dec = [None]
+
+    def full_fits():
+        # a full-size ECOS solve is started only if predicted to end before the deadline
+        if st.full_solves is not None:
+            return bool(st.full_solves)
+        return predicted <= deadline - time.perf_counter()
+
     def recover(val: LagrangianValue, tag: str):
         xg = val.x if val.x is not None else val.x_guide
         if not st.recovery or xg is None or time.perf_counter() >= deadline:
+            return
+        if not full_fits():
+            if sequence is None:
+                say(f"decomposition: no recovery ({tag}): a full-size solve is predicted {predicted:.3g} s")
+                return
+            if seq_dec[0] is None:
+                seq_dec[0] = decompose(prob, sequence[0], sequence[1] if len(sequence) > 1 else None)
+            y = sequential_recovery(prob, seq_dec[0], xg, root_lb, root_ub, opts, pairs, heuristics,
+                                    deadline, log=say, duals_eq=sol_y[0], duals_lp=sol_z[0])
+            offer(y, f"{tag}:sequential")
             return
         y = fix_and_solve(prob, node_solver, xg, root_lb, root_ub, opts, pairs)
         offer(y, f"{tag}:fixed")
@@ -247,6 +339,13 @@ def _solve(prob, dec, lag, opts, st, heuristics, callback, t0, deadline, say, re
 
     t_tree = time.perf_counter()
     remaining = max(deadline - t_tree, 1e-3) if math.isfinite(deadline) else math.inf
+    tree_skipped = not full_fits()
+    if tree_skipped:
+        # the tree's first node is a full-size ECOS solve that is predicted not to end in time:
+        # the B&B only takes the bound and the incumbent (status from its bookkeeping)
+        say(f"decomposition: no tree search: its root solve is predicted {predicted:.3g} s, "
+            f"{max(remaining, 0):.3g} s left")
+        remaining = 1e-9
     ref_bound = ref_val.bound if ref_val is not None and ref_val.bound < math.inf else -math.inf
     lb_floor = max(lag.best_bound, root_bound, ref_bound)
     res = bnb_solve(tree_prob, replace(opts, time_limit=remaining), heuristics=heuristics, callback=callback,
@@ -273,7 +372,9 @@ def _solve(prob, dec, lag, opts, st, heuristics, callback, t0, deadline, say, re
         bundle_seconds=bres.seconds if bres else 0.0, tree_start_seconds=off,
         node_bound_calls=node_evals["calls"], node_bound_pruned=node_evals["pruned"],
         node_bound_seconds=node_evals["seconds"], lagrangian_cuts=n_cuts,
-        bound_history=list(lag.bound_history))
+        bound_history=list(lag.bound_history), root_mode=mode, predicted_root_seconds=predicted,
+        staged_seconds=staged.seconds if staged is not None else None,
+        staged_relaxations=staged.relaxations if staged is not None else 0, tree_skipped=tree_skipped)
     out = DecompositionResult(**{**res.__dict__,
                                  "seconds": seconds, "ecos_seconds": ecos_s, "other_seconds": seconds - ecos_s,
                                  "node_solves": res.node_solves + lag.node_solves + node_solver.calls + extra["solves"],
@@ -286,3 +387,58 @@ def _solve(prob, dec, lag, opts, st, heuristics, callback, t0, deadline, say, re
         f"({lag.inaccurate_solves} untrusted ECOS solves), node bounds pruned {node_evals['pruned']} of "
         f"{node_evals['calls']} nodes")
     return out
+
+
+@dataclass
+class RootBound:
+    """The first Lagrangian bound alone (`decomposition_root_bound`)."""
+
+    bound: float                     # proven lower bound (-inf if untrusted or not reached in time)
+    seconds: float                   # wall clock, decomposition included
+    root_mode: str                   # staged | monolithic
+    staged_seconds: Optional[float]
+    block_seconds: float
+    blocks: int
+    untrusted_blocks: int
+    value: Optional[LagrangianValue] = None
+
+
+def decomposition_root_bound(prob, labels, names=None, stages=None, options=None,
+                             settings: Optional[DecompositionSettings] = None) -> RootBound:
+    """The root Lagrangian bound of `solve` (steps 1-2 only: no recovery, refinement or tree),
+    for bounds of large instances (100-200 ADNs) where the monolithic root relaxation takes
+    far longer than the blocks. `settings.root` picks the multipliers as in `solve` ("auto":
+    staged when stages are given and the monolithic solve is predicted above `root_share` of
+    the time limit). A bound is reported only if every block solve was trusted and the staged
+    passes (if any) ended before the time limit; otherwise -inf (never a guess)."""
+    opts = BnBOptions.coerce(options)
+    st = settings or DecompositionSettings()
+    t0 = time.perf_counter()
+    deadline = t0 + opts.time_limit if math.isfinite(opts.time_limit) else math.inf
+    dec = decompose(prob, labels, names)
+    lb, ub = _root_bounds(prob, opts)
+    predicted = predict_monolithic_seconds(int(prob.A.nnz + prob.G.nnz))
+    mode = _root_mode(st, stages, predicted, opts)
+    staged_s = None
+    if mode == "staged":
+        sd, zfull = _staged(prob, stages, lb, ub, st, opts, deadline)
+        staged_s = sd.seconds
+        if not sd.complete:
+            return RootBound(-math.inf, time.perf_counter() - t0, mode, staged_s, 0.0, len(dec.blocks), 0)
+        lam = dec.multipliers_from_duals(sd.y, zfull)
+    else:
+        sol = ea.solve(prob, lb, ub, **opts.ecos_tolerances)
+        lam = (dec.multipliers_from_duals(sol.y, sol.z) if sol.status == ea.OPTIMAL
+               else np.zeros(dec.n_multipliers))
+    pool = None
+    if st.workers > 1:
+        from .parallel import BlockPool
+        pool = BlockPool(dec, block_options(opts), st.workers)
+    try:
+        lag = Lagrangian(dec, block_options(opts), t0=t0, pool=pool)
+        v = lag.evaluate(lam, lb, ub)
+    finally:
+        if pool is not None:
+            pool.close()
+    return RootBound(v.bound, time.perf_counter() - t0, mode, staged_s, v.seconds, len(dec.blocks),
+                     len(v.untrusted_blocks), v)

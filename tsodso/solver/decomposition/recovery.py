@@ -1,0 +1,123 @@
+"""Primal recovery block by block, for problems whose full fixed-binary SOCP is too big.
+
+solve.py's recovery fixes the integers of a block point and solves the whole continuous
+problem (one ECOS solve of the full size), then the user heuristics (which also solve the
+full problem). On 50 ADNs x 24 h that is a monolithic ECOS solve of ~1.2 M nonzeros (the root
+relaxation of that size took 1,303 s). `sequential_recovery` recovers over the blocks of a
+decomposition taken in order (e.g. the hours, whose only coupling is the battery energy
+between consecutive hours):
+
+    for t = 0, 1, ...:
+        P_t = the problem's rows and cones whose variables lie in blocks 0..t, at least one
+              in block t; the rows
+              left out (they reach later blocks, e.g. the battery energy of hour t + 1) are
+              priced into P_t's cost with the multipliers duals_eq, duals_lp (so hour t values the energy it
+              leaves in the batteries instead of emptying them)
+        fix every variable outside block t (blocks < t at their recovered values, blocks > t
+        at the guide point: they appear in no row of P_t, only as constants of the cost)
+        candidates for block t: fix_and_solve on P_t (integers rounded), then the user
+        heuristics on P_t, each from the guide point and from P_t's continuous relaxation
+        (relax-and-fix); keep the cheapest one that P_t's certifier accepts
+
+Every row of the problem lies in P_t for the first t that contains all its variables, so the
+assembled point satisfies every row that its own hours' solves certified. ECOS sees only the
+free (block t) variables (ecos_adapter eliminates fixed columns), so each solve is block sized.
+The assembled point is returned uncertified: the caller certifies it on the full problem
+before it may become an incumbent (an untrusted point never counts). Greedy in the order of
+the blocks: a later block may be infeasible given the earlier choices; then None.
+"""
+from __future__ import annotations
+
+import math
+import time
+from typing import Callable, Optional, Sequence
+
+import numpy as np
+import scipy.sparse as sp
+from dataclasses import replace
+
+from ...conic import interrupt
+from ..heuristics import Certifier, fix_and_solve, run_user_heuristics
+from ..relax import NodeSolver
+from .blocks import Decomposition, _row_span
+
+__all__ = ["sequential_recovery"]
+
+
+def _prefix_problem(prob, labels, t, y=None, z=None):
+    """P_t: rows and cones of `prob` whose largest variable label is t (same variables; the
+    rows of earlier blocks were certified when those were solved, and are left out so that
+    the small residuals of those solves are not re-checked against ECOS's fixed-row test).
+    With duals y (equality rows), z (LP rows): the rows left out (they reach later blocks)
+    are priced into the cost, c + A_out' y + G_out' z (their Lagrangian terms)."""
+    A = prob.A.tocsr()
+    G = prob.G.tocsr()
+    _, a_hi, _ = _row_span(A, labels)
+    _, g_hi, _ = _row_span(G, labels)
+    c = np.asarray(prob.c, float)
+    if y is not None:
+        c = c + A.T @ np.where(a_hi > t, y, 0.0)
+    if z is not None:
+        c = c + G[: prob.n_lp].T @ np.where(g_hi[: prob.n_lp] > t, np.maximum(z[: prob.n_lp], 0.0), 0.0)
+    keep_eq = np.flatnonzero(a_hi == t)
+    keep_lp = np.flatnonzero(g_hi[: prob.n_lp] == t)
+    sizes = np.asarray(prob.cone_sizes, np.int64)
+    starts = prob.n_lp + np.concatenate([[0], np.cumsum(sizes)])
+    cone_hi = np.maximum.reduceat(g_hi[prob.n_lp:], starts[:-1] - prob.n_lp) if sizes.size else np.zeros(0)
+    keep_c = np.flatnonzero(cone_hi == t)
+    crow = (np.concatenate([np.arange(starts[c], starts[c + 1]) for c in keep_c])
+            if keep_c.size else np.zeros(0, np.int64))
+    grows = np.concatenate([keep_lp, crow]).astype(np.int64)
+    Gt = G[grows].tocsc()
+    At = A[keep_eq].tocsc()
+    Gt.sort_indices()
+    At.sort_indices()
+    return replace(prob, c=c, A=At, b=prob.b[keep_eq].copy(), G=Gt, h=prob.h[grows].copy(), n_lp=int(keep_lp.size),
+                   cone_sizes=[int(s) for s in sizes[keep_c]], eq_blocks={}, ineq_blocks={}, cone_blocks={})
+
+
+def sequential_recovery(prob, dec: Decomposition, guide: np.ndarray, lb: np.ndarray, ub: np.ndarray,
+                        opts, pairs, heuristics: Sequence[Callable] = (), deadline: float = math.inf,
+                        log=None, duals_eq=None, duals_lp=None) -> Optional[np.ndarray]:
+    """A point of `prob` assembled block by block from `guide` (module docstring), or None."""
+    t0 = time.perf_counter()
+    x = np.clip(np.asarray(guide, float), lb, ub)
+    ii = prob.integer
+    x[ii] = np.clip(np.round(x[ii]), lb[ii], ub[ii]) + 0.0
+    labels = dec.labels
+    pairs = np.zeros((0, 2), np.int64) if pairs is None else np.asarray(pairs, np.int64).reshape(-1, 2)
+    pair_hi = labels[pairs].max(axis=1) if len(pairs) else np.zeros(0, np.int64)
+    K = len(dec.blocks)
+    for t in range(K):
+        if time.perf_counter() >= deadline or interrupt.requested():
+            return None
+        cols = dec.blocks[t].cols
+        Pt = _prefix_problem(prob, labels, t, duals_eq, duals_lp)
+        lbt, ubt = x.copy(), x.copy()
+        lbt[cols], ubt[cols] = lb[cols], ub[cols]
+        pt = pairs[pair_hi <= t]
+        cert = Certifier(Pt, opts, pt)
+        cands = []
+        ns = NodeSolver(Pt, opts)
+        guides = [("guide", x)]
+        rel = ns.solve(lbt, ubt)          # P_t's relaxation given the earlier blocks' values
+        if rel.x is not None and rel.status in ("optimal", "untrusted"):
+            guides.append(("relaxation", rel.x))
+        for gname, g in guides:
+            y = fix_and_solve(Pt, ns, g, lbt, ubt, opts, pt)
+            if y is not None:
+                cands.append((f"{gname}:fixed", y))
+            for name, y in run_user_heuristics(heuristics, Pt, g, lbt, ubt, None,
+                                               deadline if math.isfinite(deadline) else None):
+                cands.append((f"{gname}:{name}", y))
+        good = [(Pt.objective(y), name, y) for name, y in cands if cert.check(y)[0]]
+        if not good:
+            if log is not None:
+                log(f"decomposition: sequential recovery stopped at block {dec.blocks[t].name} "
+                    f"({len(cands)} candidates, none certified: {cert.last_reason})")
+            return None
+        _, name, y = min(good, key=lambda g: g[0])
+        x[cols] = y[cols]
+    if log is not None:
+        log(f"decomposition: sequential recovery over {K} blocks in {time.perf_counter() - t0:.2f} s")
+    return x
