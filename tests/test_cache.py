@@ -172,3 +172,35 @@ def test_per_adn_seeds_reach_the_larger_run_and_a_mismatch_is_refused(tmp_path, 
     h, n = adn_seed_heuristic(c, s2, r2.problem, r2.layout)
     msgs = [r.getMessage() for r in caplog.records if "adn_incumbent" in r.getMessage()]
     assert n == 1 and len(msgs) == 1 and "not used" in msgs[0]   # ADN 2 (stored by r2) still seeds
+
+
+def test_pseudocosts_round_trip_and_warm_search_same_optimum(tmp_path):
+    import os
+    import sys
+    sys.path.insert(0, os.path.dirname(__file__))
+    import reference_problems as rpl
+    from tsodso.solver import solve
+    from tsodso.solver.branching import Pseudocosts
+    from tsodso.schemes.warm import load_pseudocosts, store_pseudocosts
+    prob = rpl.knapsack(rpl.P01)[0]()
+    r0 = solve(prob, dict(rpl.TEST_OPTIONS))
+    st = r0.pseudocosts
+    assert r0.status == "optimal" and st["count"].sum() > 0
+    p = Pseudocosts(4)
+    assert p.load(st) == st["count"].size
+    again = p.state()
+    for f in st:
+        np.testing.assert_array_equal(again[f], st[f])
+    c = WarmCache(tmp_path)
+    key = content_hash("pseudo-test")
+    store_pseudocosts(c, key, st)
+    back = load_pseudocosts(c, key)
+    for f in st:
+        np.testing.assert_array_equal(back[f], st[f])
+    r1 = solve(prob, dict(rpl.TEST_OPTIONS), pseudocosts=back)
+    assert r1.status == "optimal" and r1.objective == r0.objective == -309.0
+    assert r1.pseudocosts["count"].sum() >= st["count"].sum()      # loaded + its own
+    # an inconsistent entry is refused, not adapted
+    c.put("pseudocosts", key, {"kind": st["kind"], "index": st["index"][:-1], "direction": st["direction"],
+                               "sum": st["sum"], "count": st["count"]})
+    assert load_pseudocosts(c, key) is None and c.refused == 1

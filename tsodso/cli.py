@@ -475,7 +475,8 @@ def cmd_sweep(args):
                      seeds=parse_int_list("seeds", args.seeds),
                      schemes=tuple(s.strip() for s in args.schemes.split(",") if s.strip()),
                      time_limit=args.time_limit, gap=args.gap, start=args.start, scenario=args.scenario,
-                     complementarity=args.complementarity, nested=args.nested).validate()
+                     complementarity=args.complementarity, nested=args.nested,
+                     method=args.method).validate()
     if args.scenario is not None:       # bad scenario: one line and exit 2, before any run
         from .data.builder import read_scenario
         read_scenario(args.scenario)
@@ -499,6 +500,8 @@ def _sweep_parser(sub):
                    help="first hour 0..23 (default: the scenario's, 0)")
     p.add_argument("--schemes", default="dso-led", help="comma-separated among dso-led, tso-led, hybrid, centralised")
     p.add_argument("--complementarity", choices=["bigm", "branch"], default="bigm")
+    p.add_argument("--method", choices=["monolithic", "decomposition"], default="monolithic",
+                   help="DSO-led solve method (default monolithic: our B&B on the whole MISOCP)")
     p.add_argument("--nested", action="store_true",
                    help="nested instances: the N-ADN instance's ADNs are the first N of every larger one "
                         "(per-ADN random streams; seed 0 starts with the default case's ADNs), so the "

@@ -14,6 +14,12 @@ it depends on (so a hit is the same answer the computation would give for those 
   is used only on the identical problem; it enters the B&B as a heuristic that fixes the
   integers and solves the continuous rest once at the root (the B&B certifies the point).
 
+* `pseudocosts`: the branch-and-bound's pseudo-cost observations at the end of a run
+  (`BnBResult.pseudocosts`: per (variable or pair, direction) the summed objective gain per
+  unit distance and the count). Input: the problem key of `incumbent` (identical problem and
+  options, the keys are variable indices). A later run of the same problem starts its
+  pseudo-costs from them (`solver.bnb.solve(pseudocosts=)`; the monolithic B&B only, the
+  decomposition's tree does not take them yet); they only order branching candidates.
 * `adn_incumbent`: per ADN, the values of its own integers (BESS modes, P2P roles and
   platform binaries: the variable blocks `adn<a>.*`) in the best certified point of a finished
   run. Key: the ADN's data (every field of its `ADN` record: feeder, loads, PV, BESS, PCC bus,
@@ -46,7 +52,9 @@ from ..analysis.kkt_presolve import fixed_pairs
 from ..formulation.tn import TNData
 
 __all__ = ["cached_analysis", "problem_key", "incumbent_start", "store_incumbent", "adn_integer_blocks",
-           "adn_keys", "store_adn_incumbents", "adn_seed_heuristic"]
+           "adn_keys", "store_adn_incumbents", "adn_seed_heuristic", "store_pseudocosts", "load_pseudocosts"]
+
+_PSEUDO_FIELDS = ("kind", "index", "direction", "sum", "count")
 
 _DB_FIELDS = ("delta_pu", "dual_max", "slack_each", "cost_gap", "slack_line_max", "slack_gen_max")
 PRESOLVE_OPTS = dict(time_limit=10.0, n_random=24)       # fixed_pairs' defaults, in the key
@@ -159,6 +167,24 @@ def incumbent_start(cache: WarmCache | None, key: str):
     heuristic.__name__ = "cached_incumbent"
     heuristic.deadline = None
     return heuristic
+
+
+def store_pseudocosts(cache: WarmCache | None, key: str, state) -> None:
+    """Store the pseudo-cost state (it already includes what the run loaded); none: nothing."""
+    if cache is None or not state or not len(state.get("count", ())):
+        return
+    cache.put("pseudocosts", key, {f: np.asarray(state[f]) for f in _PSEUDO_FIELDS})
+
+
+def load_pseudocosts(cache: WarmCache | None, key: str):
+    """The stored state for this problem key, or None (missing, refused, or inconsistent)."""
+    e = cache.get("pseudocosts", key) if cache is not None else None
+    if e is None:
+        return None
+    if any(f not in e for f in _PSEUDO_FIELDS) or len({np.asarray(e[f]).shape for f in _PSEUDO_FIELDS}) != 1:
+        cache.refuse(f"refused pseudocosts {key[:12]}: fields {sorted(e)} are not five arrays of one length; not used")
+        return None
+    return {f: np.asarray(e[f]) for f in _PSEUDO_FIELDS}
 
 
 # ------------------------------------------------------------------------------ per-ADN seeds
