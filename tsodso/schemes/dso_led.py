@@ -26,7 +26,7 @@ METHODS = ("monolithic", "decomposition", "oa")
 DEFAULT_METHOD = "monolithic"         # solve_dso_led's and tsodso.solve's
 
 
-def _run_method(method, prob, lay, opts, heur, callback, settings=None):
+def _run_method(method, prob, lay, opts, heur, callback, settings=None, pseudocosts=None):
     if method == "decomposition":
         from ..formulation.blocks import decomposition_labels, staged_stages
         from ..solver.decomposition.solve import solve as decomposition_solve
@@ -44,7 +44,7 @@ def _run_method(method, prob, lay, opts, heur, callback, settings=None):
     if method == "oa":
         from ..solver.oa import solve as oa_solve
         return oa_solve(prob, opts, heuristics=heur, callback=callback, settings=settings)
-    return bnb_solve(prob, opts, heuristics=heur, callback=callback)
+    return bnb_solve(prob, opts, heuristics=heur, callback=callback, pseudocosts=pseudocosts)
 
 
 def build_dso_led(system, hours: int | None = None, complementarity: str = "bigm",
@@ -82,7 +82,8 @@ def solve_dso_led(system, complementarity: str = "bigm", time_limit: float = 600
     `cache` (a data.cache.WarmCache or None): the certified PCC box, the KKT presolve and the
     incumbent's integers are read from it when their inputs match, else computed and stored
     (schemes/warm.py). `callback`: the B&B's per-node callback (progress display)."""
-    from .warm import cached_analysis, incumbent_start, problem_key, store_incumbent
+    from .warm import (adn_seed_heuristic, cached_analysis, incumbent_start, load_pseudocosts, problem_key,
+                       store_adn_incumbents, store_incumbent, store_pseudocosts)
     if method not in METHODS:
         raise ValueError(f"solve method {method!r}: expected one of {METHODS}")
     t0 = time.perf_counter()
@@ -103,16 +104,27 @@ def solve_dso_led(system, complementarity: str = "bigm", time_limit: float = 600
                                 ecos_feastol=NODE_FEASTOL), **(options or {})})
     heur = [make_follower_response_heuristic(lay)]
     key = None
+    pseudo = None
     if cache is not None:
         key = problem_key(prob, {k: v for k, v in opts.__dict__.items() if k not in (
             "time_limit", "verbose", "log_stream", "log_every_nodes", "log_every_seconds")})
         start = incumbent_start(cache, key)
         warm["incumbent"] = "hit" if start is not None else "none"
+        # per-ADN seeds (schemes/warm.py): the ADNs of this run found in earlier runs
+        seeded, n_seeded = adn_seed_heuristic(cache, system, prob, lay)
+        warm["adn_seeded"] = n_seeded
+        if seeded is not None:
+            heur.insert(0, seeded)
         if start is not None:
             heur.insert(0, start)
-    res = _run_method(method, prob, lay, opts, heur, callback)
+        pseudo = load_pseudocosts(cache, key)
+        warm["pseudocosts"] = "hit" if pseudo is not None else "none"
+    res = _run_method(method, prob, lay, opts, heur, callback, pseudocosts=pseudo)
+    if cache is not None:
+        store_pseudocosts(cache, key, getattr(res, "pseudocosts", None))
     if cache is not None and res.x is not None:
         store_incumbent(cache, key, prob, res.x, res.objective * USD_PER_OBJ_UNIT)
+        store_adn_incumbents(cache, system, prob, res.x, res.objective * USD_PER_OBJ_UNIT)
     cert = run_certificates(lay, prob, res.x) if (certify and res.x is not None) else {}
     out = SchemeResult.from_bnb("dso-led", res, prob, lay, t_build, cert)
     out.warm = warm
