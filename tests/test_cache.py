@@ -110,3 +110,97 @@ def test_pcc_box_shrink_budget_is_per_hour():
     assert np.all(bounds.delta_pu > 0)                  # strictly feasible follower, every hour
     assert np.all(scale[:16] == 1.0) and 0.9 ** 40 <= scale.min() < 0.25
     assert np.all(lo <= hi) and np.all(lo >= s.pcc_min_mw - 1e-9) and np.all(hi <= s.pcc_max_mw + 1e-9)
+
+
+# ------------------------------------------------------------------ nested instances, per-ADN seeds
+def _same_adn(a, b):
+    for k, v in vars(a).items():
+        w = getattr(b, k)
+        if isinstance(v, np.ndarray):
+            np.testing.assert_array_equal(v, w)
+        else:
+            assert v == w, k
+
+
+def test_nested_instances_contain_the_smaller_ones_and_legacy_is_unchanged():
+    from tsodso.data.builder import _adn_specs, _resolve, default_scenario_path, read_scenario
+    from tsodso.data.matpower import read_case
+    # the legacy draws (every published instance) are pinned: values of the generator before
+    # the nested option existed
+    sc = read_scenario(default_scenario_path())
+    idx = read_case(_resolve(sc, "tn_case")).bus_index()
+    assert _adn_specs(sc, 1, 0, idx) == [dict(name="ADN1", pcc=9, feeders=3, load_scale=0.807, pv_scale=1.313)]
+    assert [(s["pcc"], s["load_scale"], s["pv_scale"]) for s in _adn_specs(sc, 3, 1, idx)] == [
+        (14, 1.179, 1.328), (6, 0.925, 0.909), (11, 0.969, 1.05)]
+    # legacy draws are not nested (why --nested exists)
+    assert _adn_specs(sc, 2, 1, idx)[0] != _adn_specs(sc, 1, 1, idx)[0]
+    for seed in (0, 1):
+        small = load_system(adns=2, hours=2, seed=seed, nested=True)
+        big = load_system(adns=7, hours=2, seed=seed, nested=True)
+        for a, b in zip(small.adns, big.adns):
+            _same_adn(a, b)
+    # seed 0: 5 nested ADNs are the default case, ADN for ADN, TN included
+    d, n = load_system(adns=5, hours=2), load_system(adns=5, hours=2, nested=True)
+    for a, b in zip(d.adns, n.adns):
+        _same_adn(a, b)
+    np.testing.assert_array_equal(d.tn.load_mw, n.tn.load_mw)
+    assert n.with_scenario({"fees.grid_usd_per_mwh": 31.0}).scenario["_build"]["nested"] is True
+
+
+def test_per_adn_seeds_reach_the_larger_run_and_a_mismatch_is_refused(tmp_path, caplog):
+    from tsodso.schemes.dso_led import solve_dso_led
+    from tsodso.schemes.warm import adn_keys
+    q = dict(time_limit=60, options={"verbose": False})
+    c = WarmCache(tmp_path)
+    s1 = load_system(adns=1, hours=2, seed=1, start=17, nested=True)
+    r1 = solve_dso_led(s1, cache=c, **q)
+    assert r1.x is not None and r1.warm["adn_seeded"] == 0
+    s2 = load_system(adns=2, hours=2, seed=1, start=17, nested=True)
+    r2 = solve_dso_led(s2, cache=c, **q)
+    assert r2.warm["adn_seeded"] == 1                # ADN 1 of the 2-ADN run is the 1-ADN run's
+    assert r2.status == "optimal"                     # the seed is a certified candidate only
+    # the 1-ADN run's ADN seen in another horizon: another key, not seeded
+    r3 = solve_dso_led(load_system(adns=2, hours=3, seed=1, start=17, nested=True), cache=c, **q)
+    assert r3.warm["adn_seeded"] == 0
+    # a stored entry whose integer count does not match the model: refused with one line
+    key, idx = adn_keys(s2, r2.problem)[0]
+    c.put("adn_incumbent", key, {"integers": np.zeros(idx.size + 1, np.int8), "objective_usd": 0.0,
+                                 "source_adns": 1})
+    caplog.set_level("WARNING", logger="tsodso.data.cache")
+    caplog.clear()
+    from tsodso.schemes.warm import adn_seed_heuristic
+    h, n = adn_seed_heuristic(c, s2, r2.problem, r2.layout)
+    msgs = [r.getMessage() for r in caplog.records if "adn_incumbent" in r.getMessage()]
+    assert n == 1 and len(msgs) == 1 and "not used" in msgs[0]   # ADN 2 (stored by r2) still seeds
+
+
+def test_pseudocosts_round_trip_and_warm_search_same_optimum(tmp_path):
+    import os
+    import sys
+    sys.path.insert(0, os.path.dirname(__file__))
+    import reference_problems as rpl
+    from tsodso.solver import solve
+    from tsodso.solver.branching import Pseudocosts
+    from tsodso.schemes.warm import load_pseudocosts, store_pseudocosts
+    prob = rpl.knapsack(rpl.P01)[0]()
+    r0 = solve(prob, dict(rpl.TEST_OPTIONS))
+    st = r0.pseudocosts
+    assert r0.status == "optimal" and st["count"].sum() > 0
+    p = Pseudocosts(4)
+    assert p.load(st) == st["count"].size
+    again = p.state()
+    for f in st:
+        np.testing.assert_array_equal(again[f], st[f])
+    c = WarmCache(tmp_path)
+    key = content_hash("pseudo-test")
+    store_pseudocosts(c, key, st)
+    back = load_pseudocosts(c, key)
+    for f in st:
+        np.testing.assert_array_equal(back[f], st[f])
+    r1 = solve(prob, dict(rpl.TEST_OPTIONS), pseudocosts=back)
+    assert r1.status == "optimal" and r1.objective == r0.objective == -309.0
+    assert r1.pseudocosts["count"].sum() >= st["count"].sum()      # loaded + its own
+    # an inconsistent entry is refused, not adapted
+    c.put("pseudocosts", key, {"kind": st["kind"], "index": st["index"][:-1], "direction": st["direction"],
+                               "sum": st["sum"], "count": st["count"]})
+    assert load_pseudocosts(c, key) is None and c.refused == 1

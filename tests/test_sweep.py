@@ -76,6 +76,7 @@ def test_resume_skips_done_runs_and_interruption_loses_nothing(tmp_path, monkeyp
     # a changed solver option is a different run (new key)
     keys = {r["key"] for r in rows}
     assert not keys & {r["key"] for r in sw.plan(SweepSpec(**{**SPEC, "gap": 1e-3}))}
+    assert not keys & {r["key"] for r in sw.plan(SweepSpec(**{**SPEC, "nested": True}))}
 
 
 def test_refused_instance_is_a_row_with_its_reason(tmp_path, monkeypatch):
@@ -132,3 +133,13 @@ def test_bad_flags_one_line_exit_2(tmp_path, capsys, argv, needle):
     for n in (needle if isinstance(needle, tuple) else (needle,)):     # the flag and the value
         assert n in err[0]
     assert not os.path.exists(tmp_path / "x" / "runs")
+
+
+def test_nested_sweep_seeds_each_run_from_the_smaller_runs_adns(tmp_path):
+    out = str(tmp_path / "nested")
+    rows = run_sweep(SweepSpec(**{**SPEC, "seeds": (1,), "nested": True}), out, workers=0,
+                     cache=str(tmp_path / "cache"), figures=False)
+    assert [r["adns"] for r in rows] == [1, 2] and all(r["nested"] for r in rows)
+    assert rows[0]["cache_adn_seeded"] == 0 and rows[1]["cache_adn_seeded"] == 1
+    assert rows[1]["status"] == "optimal"
+    assert _table(out)[1]["cache_adn_seeded"] == "1"

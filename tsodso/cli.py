@@ -491,7 +491,8 @@ def cmd_sweep(args):
                      seeds=parse_int_list("seeds", args.seeds),
                      schemes=tuple(s.strip() for s in args.schemes.split(",") if s.strip()),
                      time_limit=args.time_limit, gap=args.gap, start=args.start, scenario=args.scenario,
-                     complementarity=args.complementarity).validate()
+                     complementarity=args.complementarity, nested=args.nested,
+                     method=args.method).validate()
     if args.scenario is not None:       # bad scenario: one line and exit 2, before any run
         from .data.builder import read_scenario
         read_scenario(args.scenario)
@@ -515,8 +516,15 @@ def _sweep_parser(sub):
                    help="first hour 0..23 (default: the scenario's, 0)")
     p.add_argument("--schemes", default="dso-led", help="comma-separated among dso-led, tso-led, hybrid, centralised")
     p.add_argument("--complementarity", choices=["bigm", "branch"], default="bigm")
+    p.add_argument("--method", choices=["monolithic", "decomposition"], default="monolithic",
+                   help="DSO-led solve method (default monolithic: our B&B on the whole MISOCP)")
+    p.add_argument("--nested", action="store_true",
+                   help="nested instances: the N-ADN instance's ADNs are the first N of every larger one "
+                        "(per-ADN random streams; seed 0 starts with the default case's ADNs), so the "
+                        "cache seeds each run from the smaller runs' ADNs")
     p.add_argument("--time-limit", type=_flag_float("time-limit", 0.0, lo_open=True, allow_inf=True),
-                   default=300.0, help="B&B seconds per run, > 0 (default 300)")
+                   default=300.0, help="solve seconds per run (B&B with its root relaxation and heuristics; "
+                        "the build is not included), > 0 (default 300)")
     p.add_argument("--gap", type=_flag_float("gap", 0.0, allow_inf=True), default=1e-4,
                    help="relative gap to prove, >= 0 (default 1e-4)")
     p.add_argument("--workers", type=_flag_int("workers", 0, 256), default=1,
@@ -577,9 +585,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--complementarity", choices=["bigm", "branch"], default="bigm")
     # default decomposition, measured on the default case (5 ADNs x 24 h, 120 s, idle machine):
     # gap 0.085 % (first bound at 4.7 s) vs monolithic 0.163 % and SCIP 0.350 % (bench/README.md)
-    p.add_argument("--method", choices=["monolithic", "decomposition"], default="decomposition",
+    p.add_argument("--method", choices=["monolithic", "decomposition", "oa"], default="decomposition",
                    help="dso-led solver: Lagrangian bounds over (ADN, hour) and whole-hour blocks "
-                        "with our B&B on top, or our B&B on the whole MISOCP (default %(default)s)")
+                        "with our B&B on top; our B&B on the whole MISOCP; or outer approximation "
+                        "(HiGHS MILP master over cone tangents, ECOS re-solves) (default %(default)s)")
     p.add_argument("--workers", type=_flag_int("workers", 1, 256), default=1,
                    help="decomposition: solve the blocks on this many local worker processes (default 1)")
     p.add_argument("--scheduler", type=_flag_scheduler, default=None, metavar="tcp://HOST:PORT",

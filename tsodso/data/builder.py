@@ -12,7 +12,20 @@ ADN list
 * otherwise: `adns` ADNs generated from `numpy.random.default_rng(seed)`: load scale and PV
   scale uniform in the scenario's `generator` ranges, PCC buses assigned round-robin over a
   seeded permutation of `generator.pcc_candidates_bus_id` (so every candidate hosts the same
-  number of ADNs, +-1). Deterministic given (scenario, adns, seed).
+  number of ADNs, +-1). Deterministic given (scenario, adns, seed). These draws are not
+  nested: the N+1-ADN instance does not contain the N-ADN one (the PV scales are drawn after
+  all N load scales, a new permutation round starts every len(candidates) ADNs, and the
+  default case's listed ADNs are not drawn at all).
+* `nested=True` (opt-in, for scale sweeps; `tsodso sweep --nested`): ADN i's PCC round, load
+  and PV scale come from its own stream, so the first N ADNs of the N+1-ADN instance are the
+  N-ADN instance's ADNs (the same ADN objects, field for field): with the scenario's seed,
+  ADN i < len(scenario["adns"]) is the listed ADN i (so 5 ADNs, seed 0 is the default case
+  and 1..4 ADNs are its first ADNs); every other ADN i is drawn from
+  `default_rng([seed, NESTED_TAG, i])` (load scale then PV scale, uniform in the generator
+  ranges), its PCC from round r = i // len(candidates) of round-robin permutations
+  `default_rng([seed, NESTED_TAG, PCC_ROUND + r]).permutation(len(candidates))`. Only the
+  TN differs between N and N+1 (the scaling rule below follows the fleet). The default
+  (`nested=False`) instances are unchanged.
 
 Scaling rule (keeps the TN feasible for any number of ADNs; see cases/README.md)
   sigma = fleet nominal peak load / default fleet nominal peak load
@@ -207,14 +220,19 @@ def _resolve(sc, name) -> str:
 
 
 # ------------------------------------------------------------------------------ builder
+NESTED_TAG = 0x4E53        # stream tag of the nested generator ("NS"), module docstring
+PCC_ROUND = 1 << 30         # offset of the PCC permutation streams from the per-ADN streams
+
+
 def load_system(scenario=None, adns: int = 5, hours: int = 24, seed: int = 0, start=None,
-                overrides=None) -> System:
+                overrides=None, nested: bool = False) -> System:
     """TN + `adns` ADNs over `hours` hours from a scenario (None = the shipped default case).
 
     `start` (0..23) is the first hour of the horizon and overrides the scenario's
     `hours.start` (default 0); hours wrap around midnight. `overrides`: {dotted key: value}
     replacing scenario entries before validation (e.g. {"adn_defaults.feeder_rating":
-    "peak_load_factor", "season": "summer"}); see `apply_overrides`.
+    "peak_load_factor", "season": "summer"}); see `apply_overrides`. `nested`: the nested
+    ADN generator (module docstring).
 
     Raises `CaseError` for any problem in the files or the arguments.
     """
@@ -240,7 +258,9 @@ def load_system(scenario=None, adns: int = 5, hours: int = 24, seed: int = 0, st
     tn_bus_idx = tn_case.bus_index()
     fd_bus_idx = {int(b): i for i, b in enumerate(feeder.bus_id)}
     ad = sc["adn_defaults"]
-    specs = _adn_specs(sc, adns, seed, tn_bus_idx)
+    if not isinstance(nested, bool):
+        raise CaseError(path, "nested", nested, "must be true or false")
+    specs = _adn_specs(sc, adns, seed, tn_bus_idx, nested)
 
     def prof_col(key):
         name = _get(sc, key, kind=str)
@@ -292,7 +312,7 @@ def load_system(scenario=None, adns: int = 5, hours: int = 24, seed: int = 0, st
     scen["_hours"] = hrs.tolist()
     # how this System was built, so that System.with_scenario can rebuild it from scratch
     scen["_build"] = {"adns": int(adns), "hours": int(hours), "seed": int(seed), "start": start,
-                      "overrides": dict(overrides or {})}
+                      "overrides": dict(overrides or {}), "nested": nested}
     return System(tn=tn, adns=adn_list, dt_h=1.0, fee_grid_usd_per_mwh=float(fee_grid),
                   fee_local_usd_per_mwh=float(fee_local), fee_cross_usd_per_mwh=fee_cross,
                   pcc_min_mw=pmin, pcc_max_mw=pmax, seed=int(seed), scenario=scen)
@@ -326,7 +346,7 @@ def _season_col(sc, prof, name, hrs):
     return prof[name][hrs]
 
 
-def _adn_specs(sc, adns, seed, tn_bus_idx):
+def _adn_specs(sc, adns, seed, tn_bus_idx, nested=False):
     """Per-ADN (name, pcc bus index, feeders, load_scale, pv_scale)."""
     path = sc["_path"]
     k_def = int(_get(sc, "adn_defaults.feeders_aggregated", positive=True))
@@ -339,9 +359,10 @@ def _adn_specs(sc, adns, seed, tn_bus_idx):
             raise CaseError(path, key, b, "unknown PCC bus (not a bus of the TN case)")
         return tn_bus_idx[b]
 
-    if adns == len(listed) and seed == int(sc.get("seed", 0)):
+    own_seed = seed == int(sc.get("seed", 0))
+    if (adns == len(listed) and own_seed) or (nested and own_seed):
         out = []
-        for i, d in enumerate(listed):
+        for i, d in enumerate(listed[:adns]):
             key = f"adns[{i}]"
             for f in ("load_scale", "pv_scale"):
                 v = d.get(f)
@@ -354,8 +375,15 @@ def _adn_specs(sc, adns, seed, tn_bus_idx):
                             pcc=pcc_index(d.get("pcc_bus_id"), f"{key}.pcc_bus_id"),
                             feeders=k, load_scale=float(d["load_scale"]),
                             pv_scale=float(d["pv_scale"])))
-        return out
-    g = sc["generator"]
+        if len(out) == adns:
+            return out
+        return out + _generated_specs(sc, adns, seed, tn_bus_idx, pcc_index, k_def, nested, len(out))
+    return _generated_specs(sc, adns, seed, tn_bus_idx, pcc_index, k_def, nested, 0)
+
+
+def _generated_specs(sc, adns, seed, tn_bus_idx, pcc_index, k_def, nested, first):
+    """Specs of the generated ADNs first..adns-1 (module docstring: legacy or nested draws)."""
+    path = sc["_path"]
     cands = _get(sc, "generator.pcc_candidates_bus_id")
     if not isinstance(cands, list) or not cands:
         raise CaseError(path, "generator.pcc_candidates_bus_id", cands, "non-empty list needed")
@@ -364,14 +392,21 @@ def _adn_specs(sc, adns, seed, tn_bus_idx):
     lo_p, hi_p = _get(sc, "generator.pv_scale_range", nonneg=True)
     if lo_l > hi_l or lo_p > hi_p:
         raise CaseError(path, "generator.*_range", [lo_l, hi_l, lo_p, hi_p], "low > high")
-    rng = np.random.default_rng(seed)
     n_rounds = -(-adns // len(cand_idx))
-    order = np.concatenate([rng.permutation(len(cand_idx)) for _ in range(n_rounds)])[:adns]
-    ls = rng.uniform(lo_l, hi_l, adns)
-    ps = rng.uniform(lo_p, hi_p, adns)
+    if nested:
+        order = np.concatenate([np.random.default_rng([seed, NESTED_TAG, PCC_ROUND + r]).permutation(len(cand_idx))
+                                for r in range(n_rounds)])[:adns]
+        draws = [np.random.default_rng([seed, NESTED_TAG, i]).uniform(size=2) for i in range(adns)]
+        ls = np.array([lo_l + (hi_l - lo_l) * d[0] for d in draws])
+        ps = np.array([lo_p + (hi_p - lo_p) * d[1] for d in draws])
+    else:
+        rng = np.random.default_rng(seed)
+        order = np.concatenate([rng.permutation(len(cand_idx)) for _ in range(n_rounds)])[:adns]
+        ls = rng.uniform(lo_l, hi_l, adns)
+        ps = rng.uniform(lo_p, hi_p, adns)
     return [dict(name=f"ADN{i + 1}", pcc=cand_idx[order[i]], feeders=k_def,
                  load_scale=float(np.round(ls[i], 3)), pv_scale=float(np.round(ps[i], 3)))
-            for i in range(adns)]
+            for i in range(first, adns)]
 
 
 def _feeder_bus(sc, fd_bus_idx, key, ids):

@@ -120,6 +120,11 @@ class WarmCache:
     def _say(self, msg: str) -> None:
         log.warning("tsodso cache: %s", msg)
 
+    def refuse(self, msg: str) -> None:
+        """A caller's one-line refusal of an entry it read (e.g. a shape that does not match)."""
+        self.refused += 1
+        self._say(msg)
+
     def get(self, kind: str, key: str) -> Optional[dict]:
         """The entry as a dict (arrays and scalars), or None (missing, refused or disabled)."""
         if not self.enabled:

@@ -170,5 +170,6 @@ class System:
         merged = {**b["overrides"], **dict(changes or {}),
                   **{k.replace("__", "."): v for k, v in kw.items()}}
         return load_system(self.scenario["_path"], adns=b["adns"], hours=b["hours"],
-                           seed=b["seed"], start=b["start"], overrides=merged)
+                           seed=b["seed"], start=b["start"], overrides=merged,
+                           nested=bool(b.get("nested", False)))
 

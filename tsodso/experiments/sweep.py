@@ -35,7 +35,12 @@ Row columns (units in the names; objective values are the scheme's own objective
   (its HiGHS MILPs; a failed one, e.g. at its 10 s limit, proves nothing and leaves its pairs
   free), pcc_box_seconds / kkt_presolve_seconds (their time when computed, 0 on a cache hit,
   empty without a cache), cache use (cache_pcc_box,
-  cache_kkt_presolve, cache_incumbent: hit / computed / none / off), version.
+  cache_kkt_presolve, cache_incumbent, cache_pseudocosts: hit / computed / none / off; cache_adn_seeded: how many
+  of the run's ADNs had per-ADN integers stored by an earlier run, schemes/warm.py),
+  incumbent_source (the heuristic or search step that found the final incumbent: e.g.
+  "seeded_adns", "cached_incumbent", "follower_response", "dive", "relaxation"), nested (the
+  instance family, `load_system(nested=)`), method (the DSO-led solve method: monolithic B&B or
+  decomposition, schemes/dso_led.py), version.
 Status is the scheme's (strict: "optimal" only at a proven gap), or "refused" (the instance
 was refused with a CaseError/ModelError, e.g. a TN without a strictly feasible dispatch in
 some hour; `reason` has the message), or "error" (an unexpected exception, `reason` has it).
@@ -73,8 +78,8 @@ COLUMNS = (["key", "adns", "seed", "scheme", "hours", "start", "status", "reason
            + SIZE_COLUMNS
            + ["soc_gap", "max_voltage_mismatch_pu", "tn_check_value", "bigm_active", "kkt_fixed",
               "kkt_milps", "kkt_milp_failures", "pcc_box_seconds", "kkt_presolve_seconds",
-              "cache_pcc_box", "cache_kkt_presolve", "cache_incumbent", "time_limit", "rel_gap_target",
-              "version"])
+              "cache_pcc_box", "cache_kkt_presolve", "cache_incumbent", "cache_pseudocosts", "cache_adn_seeded",
+              "incumbent_source", "nested", "method", "time_limit", "rel_gap_target", "version"])
 # columns that depend on the machine and its load, not on the instance and the solver
 TIMING_COLUMNS = ("build_seconds", "root_seconds", "solve_seconds", "seconds", "peak_rss_mib",
                   "pcc_box_seconds", "kkt_presolve_seconds")
@@ -95,6 +100,8 @@ class SweepSpec:
     start: Optional[int] = None
     scenario: Optional[str] = None
     complementarity: str = "bigm"
+    nested: bool = False            # load_system(nested=True): the N-ADN instance inside the N+1 one
+    method: str = "monolithic"      # DSO-led solve method (schemes/dso_led.METHODS)
 
     def validate(self) -> "SweepSpec":
         def ints(name, vals, lo, hi=None):
@@ -123,6 +130,11 @@ class SweepSpec:
             raise SweepError(f"--time-limit: {self.time_limit!r} must be > 0 seconds")
         if isinstance(self.gap, bool) or not isinstance(self.gap, (int, float)) or not self.gap >= 0:
             raise SweepError(f"--gap: {self.gap!r} must be >= 0")
+        from ..schemes.dso_led import METHODS
+        if self.method not in METHODS:
+            raise SweepError(f"--method: {self.method!r} not among {', '.join(METHODS)}")
+        if not isinstance(self.nested, bool):
+            raise SweepError(f"--nested: {self.nested!r} must be true or false")
         if self.complementarity not in ("bigm", "branch"):
             raise SweepError(f"--complementarity: {self.complementarity!r} not bigm | branch")
         return self
@@ -172,10 +184,15 @@ def plan(spec: SweepSpec) -> List[dict]:
             for sch in spec.schemes:
                 r = dict(adns=n, seed=s, scheme=sch, hours=int(spec.hours), start=spec.start,
                          scenario=spec.scenario, time_limit=float(spec.time_limit), gap=float(spec.gap),
-                         complementarity=spec.complementarity, version=__version__)
+                         complementarity=spec.complementarity, version=__version__, nested=spec.nested,
+                         method=spec.method)
+                # the nested generator and another method are different runs: part of the key
+                # (the keys of the defaults are unchanged, so earlier sweep directories resume)
+                extra = (("nested",) if spec.nested else ()) + (
+                    (f"method={spec.method}",) if spec.method != "monolithic" else ())
                 r["key"] = content_hash("sweep-run/1", digest, n, int(spec.hours), spec.start, s, sch,
                                         float(spec.time_limit), float(spec.gap), spec.complementarity,
-                                        __version__)[:32]
+                                        __version__, *extra)[:32]
                 runs.append(r)
     return runs
 
@@ -237,7 +254,9 @@ def run_one(run: dict, cache_path: Optional[str] = None, cache_enabled: bool = T
     from ..formulation.bigm import ModelError
     row = {c: None for c in COLUMNS}
     row.update({k: run[k] for k in ("key", "adns", "seed", "scheme", "hours", "start", "version")})
-    row.update(time_limit=run["time_limit"], rel_gap_target=run["gap"])
+    row.update(time_limit=run["time_limit"], rel_gap_target=run["gap"], nested=bool(run.get("nested", False)))
+    method = run.get("method", "monolithic")
+    row["method"] = method if run["scheme"] == "dso-led" else None
     cache = WarmCache(cache_path, enabled=cache_enabled and cache_path is not None) if cache_path else None
     label = f"{run['adns']} ADNs seed {run['seed']} {run['scheme']}"
     state = {"root": None, "root_t": None, "last": time.perf_counter()}
@@ -259,12 +278,13 @@ def run_one(run: dict, cache_path: Optional[str] = None, cache_enabled: bool = T
     with _PeakRSS() as mem:
         try:
             system = load_system(run["scenario"], adns=run["adns"], hours=run["hours"], seed=run["seed"],
-                                 start=run["start"])
+                                 start=run["start"], nested=bool(run.get("nested", False)))
             sch = run["scheme"]
             from ..schemes.registry import solve_scheme
             # scheme-specific keywords reach only the schemes that take them (dso-led: all three)
+            more = {"method": method} if method != "monolithic" else {}
             res = solve_scheme(sch, system, time_limit=run["time_limit"], rel_gap=run["gap"], options=quiet,
-                               complementarity=run["complementarity"], cache=cache, callback=callback)
+                               complementarity=run["complementarity"], cache=cache, callback=callback, **more)
         except (CaseError, ModelError) as e:
             row.update(status="refused", reason=str(e).splitlines()[0][:500])
             res = None
@@ -312,8 +332,11 @@ def run_one(run: dict, cache_path: Optional[str] = None, cache_enabled: bool = T
         elif warm.get(c.replace("_seconds", "")) == "hit":
             row[c] = 0.0
     for c, k in (("cache_pcc_box", "pcc_box"), ("cache_kkt_presolve", "kkt_presolve"),
-                 ("cache_incumbent", "incumbent")):
+                 ("cache_incumbent", "incumbent"), ("cache_pseudocosts", "pseudocosts")):
         row[c] = warm.get(k, "off" if sch == "dso-led" else None)
+    row["cache_adn_seeded"] = warm.get("adn_seeded")
+    bnb = getattr(res, "bnb", None)
+    row["incumbent_source"] = getattr(bnb, "incumbent_source", None)
     return row
 
 

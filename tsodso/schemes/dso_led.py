@@ -19,11 +19,14 @@ from .result import SchemeResult
 
 NODE_RELTOL, NODE_ABSTOL, NODE_FEASTOL = 1e-6, 1e-7, 1e-8
 # monolithic: our B&B on the whole MISOCP; decomposition: Lagrangian bounds over (ADN, hour)
-# blocks, then the B&B on top (solver/decomposition/solve.py)
-METHODS = ("monolithic", "decomposition")
+# blocks, then the B&B on top (solver/decomposition/solve.py); oa: outer approximation, a
+# HiGHS MILP master over the linear rows and cone tangents, ECOS for every conic solve
+# (solver/oa/solve.py)
+METHODS = ("monolithic", "decomposition", "oa")
+DEFAULT_METHOD = "monolithic"         # solve_dso_led's and tsodso.solve's
 
 
-def _run_method(method, prob, lay, opts, heur, callback, settings=None):
+def _run_method(method, prob, lay, opts, heur, callback, settings=None, pseudocosts=None):
     if method == "decomposition":
         from ..formulation.blocks import decomposition_labels, staged_stages
         from ..solver.decomposition.solve import solve as decomposition_solve
@@ -38,7 +41,10 @@ def _run_method(method, prob, lay, opts, heur, callback, settings=None):
         return decomposition_solve(prob, labels, names, opts, heuristics=heur, callback=callback,
                                    refine=decomposition_labels(prob, lay, "hour"), stages=stages,
                                    sequence=sequence, settings=settings)
-    return bnb_solve(prob, opts, heuristics=heur, callback=callback)
+    if method == "oa":
+        from ..solver.oa import solve as oa_solve
+        return oa_solve(prob, opts, heuristics=heur, callback=callback, settings=settings)
+    return bnb_solve(prob, opts, heuristics=heur, callback=callback, pseudocosts=pseudocosts)
 
 
 def build_dso_led(system, hours: int | None = None, complementarity: str = "bigm",
@@ -70,7 +76,7 @@ def build_dso_led(system, hours: int | None = None, complementarity: str = "bigm
 def solve_dso_led(system, complementarity: str = "bigm", time_limit: float = 600.0,
                   rel_gap: float = 1e-4, certify: bool = True, options: dict | None = None,
                   kkt_presolve: bool = True, cache=None, callback=None,
-                  method: str = "monolithic", decomposition: dict | None = None) -> SchemeResult:
+                  method: str = DEFAULT_METHOD, decomposition: dict | None = None) -> SchemeResult:
     """Build and solve the DSO-led MISOCP. `options`: extra BnBOptions fields (override).
 
     `cache` (a data.cache.WarmCache or None): the certified PCC box, the KKT presolve and the
@@ -78,7 +84,8 @@ def solve_dso_led(system, complementarity: str = "bigm", time_limit: float = 600
     (schemes/warm.py). `callback`: the B&B's per-node callback (progress display).
     `decomposition`: DecompositionSettings fields for method "decomposition" (e.g. workers=2,
     scheduler="tcp://HOST:PORT")."""
-    from .warm import cached_analysis, incumbent_start, problem_key, store_incumbent
+    from .warm import (adn_seed_heuristic, cached_analysis, incumbent_start, load_pseudocosts, problem_key,
+                       store_adn_incumbents, store_incumbent, store_pseudocosts)
     if method not in METHODS:
         raise ValueError(f"solve method {method!r}: expected one of {METHODS}")
     t0 = time.perf_counter()
@@ -99,20 +106,31 @@ def solve_dso_led(system, complementarity: str = "bigm", time_limit: float = 600
                                 ecos_feastol=NODE_FEASTOL), **(options or {})})
     heur = [make_follower_response_heuristic(lay)]
     key = None
+    pseudo = None
     if cache is not None:
         key = problem_key(prob, {k: v for k, v in opts.__dict__.items() if k not in (
             "time_limit", "verbose", "log_stream", "log_every_nodes", "log_every_seconds")})
         start = incumbent_start(cache, key)
         warm["incumbent"] = "hit" if start is not None else "none"
+        # per-ADN seeds (schemes/warm.py): the ADNs of this run found in earlier runs
+        seeded, n_seeded = adn_seed_heuristic(cache, system, prob, lay)
+        warm["adn_seeded"] = n_seeded
+        if seeded is not None:
+            heur.insert(0, seeded)
         if start is not None:
             heur.insert(0, start)
+        pseudo = load_pseudocosts(cache, key)
+        warm["pseudocosts"] = "hit" if pseudo is not None else "none"
     settings = None
     if method == "decomposition" and decomposition:
         from ..solver.decomposition.solve import DecompositionSettings
         settings = DecompositionSettings(**decomposition)
-    res = _run_method(method, prob, lay, opts, heur, callback, settings)
+    res = _run_method(method, prob, lay, opts, heur, callback, settings, pseudocosts=pseudo)
+    if cache is not None:
+        store_pseudocosts(cache, key, getattr(res, "pseudocosts", None))
     if cache is not None and res.x is not None:
         store_incumbent(cache, key, prob, res.x, res.objective * USD_PER_OBJ_UNIT)
+        store_adn_incumbents(cache, system, prob, res.x, res.objective * USD_PER_OBJ_UNIT)
     cert = run_certificates(lay, prob, res.x) if (certify and res.x is not None) else {}
     out = SchemeResult.from_bnb("dso-led", res, prob, lay, t_build, cert)
     out.warm = warm

@@ -14,6 +14,26 @@ it depends on (so a hit is the same answer the computation would give for those 
   is used only on the identical problem; it enters the B&B as a heuristic that fixes the
   integers and solves the continuous rest once at the root (the B&B certifies the point).
 
+* `pseudocosts`: the branch-and-bound's pseudo-cost observations at the end of a run
+  (`BnBResult.pseudocosts`: per (variable or pair, direction) the summed objective gain per
+  unit distance and the count). Input: the problem key of `incumbent` (identical problem and
+  options, the keys are variable indices). A later run of the same problem starts its
+  pseudo-costs from them (`solver.bnb.solve(pseudocosts=)`; the monolithic B&B only, the
+  decomposition's tree does not take them yet); they only order branching candidates.
+* `adn_incumbent`: per ADN, the values of its own integers (BESS modes, P2P roles and
+  platform binaries: the variable blocks `adn<a>.*`) in the best certified point of a finished
+  run. Key: the ADN's data (every field of its `ADN` record: feeder, loads, PV, BESS, PCC bus,
+  name), the horizon (hours, clock hours, dt), the grid and local fees and the layout of its
+  integer blocks (names without the position, shapes), so an ADN of another run with the same
+  key is the same ADN in the same model structure; a stored entry whose integer count does
+  not match is refused with one line, never adapted. A run whose ADNs are found there (e.g.
+  the N-ADN run's ADNs inside the N+1-ADN run of a nested sweep, `load_system(nested=True)`)
+  gets `seeded_adns`: a heuristic that fixes those ADNs' integers at the stored values and
+  lets the follower-response heuristic round the rest (the TN, the other ADNs, the cross-ADN
+  and KKT binaries) from the root relaxation; its point is certified like any other. The
+  TN is not part of the key (it changes with the fleet): the seed is a guess for the new
+  instance, not a cached answer, and only ever enters as a certified candidate.
+
 Nothing here changes a result's validity: a cached box and pair fixing are the ones the
 computation returns for the same inputs, and a cached start is certified like any candidate.
 """
@@ -31,7 +51,10 @@ from ..formulation.bilevel import pcc_box
 from ..analysis.kkt_presolve import fixed_pairs
 from ..formulation.tn import TNData
 
-__all__ = ["cached_analysis", "problem_key", "incumbent_start", "store_incumbent"]
+__all__ = ["cached_analysis", "problem_key", "incumbent_start", "store_incumbent", "adn_integer_blocks",
+           "adn_keys", "store_adn_incumbents", "adn_seed_heuristic", "store_pseudocosts", "load_pseudocosts"]
+
+_PSEUDO_FIELDS = ("kind", "index", "direction", "sum", "count")
 
 _DB_FIELDS = ("delta_pu", "dual_max", "slack_each", "cost_gap", "slack_line_max", "slack_gen_max")
 PRESOLVE_OPTS = dict(time_limit=10.0, n_random=24)       # fixed_pairs' defaults, in the key
@@ -144,3 +167,99 @@ def incumbent_start(cache: WarmCache | None, key: str):
     heuristic.__name__ = "cached_incumbent"
     heuristic.deadline = None
     return heuristic
+
+
+def store_pseudocosts(cache: WarmCache | None, key: str, state) -> None:
+    """Store the pseudo-cost state (it already includes what the run loaded); none: nothing."""
+    if cache is None or not state or not len(state.get("count", ())):
+        return
+    cache.put("pseudocosts", key, {f: np.asarray(state[f]) for f in _PSEUDO_FIELDS})
+
+
+def load_pseudocosts(cache: WarmCache | None, key: str):
+    """The stored state for this problem key, or None (missing, refused, or inconsistent)."""
+    e = cache.get("pseudocosts", key) if cache is not None else None
+    if e is None:
+        return None
+    if any(f not in e for f in _PSEUDO_FIELDS) or len({np.asarray(e[f]).shape for f in _PSEUDO_FIELDS}) != 1:
+        cache.refuse(f"refused pseudocosts {key[:12]}: fields {sorted(e)} are not five arrays of one length; not used")
+        return None
+    return {f: np.asarray(e[f]) for f in _PSEUDO_FIELDS}
+
+
+# ------------------------------------------------------------------------------ per-ADN seeds
+def adn_integer_blocks(prob, n_adn: int):
+    """Per ADN a: (integer variable indices of the blocks `adn<a>.*` in block order, layout)
+    with layout = [(block name without the `adn<a>.` prefix, shape, integers in it)]."""
+    ints = np.asarray(prob.integer, np.int64)
+    out = []
+    for a in range(n_adn):
+        idx, layout = [], []
+        for name, (sl, shp) in prob.var_blocks.items():
+            if not name.startswith(f"adn{a}."):
+                continue
+            j = ints[(ints >= sl.start) & (ints < sl.stop)]
+            if j.size:
+                idx.append(np.sort(j))
+                layout.append((name.split(".", 1)[1], [int(v) for v in shp], int(j.size)))
+        out.append((np.concatenate(idx) if idx else np.zeros(0, np.int64), layout))
+    return out
+
+
+def adn_keys(system, prob):
+    """(key, integer indices) per ADN of `system` in the model `prob` (module doc)."""
+    blocks = adn_integer_blocks(prob, system.n_adn)
+    horizon = (int(system.n_hours), [int(h) for h in system.hours], float(system.dt_h),
+               float(system.fee_grid_usd_per_mwh), float(system.fee_local_usd_per_mwh))
+    return [(content_hash("adn-incumbent/1", vars(adn), horizon, layout), idx)
+            for adn, (idx, layout) in zip(system.adns, blocks)]
+
+
+def store_adn_incumbents(cache: WarmCache | None, system, prob, x, objective_usd: float) -> int:
+    """Store each ADN's integers of the certified point x (the latest run wins); returns the count."""
+    if cache is None or x is None:
+        return 0
+    n = 0
+    for key, idx in adn_keys(system, prob):
+        if idx.size:
+            cache.put("adn_incumbent", key, {"integers": np.round(np.asarray(x)[idx]).astype(np.int8),
+                                             "objective_usd": float(objective_usd), "source_adns": int(system.n_adn)})
+            n += 1
+    return n
+
+
+def adn_seed_heuristic(cache: WarmCache | None, system, prob, lay):
+    """(heuristic or None, seeded ADN count): `seeded_adns` (module doc) for the ADNs found."""
+    from .heuristics import make_follower_response_heuristic
+    if cache is None:
+        return None, 0
+    seeds = []
+    for a, (key, idx) in enumerate(adn_keys(system, prob)):
+        e = cache.get("adn_incumbent", key) if idx.size else None
+        if e is None:
+            continue
+        z = np.asarray(e["integers"], float)
+        if z.shape != idx.shape:
+            cache.refuse(f"refused adn_incumbent {key[:12]} for ADN {a + 1}: {z.size} integers stored, "
+                       f"the model has {idx.size}; not used")
+            continue
+        seeds.append((idx, z))
+    if not seeds:
+        return None, 0
+    idx = np.concatenate([i for i, _ in seeds])
+    z = np.concatenate([v for _, v in seeds])
+    inner = make_follower_response_heuristic(lay)
+    done = []
+
+    def heuristic(prob, x, lb, ub):
+        if done or x is None:
+            return None
+        done.append(True)
+        lb, ub = lb.copy(), ub.copy()
+        ok = (z >= lb[idx]) & (z <= ub[idx])     # a value the node's bounds exclude stays free
+        lb[idx[ok]] = ub[idx[ok]] = z[ok]
+        inner.deadline = heuristic.deadline
+        return inner(prob, x, lb, ub)
+    heuristic.__name__ = "seeded_adns"
+    heuristic.deadline = None
+    return heuristic, len(seeds)

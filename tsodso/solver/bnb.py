@@ -94,6 +94,7 @@ class BnBResult:
     incumbent_source: Optional[str] = None
     rejected_candidates: int = 0
     options: Optional[BnBOptions] = None
+    pseudocosts: Optional[dict] = None   # branching.Pseudocosts.state() at the end (a later warm start)
 
     @property
     def optimal(self) -> bool:
@@ -107,7 +108,8 @@ def complementarity_pairs(prob) -> np.ndarray:
 
 def solve(prob, options=None, heuristics: Sequence[Callable] = (), callback: Optional[Callable] = None,
           root_bound: float = -math.inf, node_bound: Optional[Callable] = None,
-          start: Optional[np.ndarray] = None, stop: Optional[Callable[[], bool]] = None) -> BnBResult:
+          start: Optional[np.ndarray] = None, stop: Optional[Callable[[], bool]] = None,
+          pseudocosts: Optional[dict] = None) -> BnBResult:
     """The search (module docstring). Hooks for a bounding method on top (decomposition/):
 
     root_bound   a proven lower bound on the whole problem (e.g. a Lagrangian bound): the
@@ -119,8 +121,13 @@ def solve(prob, options=None, heuristics: Sequence[Callable] = (), callback: Opt
     start        a point offered as the first incumbent (certified like any other).
     stop         callable() -> True to stop (status "interrupted"); default: the process-wide
                  SIGINT / SIGTERM request of conic/interrupt.py.
+    pseudocosts  observations of an earlier search of the same problem (`BnBResult.pseudocosts`,
+                 branching.Pseudocosts.state()): the pseudo-costs start from them.
     """
-    return Search(prob, options, heuristics, callback, root_bound, node_bound, stop).run(start)
+    s = Search(prob, options, heuristics, callback, root_bound, node_bound, stop)
+    if pseudocosts is not None:
+        s.pseudo.load(pseudocosts)
+    return s.run(start)
 
 
 class Search:
@@ -434,7 +441,7 @@ class Search:
             unresolved_nodes=len(self.unresolved), seconds=seconds, ecos_seconds=solver.ecos_seconds,
             other_seconds=seconds - solver.ecos_seconds, incumbent_history=list(tr.incumbent_history),
             bound_history=list(tr.bound_history), incumbent_source=tr.incumbent_source,
-            rejected_candidates=self.cert.rejected, options=self.opts)
+            rejected_candidates=self.cert.rejected, options=self.opts, pseudocosts=self.pseudo.state())
         self.log.line(seconds, self.nodes, len(self.store) + len(self.unresolved), solver.ecos_seconds,
                       tr.incumbent, tr.bound, r_gap, force=True)
         self.log.summary(result)

@@ -97,6 +97,33 @@ class Pseudocosts:
         self.sum = defaultdict(float)      # (key, direction) -> sum of gain / distance
         self.cnt = defaultdict(int)
 
+    KINDS = ("int", "pair")
+    DIRECTIONS = ("down", "up")
+
+    def state(self) -> dict:
+        """The observations as arrays (for a warm start of a later search of the same problem):
+        kind (0 int, 1 pair), index, direction (0 down, 1 up), sum (gain per unit distance), count."""
+        ks = sorted(k for k in self.cnt if self.cnt[k])
+        return {"kind": np.array([self.KINDS.index(k[0][0]) for k in ks], np.int8),
+                "index": np.array([int(k[0][1]) for k in ks], np.int64),
+                "direction": np.array([self.DIRECTIONS.index(k[1]) for k in ks], np.int8),
+                "sum": np.array([self.sum[k] for k in ks], float),
+                "count": np.array([self.cnt[k] for k in ks], np.int64)}
+
+    def load(self, state: dict) -> int:
+        """Add the observations of `state()` (of the same problem: keys are variable and pair
+        indices); returns how many (key, direction) entries were loaded. Pseudo-costs only
+        order the branching candidates, so a warm start changes the search, never its result's
+        validity."""
+        n = 0
+        for kd, j, d, sm, c in zip(state["kind"], state["index"], state["direction"], state["sum"], state["count"]):
+            if int(c) > 0 and np.isfinite(sm) and sm >= 0:
+                key = ((self.KINDS[int(kd)], int(j)), self.DIRECTIONS[int(d)])
+                self.sum[key] += float(sm)
+                self.cnt[key] += int(c)
+                n += 1
+        return n
+
     def observe(self, key, direction, distance, gain):
         if distance <= 0 or not np.isfinite(gain):
             return
