@@ -109,6 +109,15 @@ def test_tiny_time_limit_is_never_optimal(cases):
     assert res.best_bound <= exact + BOUND_SLACK * abs(exact)
 
 
+def test_node_limit_counts_the_root_and_each_master(cases):
+    prob, exact, _ = cases[(1, 4, 2, 10)]
+    res = oa_solve(prob, dict(OPTS, time_limit=60, node_limit=1))
+    assert res.status == "node_limit" and res.oa["rounds"] == 0
+    res = oa_solve(prob, dict(OPTS, time_limit=60, node_limit=2))
+    assert res.oa["rounds"] <= 1 and res.status in ("node_limit", "optimal")
+    assert res.best_bound <= exact + BOUND_SLACK * abs(exact)
+
+
 def test_stop_request_keeps_the_best_point(cases):
     prob, exact, _ = cases[(1, 3, 0, 10)]
     calls = []
@@ -137,7 +146,7 @@ LIB = [rp for rp in library() if "bigm" in rp.modes]
 def test_reference_problem(rp):
     prob = rp.build("bigm")
     res = oa_solve(prob, dict(abs_gap=1e-7, rel_gap=1e-7, verbose=False, **rp.options),
-                   settings=OASettings(max_rounds=200))
+                   settings=OASettings())
     assert res.status == rp.status, (res.status, res.stop_reason, res.objective, res.best_bound)
     if rp.status == "infeasible":
         assert res.x is None and math.isnan(res.objective) and res.best_bound == math.inf

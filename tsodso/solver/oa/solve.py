@@ -5,8 +5,8 @@
 1. Root relaxation (ECOS through relax.NodeSolver, strict statuses). A trusted answer is the
    first lower bound; its point is where the first tangents are taken.
 2. Primal recovery at the root point: solver/heuristics.fix_and_solve (integers rounded and
-   fixed, the continuous SOCP re-solved by ECOS), and the user heuristics where that gives no
-   certified point (OASettings.user_heuristics). Every candidate is certified
+   fixed, the continuous SOCP re-solved by ECOS), and, if OASettings.root_user_heuristics,
+   the user heuristics where that gives no certified point. Every candidate is certified
    (heuristics.Certifier) before it becomes the incumbent.
 3. Master (master.py): the linear rows, the integrality, and the tangent of every cone at the
    root point (tangents.py; valid for the whole MISOCP, so the master is a relaxation).
@@ -16,9 +16,10 @@
      incumbent, bounds.tolerance) and its gap tolerances at 0.2 tol (OASettings): its proven
      bound (master.py, capped at B - slack) raises the best bound; "no master point below B"
      proves incumbent - bound <= 0.8 tol;
-   * at the master's point: fix_and_solve, and the user heuristics as in 2 (certified
-     candidates); a first master without an incumbent gets at most `first_round_share` of
-     the time limit, so that an incumbent exists early;
+   * at the master's point: fix_and_solve, and the user heuristics where it gives no
+     certified point (OASettings.user_heuristics); the first master gets at most
+     `first_round_share` of the time limit, so that an incumbent and the tangents at its
+     re-solve come early;
    * tangents at the master point's violated cones (||z|| - t > cone_tol x max(1, t)) and at
      the ECOS point of the fixed-integer SOCP (its active cones), added to the master.
    A round that adds no cut and finds no better incumbent cannot change the next master:
@@ -26,7 +27,8 @@
 
 Bound bookkeeping and the gap are solver/bounds.py's (monotone, time-stamped, capped at the
 incumbent); statuses are solver/bnb.py's: "optimal" only when incumbent (certified) and bound
-are within the options' abs_gap / rel_gap; "time_limit", "interrupted" keep the best point;
+are within the options' abs_gap / rel_gap; "time_limit", "interrupted", "node_limit" (the
+root relaxation counts as node 1, each master as one more) keep the best point;
 "infeasible" when a trusted master (or ECOS's certificate at the root) proves there is none.
 
 Complementarity: the master has no disjunctions beyond the integers, so a problem whose
@@ -41,7 +43,6 @@ from dataclasses import dataclass, field
 from typing import Callable, Optional, Sequence
 
 import numpy as np
-import scipy.sparse as sp
 
 from ...conic import interrupt
 from ..bnb import BnBResult, complementarity_pairs
@@ -84,14 +85,14 @@ class OASettings:
     # follower response costs 21 s at the 5-ADN root (load 4-5) for 52,499.38 $, where the first
     # master's re-solve gives 52,466.19 $
     user_heuristics: str = "fallback"
-    # a first master without an incumbent runs at most this share of the time limit, so that
-    # its point (re-solved by ECOS) gives an incumbent and tangents early
+    root_user_heuristics: bool = False  # also at the root relaxation point (as user_heuristics says)
+    # the first master runs at most this share of the time limit, so that its point (re-solved
+    # by ECOS) gives an incumbent and tangents early
     first_round_share: float = 0.4
     # without an incumbent the master only has to propose integers: HiGHS mip_rel_gap = this x rel_gap
     first_gap_share: float = 1.0
     cone_tol: float = 1e-7             # a cone is violated at a master point if ||z|| - t > cone_tol x max(1, t)
     active_tol: float = 1e-5           # a cone is active at an ECOS point if t - ||z|| <= active_tol x max(1, t)
-    max_rounds: int = 1000
     master_log: bool = False           # HiGHS's own log to stdout
 
 
@@ -176,6 +177,7 @@ class _Run:
         self.offer(y, f"{tag}:fixed")
         mode = self.st.user_heuristics
         users = mode == "always" or (mode == "fallback" and not ok)
+        users = users and (tag != "root" or self.st.root_user_heuristics)
         if users and self.heuristics and time.perf_counter() < self.deadline:
             dl = self.deadline if math.isfinite(self.deadline) else None
             for name, z in run_user_heuristics(self.heuristics, self.prob, x, self.lb.copy(), self.ub.copy(),
@@ -216,7 +218,7 @@ class _Run:
             return "gap"
         if time.perf_counter() >= self.deadline:
             return "time_limit"
-        if self.rounds >= self.st.max_rounds:
+        if 1 + self.rounds >= self.opts.node_limit:     # the root relaxation is node 1, a master round one more
             return "node_limit"
         return None
 
@@ -263,7 +265,7 @@ class _Run:
         target = (inc - st.target_share * tol if st.target_share is not None and math.isfinite(inc)
                   else -math.inf)
         left = self.deadline - time.perf_counter()
-        if not math.isfinite(inc) and self.rounds == 1 and math.isfinite(opts.time_limit):
+        if self.rounds == 1 and math.isfinite(opts.time_limit):
             left = min(left, st.first_round_share * opts.time_limit)
         m = self.master.solve(left, rel, absg, cutoff=cutoff, start=tr.x, target=target)
         self.master_seconds += m.seconds
