@@ -109,6 +109,18 @@ def test_tiny_time_limit_is_never_optimal(cases):
     assert res.best_bound <= exact + BOUND_SLACK * abs(exact)
 
 
+def test_start_heuristic_point_is_the_first_incumbent(cases):
+    prob, exact, _ = cases[(1, 4, 2, 10)]
+    first = oa_solve(prob, dict(OPTS, time_limit=60))
+    bad = first.x.copy()
+    bad[prob.integer[0]] = 0.5                         # not integral: the certifier refuses it
+    res = oa_solve(prob, dict(OPTS, time_limit=60),
+                   start_heuristics=[lambda p, x, lb, ub: bad, lambda p, x, lb, ub: first.x])
+    assert res.incumbent_history[0][1] == first.objective
+    assert res.status == "optimal" and res.objective <= first.objective
+    assert res.rejected_candidates >= 1
+
+
 def test_node_limit_counts_the_root_and_each_master(cases):
     prob, exact, _ = cases[(1, 4, 2, 10)]
     res = oa_solve(prob, dict(OPTS, time_limit=60, node_limit=1))

@@ -110,7 +110,12 @@ def _say(opts, msg):
 
 
 def solve(prob, options=None, heuristics: Sequence[Callable] = (), callback: Optional[Callable] = None,
-          settings: Optional[OASettings] = None, stop: Optional[Callable[[], bool]] = None) -> OAResult:
+          settings: Optional[OASettings] = None, stop: Optional[Callable[[], bool]] = None,
+          start_heuristics: Sequence[Callable] = ()) -> OAResult:
+    """`heuristics`: user heuristics (callable(prob, x, lb, ub) -> x or None), run as
+    OASettings.user_heuristics says; `start_heuristics`: the same kind, run once at the root
+    relaxation point (cheap ones: e.g. a cached incumbent); `stop`: callable() -> True to stop
+    (default: the process-wide SIGINT / SIGTERM request of conic/interrupt.py)."""
     opts = BnBOptions.coerce(options)
     mode = prob.hints.mode(opts.complementarity)
     pairs = complementarity_pairs(prob)
@@ -118,7 +123,8 @@ def solve(prob, options=None, heuristics: Sequence[Callable] = (), callback: Opt
         raise ValueError("method 'oa': the problem declares complementarity pairs in 'branch' mode; "
                          "the MILP master needs them enforced by binaries (build it with complementarity='bigm')")
     st = settings or OASettings()
-    run = _Run(prob, opts, st, pairs, heuristics, callback, interrupt.requested if stop is None else stop)
+    run = _Run(prob, opts, st, pairs, heuristics, callback, interrupt.requested if stop is None else stop,
+               start_heuristics)
     if not interrupt.active():
         interrupt.clear()
     try:
@@ -129,9 +135,10 @@ def solve(prob, options=None, heuristics: Sequence[Callable] = (), callback: Opt
 
 
 class _Run:
-    def __init__(self, prob, opts, st, pairs, heuristics, callback, stop):
+    def __init__(self, prob, opts, st, pairs, heuristics, callback, stop, start_heuristics=()):
         self.prob, self.opts, self.st, self.pairs = prob, opts, st, pairs
         self.heuristics, self.callback, self.stop = heuristics, callback, stop
+        self.start_heuristics = start_heuristics
         self.t0 = time.perf_counter()
         self.deadline = self.t0 + opts.time_limit if math.isfinite(opts.time_limit) else math.inf
         self.tracker = BoundTracker(opts.abs_gap, opts.rel_gap, self.t0, floor=opts.gap_floor)
@@ -170,6 +177,12 @@ class _Run:
             self.say(f"oa: incumbent {self.tracker.incumbent:.9g} from {source} at {self.elapsed():.2f} s")
         return improved
 
+    def run_hooks(self, hooks, x, tag):
+        if hooks and time.perf_counter() < self.deadline:
+            dl = self.deadline if math.isfinite(self.deadline) else None
+            for name, z in run_user_heuristics(hooks, self.prob, x, self.lb.copy(), self.ub.copy(), None, dl):
+                self.offer(z, f"{tag}:{name}")
+
     def recover(self, x, tag):
         """Certified candidates from the guide point x; returns the fixed-integer ECOS point (or None)."""
         y = fix_and_solve(self.prob, self.solver, x, self.lb, self.ub, self.opts, self.pairs)
@@ -177,12 +190,8 @@ class _Run:
         self.offer(y, f"{tag}:fixed")
         mode = self.st.user_heuristics
         users = mode == "always" or (mode == "fallback" and not ok)
-        users = users and (tag != "root" or self.st.root_user_heuristics)
-        if users and self.heuristics and time.perf_counter() < self.deadline:
-            dl = self.deadline if math.isfinite(self.deadline) else None
-            for name, z in run_user_heuristics(self.heuristics, self.prob, x, self.lb.copy(), self.ub.copy(),
-                                               None, dl):
-                self.offer(z, f"{tag}:{name}")
+        if users and (tag != "root" or self.st.root_user_heuristics):
+            self.run_hooks(self.heuristics, x, tag)
         return y
 
     def add_cuts(self, x, which) -> int:
@@ -237,6 +246,7 @@ class _Run:
             self.say(f"oa: root relaxation {root.bound:.9g} ({self.elapsed():.2f} s)")
         else:
             self.say(f"oa: root relaxation untrusted ({root.ecos_statuses}): no bound from it")
+        self.run_hooks(self.start_heuristics, x0, "start")
         y0 = self.recover(x0, "root") if x0 is not None else None
         self.master = Master(self.prob, log=st.master_log)
         self.say(f"oa: master {self.prob.n} columns, {self.master.base_rows} linear rows, "
