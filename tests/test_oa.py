@@ -168,7 +168,9 @@ def test_reference_problem(rp):
 
 
 def test_dso_led_scheme_and_api_run_oa(cases):
-    """`method="oa"` end to end: tsodso.solve -> schemes/dso_led.solve_dso_led -> the Result."""
+    """`method="oa"` end to end: tsodso.solve -> schemes/dso_led.solve_dso_led -> the Result.
+    (The build's KKT presolve runs HiGHS first with its default thread count, so the master's
+    1-thread run goes through master.py's scheduler reset.)"""
     import tsodso
     _, exact, _ = cases[(1, 3, 0, 10)]
     system = load_system(adns=1, hours=3, seed=0, start=10)

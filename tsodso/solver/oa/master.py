@@ -62,12 +62,16 @@ class MasterResult:
 
 
 class Master:
-    def __init__(self, prob, log: bool = False):
+    def __init__(self, prob, log: bool = False, threads: int = 1):
+        """`threads`: HiGHS's "threads" option (0 = HiGHS's choice). HiGHS has one task
+        scheduler per process, sized by its first run; a run asking for another count fails at
+        once (HighsStatus kError, model status kNotset; analysis/kkt_presolve.py). `solve` then
+        resets the scheduler (Highs.resetGlobalScheduler, blocking: no other HiGHS run is in
+        flight in this single-threaded solver) and runs again, once."""
         self.prob = prob
         h = self.h = highspy.Highs()
         h.setOptionValue("output_flag", bool(log))
-        # No "threads" option: HiGHS has one task scheduler per process, sized by its first run;
-        # a run asking for another count fails at once (kNotset), see analysis/kkt_presolve.py.
+        h.setOptionValue("threads", int(threads))
         inf = highspy.kHighsInf
         self._inf = inf
         n = prob.n
@@ -127,7 +131,10 @@ class Master:
             s.col_value = [float(v) for v in start]
             s.value_valid = True
             h.setSolution(s)           # HiGHS checks it; an infeasible start is ignored
-        h.run()
+        ran = h.run()
+        if ran == highspy.HighsStatus.kError and h.getModelStatus() == highspy.HighsModelStatus.kNotset:
+            highspy.Highs.resetGlobalScheduler(True)   # sized by an earlier run with another count
+            h.run()
         status = _status_name(h.getModelStatus())
         info = h.getInfo()
         nodes = int(info.mip_node_count) if info.mip_node_count >= 0 else 0
