@@ -36,7 +36,6 @@ hints declare complementarity pairs in "branch" mode is refused (build it in "bi
 """
 from __future__ import annotations
 
-import logging
 import math
 import time
 from dataclasses import dataclass, field
@@ -48,6 +47,7 @@ from ...conic import interrupt
 from ..bnb import BnBResult, complementarity_pairs
 from ..bounds import BoundTracker
 from ..heuristics import Certifier, fix_and_solve, run_user_heuristics
+from ..log import BnBLog
 from ..options import BnBOptions
 from ..relax import NodeSolver
 from .master import Master
@@ -55,7 +55,6 @@ from .tangents import ConeIndex
 
 __all__ = ["OASettings", "OAResult", "solve"]
 
-LOGGER = logging.getLogger("tsodso.oa")
 # master statuses after which having no (new) master point is no failure: a limit, or no point
 # below the cutoff (the bound says what that proves)
 _NO_POINT_OK = ("kTimeLimit", "kInfeasible", "kInterrupt", "kHighsInterrupt", "kObjectiveBound",
@@ -102,14 +101,6 @@ class OAResult(BnBResult):
     oa: dict = field(default_factory=dict)
 
 
-def _say(opts, msg):
-    if opts.verbose:
-        if opts.log_stream is not None:
-            print(msg, file=opts.log_stream, flush=True)
-        else:
-            LOGGER.info(msg)
-
-
 def solve(prob, options=None, heuristics: Sequence[Callable] = (), callback: Optional[Callable] = None,
           settings: Optional[OASettings] = None, stop: Optional[Callable[[], bool]] = None,
           start_heuristics: Sequence[Callable] = ()) -> OAResult:
@@ -147,6 +138,11 @@ class _Run:
         self.solver = NodeSolver(prob, opts, deadline=self.deadline if math.isfinite(self.deadline) else None)
         self.cones = ConeIndex(prob)
         self.master: Optional[Master] = None
+        size = dict(prob.size_report(), pairs=int(len(pairs)))
+        self.log = BnBLog(opts, size, objective_unit=str(prob.meta.get("objective_unit", "")))
+        self.log.message("outer approximation (solver/oa), in the B&B's table: nodes = HiGHS master nodes over "
+                         "all rounds, left = 0; a line after the root, each master round and each new incumbent")
+        self.log.header(opts)
         self.rounds = 0
         self.master_seconds = 0.0
         self.master_statuses = []
@@ -162,7 +158,16 @@ class _Run:
 
     # ---------------------------------------------------------------- helpers
     def say(self, msg):
-        _say(self.opts, msg)
+        self.log.message(msg)
+
+    def usd(self, v) -> str:
+        """An objective value in the log's display unit (solver/log.py: $ for a k$ model)."""
+        return f"{self.log._num(v).strip()} {self.log.unit}".rstrip()
+
+    def table(self, mark=" ", force=False):
+        tr = self.tracker
+        self.log.line(tr.elapsed(), self.master.nodes if self.master else 0, 0, self.solver.ecos_seconds,
+                      tr.incumbent, tr.bound, tr.gap()[1], mark, force=force)
 
     def elapsed(self):
         return time.perf_counter() - self.t0
@@ -175,7 +180,8 @@ class _Run:
             return False
         improved = self.tracker.offer(self.prob.objective(x), x, source)
         if improved:
-            self.say(f"oa: incumbent {self.tracker.incumbent:.9g} from {source} at {self.elapsed():.2f} s")
+            self.table("u" if source.split(":")[-1] not in ("fixed",) else "*")
+            self.say(f"oa: incumbent {self.usd(self.tracker.incumbent)} from {source} at {self.elapsed():.2f} s")
         return improved
 
     def run_hooks(self, hooks, x, tag):
@@ -244,7 +250,8 @@ class _Run:
         x0 = root.x
         if root.status == "optimal":
             tr.update_bound(root.bound)
-            self.say(f"oa: root relaxation {root.bound:.9g} ({self.elapsed():.2f} s)")
+            self.say(f"oa: root relaxation {self.usd(root.bound)} ({self.elapsed():.2f} s)")
+            self.table(force=True)
         else:
             self.say(f"oa: root relaxation untrusted ({root.ecos_statuses}): no bound from it")
         self.run_hooks(self.start_heuristics, x0, "start")
@@ -290,8 +297,9 @@ class _Run:
         if m.status in ("kInterrupt", "kHighsInterrupt"):
             return "interrupted"
         self.say(f"oa: round {self.rounds}: master {m.status} in {m.seconds:.2f} s ({m.nodes} nodes), "
-                 f"bound {m.bound:.9g} (best {tr.bound:.9g}), master point "
-                 f"{m.objective:.9g}, cutoff {cutoff:.9g}, {self.cuts} cuts, at {self.elapsed():.2f} s")
+                 f"bound {self.usd(m.bound)}, master point {self.usd(m.objective)}, "
+                 f"cutoff {self.usd(cutoff)}, {self.cuts} cuts, at {self.elapsed():.2f} s")
+        self.table(force=True)
         self.log_rows.append(dict(round=self.rounds, seconds=self.elapsed(), status=m.status,
                                   master_seconds=m.seconds, nodes=m.nodes, bound=m.bound,
                                   master_objective=m.objective, cutoff=cutoff, best_bound=tr.bound,
@@ -337,7 +345,8 @@ class _Run:
                        incumbent_history=list(tr.incumbent_history), bound_history=list(tr.bound_history),
                        incumbent_source=tr.incumbent_source, rejected_candidates=self.cert.rejected,
                        options=self.opts, oa=info)
-        self.say(f"oa: {status} ({reason}), incumbent {res.objective:.9g}, bound {res.best_bound:.9g}, "
-                 f"gap {res.rel_gap:.3g}, {self.rounds} rounds, {self.cuts} cuts, master {self.master_seconds:.1f} s, "
-                 f"ECOS {solver.ecos_seconds:.1f} s ({solver.calls} solves, {solver.inaccurate} untrusted)")
+        self.table(force=True)
+        self.say(f"oa: {self.rounds} master rounds ({self.master_seconds:.1f} s, statuses "
+                 f"{', '.join(self.master_statuses) or '-'}), {self.cuts} tangent cuts")
+        self.log.summary(res)
         return res
