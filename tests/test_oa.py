@@ -179,3 +179,28 @@ def test_dso_led_scheme_and_api_run_oa(cases):
     assert abs(r.objective_usd / 1000.0 - exact) <= 1e-4 * abs(exact)     # $ -> k$
     with pytest.raises(ValueError, match="method"):
         tsodso.solve(system, method="simplex")
+
+
+def test_master_bound_rules_on_a_small_milp():
+    """master.py's bound rules on  min -x0 - x1  s.t.  x0 + x1 <= 1.5,  x binary  (optimum -1)."""
+    from tsodso.conic import ProblemBuilder
+    from tsodso.solver.oa.master import Master
+    pb = ProblemBuilder()
+    x = pb.binary("x", 2)
+    pb.add_cost(x, [-1.0, -1.0])
+    pb.add_leq("cap", [0, 0], x, [1.0, 1.0], [1.5])
+    prob = pb.build()
+    m = Master(prob)
+    r = m.solve(10.0, 1e-6, 1e-9)
+    assert r.status == "kOptimal" and r.bound == pytest.approx(-1.0) and r.objective == pytest.approx(-1.0)
+    # a cutoff above the optimum: still optimal, bound capped at cutoff - slack
+    r = m.solve(10.0, 1e-6, 1e-9, cutoff=-0.5)
+    assert r.status == "kOptimal" and r.bound <= -1.0 + 1e-9
+    # a cutoff below the optimum: no master point below it -> bound cutoff - slack, no point
+    r = m.solve(10.0, 1e-6, 1e-9, cutoff=-1.2)
+    assert r.status == "kInfeasible" and r.x is None
+    assert r.bound == pytest.approx(-1.2 - 1e-6 * 1.2 - 1e-9) and r.bound < -1.0
+    # rows that leave no point: without a cutoff the bound is +inf (infeasible)
+    m.add_rows(__import__("scipy.sparse", fromlist=["csr_matrix"]).csr_matrix(np.array([[-1.0, -1.0]])), [-1.8])
+    r = m.solve(10.0, 1e-6, 1e-9)
+    assert r.status == "kInfeasible" and r.bound == math.inf

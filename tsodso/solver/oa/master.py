@@ -121,6 +121,9 @@ class Master:
         first master point below it: kObjectiveTarget), `start` a start solution (full x)."""
         h = self.h
         t0 = time.perf_counter()
+        # a fresh solve every time: with the model unchanged (no new rows) HiGHS would return
+        # its last status and point, stale under a new cutoff
+        h.clearSolver()
         h.setOptionValue("time_limit", float(max(time_limit, 1e-3)) if math.isfinite(time_limit) else self._inf)
         h.setOptionValue("mip_rel_gap", float(rel_gap))
         h.setOptionValue("mip_abs_gap", float(abs_gap))

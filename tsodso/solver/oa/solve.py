@@ -306,10 +306,14 @@ class _Run:
                                   incumbent=tr.incumbent, cuts=self.cuts))
         # a master point at or above the cutoff is HiGHS's copy of the start (the incumbent)
         x = m.x if m.x is not None and m.objective < cutoff else None
-        if tr.converged() or x is None:
-            if x is None and m.status not in _NO_POINT_OK and not tr.converged():
-                return "master_failed"
+        if tr.converged():
             return None
+        if x is None:
+            if m.status not in _NO_POINT_OK:
+                return "master_failed"
+            if m.status in ("kTimeLimit", "kInterrupt", "kHighsInterrupt"):
+                return None                            # the loop's stop test says why
+            return "stalled" if tr.bound <= before else None
         inc_before = tr.incumbent
         y = self.recover(x, f"oa{self.rounds}")
         k = self.add_cuts(x, "violated") + self.add_cuts(y, "active")
