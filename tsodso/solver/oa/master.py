@@ -89,6 +89,7 @@ class Master:
             G = prob.G.tocsr()[: prob.n_lp]
             self._add(G, np.full(prob.n_lp, -inf), prob.h[: prob.n_lp])
         self.base_rows = prob.n_eq + prob.n_lp
+        self._new_rows = True
         self.cut_rows = 0
         self.nodes = 0
         interrupt.watch_highs(h)
@@ -112,6 +113,7 @@ class Master:
         C = sp.csr_matrix(C)
         self._add(C, np.full(C.shape[0], -self._inf), d)
         self.cut_rows += C.shape[0]
+        self._new_rows = self._new_rows or C.shape[0] > 0
         return C.shape[0]
 
     def solve(self, time_limit: float, rel_gap: float, abs_gap: float, cutoff: float = math.inf,
@@ -121,9 +123,11 @@ class Master:
         first master point below it: kObjectiveTarget), `start` a start solution (full x)."""
         h = self.h
         t0 = time.perf_counter()
-        # a fresh solve every time: with the model unchanged (no new rows) HiGHS would return
-        # its last status and point, stale under a new cutoff
-        h.clearSolver()
+        # with the model unchanged since the last run (no new rows) HiGHS would return its last
+        # status and point, stale under a new cutoff: clear it (new rows keep the LP basis)
+        if not self._new_rows:
+            h.clearSolver()
+        self._new_rows = False
         h.setOptionValue("time_limit", float(max(time_limit, 1e-3)) if math.isfinite(time_limit) else self._inf)
         h.setOptionValue("mip_rel_gap", float(rel_gap))
         h.setOptionValue("mip_abs_gap", float(abs_gap))
