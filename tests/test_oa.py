@@ -121,6 +121,21 @@ def test_start_heuristic_point_is_the_first_incumbent(cases):
     assert res.rejected_candidates >= 1
 
 
+def test_user_heuristics_run_at_the_root_when_the_first_master_gives_no_point(cases):
+    prob, exact, _ = cases[(1, 4, 2, 10)]
+    calls = []
+
+    def hook(p, x, lb, ub):
+        calls.append(x is not None)
+        return None
+    # the first master gets 1e-7 x 60 s (HiGHS's 1 ms floor): it ends at its time limit without a point
+    res = oa_solve(prob, dict(OPTS, time_limit=60), heuristics=[hook],
+                   settings=OASettings(first_round_share=1e-7))
+    assert res.oa["master_statuses"][0] == "kTimeLimit"
+    assert calls and calls[0] is True                      # run at the root relaxation point
+    assert res.status == "optimal" and abs(res.objective - exact) <= 1e-4 * abs(exact)
+
+
 def test_node_limit_counts_the_root_and_each_master(cases):
     prob, exact, _ = cases[(1, 4, 2, 10)]
     res = oa_solve(prob, dict(OPTS, time_limit=60, node_limit=1))

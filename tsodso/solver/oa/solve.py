@@ -84,7 +84,9 @@ class OASettings:
     # follower response costs 21 s at the 5-ADN root (load 4-5) for 52,499.38 $, where the first
     # master's re-solve gives 52,466.19 $
     user_heuristics: str = "fallback"
-    root_user_heuristics: bool = False  # also at the root relaxation point (as user_heuristics says)
+    # also at the root relaxation point (as user_heuristics says); when off, they still run there
+    # if the first master ends without a point and no incumbent exists
+    root_user_heuristics: bool = False
     # the first master runs at most this share of the time limit, so that its point (re-solved
     # by ECOS) gives an incumbent and tangents early
     first_round_share: float = 0.4
@@ -138,6 +140,7 @@ class _Run:
         self.solver = NodeSolver(prob, opts, deadline=self.deadline if math.isfinite(self.deadline) else None)
         self.cones = ConeIndex(prob)
         self.master: Optional[Master] = None
+        self.x0: Optional[np.ndarray] = None
         size = dict(prob.size_report(), pairs=int(len(pairs)))
         self.log = BnBLog(opts, size, objective_unit=str(prob.meta.get("objective_unit", "")))
         self.log.message("outer approximation (solver/oa), in the B&B's table: nodes = HiGHS master nodes over "
@@ -247,7 +250,7 @@ class _Run:
         if root.status == "infeasible":
             tr.update_bound(math.inf)
             return "infeasible"
-        x0 = root.x
+        x0 = self.x0 = root.x
         if root.status == "optimal":
             tr.update_bound(root.bound)
             self.say(f"oa: root relaxation {self.usd(root.bound)} ({self.elapsed():.2f} s)")
@@ -308,6 +311,11 @@ class _Run:
         x = m.x if m.x is not None and m.objective < cutoff else None
         if tr.converged():
             return None
+        if (x is None and self.rounds == 1 and tr.x is None and not self.st.root_user_heuristics
+                and self.x0 is not None and m.status not in ("kInterrupt", "kHighsInterrupt")):
+            # the first master gave no point (large problems): the user heuristics at the root
+            # relaxation point after all, so that a run does not end without any incumbent
+            self.run_hooks(self.heuristics, self.x0, "root")
         if x is None:
             if m.status not in _NO_POINT_OK:
                 return "master_failed"
