@@ -62,8 +62,9 @@ class MasterResult:
 
 
 class Master:
-    def __init__(self, prob, log: bool = False, threads: int = 1):
-        """`threads`: HiGHS's "threads" option (0 = HiGHS's choice). HiGHS has one task
+    def __init__(self, prob, log: bool = False, threads: int = 1, options: Optional[dict] = None):
+        """`options`: further HiGHS options (name -> value; a refused one raises ValueError).
+        `threads`: HiGHS's "threads" option (0 = HiGHS's choice). HiGHS has one task
         scheduler per process, sized by its first run; a run asking for another count fails at
         once (HighsStatus kError, model status kNotset; analysis/kkt_presolve.py). `solve` then
         resets the scheduler (Highs.resetGlobalScheduler, blocking: no other HiGHS run is in
@@ -72,6 +73,9 @@ class Master:
         h = self.h = highspy.Highs()
         h.setOptionValue("output_flag", bool(log))
         h.setOptionValue("threads", int(threads))
+        for k, v in (options or {}).items():          # further HiGHS options (OASettings.highs_options)
+            if h.setOptionValue(k, v) != highspy.HighsStatus.kOk:
+                raise ValueError(f"HiGHS option {k!r} = {v!r} refused")
         inf = highspy.kHighsInf
         self._inf = inf
         n = prob.n

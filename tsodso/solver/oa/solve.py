@@ -91,6 +91,7 @@ class OASettings:
     # by ECOS) gives an incumbent and tangents early
     first_round_share: float = 0.4
     threads: int = 1                   # HiGHS threads (1: as SCIP's reference runs; 0 = HiGHS's choice)
+    highs_options: dict = field(default_factory=dict)   # further HiGHS options, e.g. {"mip_heuristic_effort": 0.01}
     # without an incumbent the master only has to propose integers: HiGHS mip_rel_gap = this x rel_gap
     first_gap_share: float = 1.0
     cone_tol: float = 1e-7             # a cone is violated at a master point if ||z|| - t > cone_tol x max(1, t)
@@ -259,7 +260,7 @@ class _Run:
             self.say(f"oa: root relaxation untrusted ({root.ecos_statuses}): no bound from it")
         self.run_hooks(self.start_heuristics, x0, "start")
         y0 = self.recover(x0, "root") if x0 is not None else None
-        self.master = Master(self.prob, log=st.master_log, threads=st.threads)
+        self.master = Master(self.prob, log=st.master_log, threads=st.threads, options=st.highs_options)
         self.say(f"oa: master {self.prob.n} columns, {self.master.base_rows} linear rows, "
                  f"{len(self.prob.integer)} integers; HiGHS tolerances {self.master.tolerances}")
         n0 = self.add_cuts(x0, "all") + self.add_cuts(y0, "active") + self.add_cuts(tr.x, "active")
