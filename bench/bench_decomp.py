@@ -1,14 +1,14 @@
-"""Benchmark: our decomposition solver vs our monolithic B&B vs SCIP on the DSO-led MISOCP.
+"""Benchmark: our outer approximation, decomposition and monolithic B&B vs SCIP on the DSO-led MISOCP.
 
     python bench/bench_decomp.py [--adns 1,2,5] [--hours 24] [--start 0] [--seed 0]
-                                 [--time-limit 120] [--solvers decomposition,monolithic,scip]
+                                 [--time-limit 120] [--solvers oa,decomposition,monolithic,scip]
                                  [--json FILE]
     python bench/bench_decomp.py --diagnose [--adns 1,5] [--day-block-seconds 60] [--json FILE]
 
 Each (instance, solver) runs in its own child process, one at a time. Every child builds the
 same big-M problem (`build_dso_led`, KKT presolve on) and reports build and solve separately;
 `peak MB` is the child's getrusage maxrss (interpreter, libraries and the problem included).
-Ours: `solve_dso_led(method=...)` tolerances (ECOS reltol 1e-6 / abstol 1e-7 / feastol 1e-8),
+Ours (`oa`, `decomposition`, `monolithic`): `solve_dso_led(method=...)` tolerances (ECOS reltol 1e-6 / abstol 1e-7 / feastol 1e-8),
 rel_gap 1e-4, follower-response heuristic. SCIP: conic/scip.py settings (obbt off, Ipopt
 `mumps_pivot_order 2`), 1 thread, gap 1e-4, same time limit. `first bound s` is when the
 first proven bound above -inf was available (decomposition: the root Lagrangian), `untrusted`
@@ -62,7 +62,7 @@ def worker(solver, adns, hours, seed, start, time_limit):
     out = {"solver": solver, "adns": adns, "hours": hours, "seed": seed, "start": start,
            "build_seconds": build, "binaries": int(prob.integer.size), "load_start": _load()}
     t0 = time.perf_counter()
-    if solver in ("decomposition", "monolithic"):
+    if solver in ("decomposition", "monolithic", "oa"):
         from tsodso.schemes.dso_led import NODE_ABSTOL, NODE_FEASTOL, NODE_RELTOL, _run_method
         from tsodso.schemes.heuristics import make_follower_response_heuristic
         from tsodso.solver import BnBOptions
@@ -75,7 +75,8 @@ def worker(solver, adns, hours, seed, start, time_limit):
                    ecos_seconds=r.ecos_seconds, first_bound_seconds=hist[0][0] if hist else None,
                    bound_history_usd=hist,
                    incumbent_history_usd=[(t, v * 1000.0) for t, v in r.incumbent_history],
-                   lagrangian={k: v for k, v in getattr(r, "lagrangian", {}).items() if k != "bound_history"})
+                   lagrangian={k: v for k, v in getattr(r, "lagrangian", {}).items() if k != "bound_history"},
+                   oa=getattr(r, "oa", None))
     elif solver == "scip":
         from tsodso.conic.scip import solve_scip
         r = solve_scip(prob, time_limit=time_limit, gap=1e-4)
@@ -173,7 +174,7 @@ def main():
     ap.add_argument("--start", type=int, default=0)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--time-limit", type=float, default=120.0)
-    ap.add_argument("--solvers", default="decomposition,monolithic,scip")
+    ap.add_argument("--solvers", default="oa,decomposition,monolithic,scip")
     ap.add_argument("--diagnose", action="store_true")
     ap.add_argument("--day-block-seconds", type=float, default=60.0)
     ap.add_argument("--json", default=None, help="also write all rows to this file")

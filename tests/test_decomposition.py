@@ -310,3 +310,69 @@ def test_root_mode_is_validated(cases):
     with pytest.raises(ValueError, match="stages"):
         decomposition_solve(prob, labels, names, BnBOptions(verbose=False),
                             settings=DecompositionSettings(root="staged"))
+
+
+def test_monolithic_root_cut_by_time_budget_falls_back_to_staged(cases, monkeypatch):
+    # as if the ECOS time budget (deadline) stopped the monolithic root: no bound from it, the
+    # staged multipliers are used, and the bound is still valid
+    import types
+    from tsodso.solver.decomposition import solve as dmod
+    prob, lay, ref, dec = cases[INSTANCES[0]]
+    real = ea.solve
+
+    def fake_solve(p, *a, **k):
+        if p is prob:
+            return ea.ConicSolution(status=ea.TIME_BUDGET, exit_flag=-1, x=None, objective=math.nan)
+        return real(p, *a, **k)
+
+    monkeypatch.setattr(dmod, "ea", types.SimpleNamespace(**{**vars(ea), "solve": fake_solve}))
+    labels, names = decomposition_labels(prob, lay, "adn_hour")
+    stages, seq = staged_stages(prob, lay)
+    res = decomposition_solve(prob, labels, names, BnBOptions(**NODE_TOL, verbose=False, time_limit=60),
+                              settings=DecompositionSettings(root="monolithic", full_solves=False),
+                              stages=stages, sequence=seq)
+    assert res.lagrangian["root_mode"] == "staged" and res.lagrangian["root_relaxation"] == -math.inf
+    assert res.lagrangian["root_lagrangian"] > -math.inf
+    assert res.best_bound <= ref.objective * (1 + 1e-4) + 1e-9
+
+
+def test_same_bounds_and_answer_serial_local_pool_and_dask(cases):
+    # 1 worker, 2 local worker processes, a 2-process Dask LocalCluster: the same bound sequence
+    # (values; the times differ) and the same answer
+    distributed = pytest.importorskip("distributed")
+    prob, lay, ref, dec = cases[INSTANCES[2]]
+
+    def run(**kw):
+        res = _dsolve(prob, lay, DecompositionSettings(bundle_iterations=2, **kw))
+        return (res.status, res.objective, res.best_bound,
+                [b for _, b in res.lagrangian["bound_history"]], res.lagrangian["block_solves"])
+
+    serial = run()
+    assert serial[0] == "optimal"
+    assert run(workers=2) == serial
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as cluster, distributed.Client(cluster) as client:
+        assert run(scheduler=client) == serial
+
+
+@pytest.mark.parametrize("bad, match", [(dict(workers=0), "workers 0"), (dict(scheduler="localhost:8786"), "localhost:8786"),
+                                        (dict(scheduler="tcp://"), "tcp://")])
+def test_bad_pool_settings_are_refused_before_any_work(bad, match, cases):
+    prob, lay, ref, dec = cases[INSTANCES[0]]
+    labels, names = decomposition_labels(prob, lay, "adn_hour")
+    with pytest.raises(ValueError, match=match):
+        decomposition_solve(prob, labels, names, BnBOptions(verbose=False), settings=DecompositionSettings(**bad))
+
+
+@pytest.mark.parametrize("argv, needle", [
+    (["--workers", "0"], "'workers' = 0"),
+    (["--workers", "two"], "'workers' = 'two'"),
+    (["--scheduler", "localhost:8786"], "'scheduler' = 'localhost:8786'"),
+    (["--scheduler", "tcp://h:1", "--method", "monolithic"], "--scheduler tcp://h:1"),
+])
+def test_cli_bad_pool_flags_exit_2_with_one_line(argv, needle, capsys, monkeypatch):
+    from tsodso import cli
+    monkeypatch.setattr(cli, "_system", lambda args: pytest.fail("built an instance before refusing the flag"))
+    assert cli.main(["solve", "--adns", "1", "--hours", "2"] + argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and needle in err[0], err

@@ -100,7 +100,7 @@ def check_system(system: System) -> None:
 def solve(system: Optional[System] = None, scheme: str = "dso-led", *, time_limit: float = 300.0,
           gap: float = 1e-4, complementarity: str = "bigm", options: Optional[dict] = None,
           check: bool = True, adns: int = 5, hours: int = 24, seed: int = 0, start=None,
-          scenario=None) -> "Result":
+          scenario=None, method: Optional[str] = None) -> "Result":
     """Solve `scheme` on `system` and return a `Result`.
 
     Args:
@@ -113,10 +113,13 @@ def solve(system: Optional[System] = None, scheme: str = "dso-led", *, time_limi
         complementarity: "bigm" or "branch" (dso-led only; docs/model.md section 4).
         options: extra `tsodso.solver.BnBOptions` fields, e.g. `{"verbose": False}`.
         check: refuse a system edited in place (see `check_system`).
+        method: dso-led solver, one of `tsodso.schemes.dso_led.METHODS` ("monolithic",
+            "decomposition", "oa"); None = `solve_dso_led`'s default, the CLI's too.
 
     Returns:
         Result: status, objective and bound in $, certificates, labelled tables.
     """
+    from .schemes.dso_led import DEFAULT_METHOD, METHODS
     from .schemes.registry import get_scheme, solve_scheme
     get_scheme(scheme)                       # ValueError naming the known schemes
     if complementarity not in ("bigm", "branch"):
@@ -127,10 +130,15 @@ def solve(system: Optional[System] = None, scheme: str = "dso-led", *, time_limi
         check_system(system)
     log.info("solving %s on %d ADNs x %d h from %02d:00 (time limit %.0f s, gap %g)", scheme,
              system.n_adn, system.n_hours, system.start_hour, time_limit, gap)
+    method = DEFAULT_METHOD if method is None else method
+    if method not in METHODS:
+        raise ValueError(f"method {method!r} is not one of {', '.join(METHODS)}")
+    extra = {"method": method}
     raw = solve_scheme(scheme, system, time_limit=time_limit, rel_gap=gap, options=options,
-                       complementarity=complementarity)
+                       complementarity=complementarity, **extra)
     solver_options = {"scheme": scheme, "time_limit_s": float(time_limit), "rel_gap": float(gap),
                       "complementarity": complementarity if scheme == "dso-led" else None,
+                      "method": method if scheme == "dso-led" else None,
                       "bnb_options": dict(options or {})}
     res = Result.from_scheme_result(raw, system, solver_options)
     log.info("%s: %s, objective %s $, gap %s", scheme, res.status,

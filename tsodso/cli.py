@@ -68,6 +68,15 @@ def _flag_int(name, lo, hi):
     return parse
 
 
+def _flag_scheduler(text):
+    from .solver.decomposition.parallel import check_scheduler
+    try:
+        check_scheduler(str(text).strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'scheduler' = {text!r}: expected tcp://HOST:PORT") from None
+    return str(text).strip()
+
+
 def _flag_float(name, lo, lo_open=False, allow_inf=False):
     dom = f"{'>' if lo_open else '>='} {lo}" + (" (inf allowed)" if allow_inf else ", finite")
 
@@ -221,8 +230,11 @@ def _report_paths(paths: dict) -> int:
 # ------------------------------------------------------------------------------ solve
 def _run_scheme(args, system):
     from .schemes.registry import solve_scheme
+    pool = {}
+    if getattr(args, "workers", 1) != 1 or getattr(args, "scheduler", None):
+        pool = dict(decomposition=dict(workers=args.workers, scheduler=args.scheduler))
     return solve_scheme(args.scheme, system, time_limit=args.time_limit, rel_gap=args.gap,
-                        complementarity=args.complementarity, method=args.method)
+                        complementarity=args.complementarity, method=args.method, **pool)
 
 
 def _solve_summary(args, res) -> dict:
@@ -345,6 +357,10 @@ def _solve_exit_code(res) -> int:
 
 
 def cmd_solve(args):
+    if (args.workers != 1 or args.scheduler) and (args.scheme != "dso-led" or args.method != "decomposition"):
+        flag = f"--workers {args.workers}" if args.workers != 1 else f"--scheduler {args.scheduler}"
+        raise UsageError(f"{flag} applies to --scheme dso-led --method decomposition only "
+                         f"(here --scheme {args.scheme} --method {args.method})")
     system = _system(args)
     out = _prepare_output(args.output) if args.output else None
     try:
@@ -570,9 +586,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--complementarity", choices=["bigm", "branch"], default="bigm")
     # default decomposition, measured on the default case (5 ADNs x 24 h, 120 s, idle machine):
     # gap 0.085 % (first bound at 4.7 s) vs monolithic 0.163 % and SCIP 0.350 % (bench/README.md)
-    p.add_argument("--method", choices=["monolithic", "decomposition"], default="decomposition",
+    p.add_argument("--method", choices=["monolithic", "decomposition", "oa"], default="decomposition",
                    help="dso-led solver: Lagrangian bounds over (ADN, hour) and whole-hour blocks "
-                        "with our B&B on top, or our B&B on the whole MISOCP (default %(default)s)")
+                        "with our B&B on top; our B&B on the whole MISOCP; or outer approximation "
+                        "(HiGHS MILP master over cone tangents, ECOS re-solves) (default %(default)s)")
+    p.add_argument("--workers", type=_flag_int("workers", 1, 256), default=1,
+                   help="decomposition: solve the blocks on this many local worker processes (default 1)")
+    p.add_argument("--scheduler", type=_flag_scheduler, default=None, metavar="tcp://HOST:PORT",
+                   help="decomposition: solve the blocks on a running dask.distributed cluster "
+                        "(docs/sweeps.md: starting one on SLURM); needs tsodso[dask]")
     _search_args(p)
     p.add_argument("--json", action="store_true", help="stdout = one JSON object (log on stderr)")
     p.add_argument("-o", "--output", default=None,

@@ -19,8 +19,11 @@ from .result import SchemeResult
 
 NODE_RELTOL, NODE_ABSTOL, NODE_FEASTOL = 1e-6, 1e-7, 1e-8
 # monolithic: our B&B on the whole MISOCP; decomposition: Lagrangian bounds over (ADN, hour)
-# blocks, then the B&B on top (solver/decomposition/solve.py)
-METHODS = ("monolithic", "decomposition")
+# blocks, then the B&B on top (solver/decomposition/solve.py); oa: outer approximation, a
+# HiGHS MILP master over the linear rows and cone tangents, ECOS for every conic solve
+# (solver/oa/solve.py)
+METHODS = ("monolithic", "decomposition", "oa")
+DEFAULT_METHOD = "monolithic"         # solve_dso_led's and tsodso.solve's
 
 
 def _run_method(method, prob, lay, opts, heur, callback, settings=None, pseudocosts=None):
@@ -38,6 +41,9 @@ def _run_method(method, prob, lay, opts, heur, callback, settings=None, pseudoco
         return decomposition_solve(prob, labels, names, opts, heuristics=heur, callback=callback,
                                    refine=decomposition_labels(prob, lay, "hour"), stages=stages,
                                    sequence=sequence, settings=settings)
+    if method == "oa":
+        from ..solver.oa import solve as oa_solve
+        return oa_solve(prob, opts, heuristics=heur, callback=callback, settings=settings)
     return bnb_solve(prob, opts, heuristics=heur, callback=callback, pseudocosts=pseudocosts)
 
 
@@ -70,12 +76,14 @@ def build_dso_led(system, hours: int | None = None, complementarity: str = "bigm
 def solve_dso_led(system, complementarity: str = "bigm", time_limit: float = 600.0,
                   rel_gap: float = 1e-4, certify: bool = True, options: dict | None = None,
                   kkt_presolve: bool = True, cache=None, callback=None,
-                  method: str = "monolithic") -> SchemeResult:
+                  method: str = DEFAULT_METHOD, decomposition: dict | None = None) -> SchemeResult:
     """Build and solve the DSO-led MISOCP. `options`: extra BnBOptions fields (override).
 
     `cache` (a data.cache.WarmCache or None): the certified PCC box, the KKT presolve and the
     incumbent's integers are read from it when their inputs match, else computed and stored
-    (schemes/warm.py). `callback`: the B&B's per-node callback (progress display)."""
+    (schemes/warm.py). `callback`: the B&B's per-node callback (progress display).
+    `decomposition`: DecompositionSettings fields for method "decomposition" (e.g. workers=2,
+    scheduler="tcp://HOST:PORT")."""
     from .warm import (adn_seed_heuristic, cached_analysis, incumbent_start, load_pseudocosts, problem_key,
                        store_adn_incumbents, store_incumbent, store_pseudocosts)
     if method not in METHODS:
@@ -113,7 +121,11 @@ def solve_dso_led(system, complementarity: str = "bigm", time_limit: float = 600
             heur.insert(0, start)
         pseudo = load_pseudocosts(cache, key)
         warm["pseudocosts"] = "hit" if pseudo is not None else "none"
-    res = _run_method(method, prob, lay, opts, heur, callback, pseudocosts=pseudo)
+    settings = None
+    if method == "decomposition" and decomposition:
+        from ..solver.decomposition.solve import DecompositionSettings
+        settings = DecompositionSettings(**decomposition)
+    res = _run_method(method, prob, lay, opts, heur, callback, settings, pseudocosts=pseudo)
     if cache is not None:
         store_pseudocosts(cache, key, getattr(res, "pseudocosts", None))
     if cache is not None and res.x is not None:

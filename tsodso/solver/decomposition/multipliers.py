@@ -43,16 +43,28 @@ from .blocks import Decomposition
 
 __all__ = ["StagedDuals", "staged_duals", "predict_monolithic_seconds", "MONOLITHIC_REF"]
 
-# ECOS seconds of a monolithic root relaxation against its nonzeros (A and G), measured on the
-# DSO-led MISOCP (24 h): 5 ADNs 129,816 nnz 2.5 s (idle), 20 ADNs 462,096 nnz 35 s and 50 ADNs
-# 1,256,256 nnz 1,303 s (both loaded, the 50-ADN one with ECOS retries); the exponent 2.3 fits
-# the idle 5-ADN point and the loaded points within a factor of about 2 (they were loaded).
-MONOLITHIC_REF = dict(nnz=129_816, seconds=2.5, exponent=2.3)
+# ECOS seconds of one monolithic root relaxation of the DSO-led MISOCP (24 h, reltol 1e-6) against
+# its nonzeros (A and G), idle machine, measured by the ECOS time-budget probe (conic/ecos_adapter.py
+# docstring: seconds per iteration x iterations): 5 ADNs 129,816 nnz 30 x 0.054 = 1.6 s; 20 ADNs
+# 462,096 nnz 37 x 0.335 = 12.4 s; 50 ADNs 1,256,256 nnz 49 x 2.93 = 144 s. Interpolated linearly
+# in log-log, extrapolated with the last segment's exponent (2.45). Under load it is several times
+# longer (50 ADNs: 1,303 s with retries at load 6-15).
+MONOLITHIC_REF = ((129_816, 1.6), (462_096, 12.4), (1_256_256, 144.0))
 
 
-def predict_monolithic_seconds(nnz: int, ref: dict = MONOLITHIC_REF) -> float:
+def predict_monolithic_seconds(nnz: int, ref=MONOLITHIC_REF) -> float:
     """Predicted ECOS seconds of one monolithic relaxation with `nnz` nonzeros (MONOLITHIC_REF)."""
-    return float(ref["seconds"] * (max(nnz, 1) / ref["nnz"]) ** ref["exponent"])
+    lx = np.log([r[0] for r in ref])
+    ly = np.log([r[1] for r in ref])
+    x = math.log(max(int(nnz), 1))
+    if x <= lx[0]:
+        i = 0
+    elif x >= lx[-1]:
+        i = len(ref) - 2
+    else:
+        i = int(np.searchsorted(lx, x)) - 1
+    slope = (ly[i + 1] - ly[i]) / (lx[i + 1] - lx[i])
+    return float(math.exp(ly[i] + slope * (x - lx[i])))
 
 
 @dataclass

@@ -17,9 +17,12 @@ between consecutive hours):
         at the guide point: they appear in no row of P_t, only as constants of the cost)
         candidates for block t: fix_and_solve on P_t (integers rounded), then the user
         heuristics on P_t, each from the guide point and from P_t's continuous relaxation
-        (relax-and-fix); keep the cheapest one that P_t's certifier accepts
+        (relax-and-fix); keep the cheapest one that P_t's certifier accepts; if none: our B&B
+        on P_t (block t's integers free) for a share of the time left (`block_seconds` at most)
 
-Every row of the problem lies in P_t for the first t that contains all its variables, so the
+Block t's free variables keep the bounds that propagation over the whole problem's linear rows
+implies (so an hour does not leave the batteries where the later hours cannot reach the
+cyclic end state). Every row of the problem lies in P_t for the first t that contains all its variables, so the
 assembled point satisfies every row that its own hours' solves certified. ECOS sees only the
 free (block t) variables (ecos_adapter eliminates fixed columns), so each solve is block sized.
 The assembled point is returned uncertified: the caller certifies it on the full problem
@@ -37,23 +40,36 @@ import scipy.sparse as sp
 from dataclasses import replace
 
 from ...conic import interrupt
+from ..bnb import solve as bnb_solve
 from ..heuristics import Certifier, fix_and_solve, run_user_heuristics
+from ..presolve import Propagator
 from ..relax import NodeSolver
 from .blocks import Decomposition, _row_span
 
 __all__ = ["sequential_recovery"]
 
+PROP_TOL = 1e-9
 
-def _prefix_problem(prob, labels, t, y=None, z=None):
+
+def _spans(prob, labels):
+    """Largest block label of every equality row, G row and cone (computed once)."""
+    A = prob.A.tocsr()
+    G = prob.G.tocsr()
+    _, a_hi, _ = _row_span(A, labels)
+    _, g_hi, _ = _row_span(G, labels)
+    sizes = np.asarray(prob.cone_sizes, np.int64)
+    starts = prob.n_lp + np.concatenate([[0], np.cumsum(sizes)])
+    cone_hi = np.maximum.reduceat(g_hi[prob.n_lp:], starts[:-1] - prob.n_lp) if sizes.size else np.zeros(0)
+    return A, G, a_hi, g_hi, cone_hi, starts
+
+
+def _prefix_problem(prob, spans, t, y=None, z=None):
     """P_t: rows and cones of `prob` whose largest variable label is t (same variables; the
     rows of earlier blocks were certified when those were solved, and are left out so that
     the small residuals of those solves are not re-checked against ECOS's fixed-row test).
     With duals y (equality rows), z (LP rows): the rows left out (they reach later blocks)
     are priced into the cost, c + A_out' y + G_out' z (their Lagrangian terms)."""
-    A = prob.A.tocsr()
-    G = prob.G.tocsr()
-    _, a_hi, _ = _row_span(A, labels)
-    _, g_hi, _ = _row_span(G, labels)
+    A, G, a_hi, g_hi, cone_hi, starts = spans
     c = np.asarray(prob.c, float)
     if y is not None:
         c = c + A.T @ np.where(a_hi > t, y, 0.0)
@@ -62,8 +78,6 @@ def _prefix_problem(prob, labels, t, y=None, z=None):
     keep_eq = np.flatnonzero(a_hi == t)
     keep_lp = np.flatnonzero(g_hi[: prob.n_lp] == t)
     sizes = np.asarray(prob.cone_sizes, np.int64)
-    starts = prob.n_lp + np.concatenate([[0], np.cumsum(sizes)])
-    cone_hi = np.maximum.reduceat(g_hi[prob.n_lp:], starts[:-1] - prob.n_lp) if sizes.size else np.zeros(0)
     keep_c = np.flatnonzero(cone_hi == t)
     crow = (np.concatenate([np.arange(starts[c], starts[c + 1]) for c in keep_c])
             if keep_c.size else np.zeros(0, np.int64))
@@ -78,7 +92,7 @@ def _prefix_problem(prob, labels, t, y=None, z=None):
 
 def sequential_recovery(prob, dec: Decomposition, guide: np.ndarray, lb: np.ndarray, ub: np.ndarray,
                         opts, pairs, heuristics: Sequence[Callable] = (), deadline: float = math.inf,
-                        log=None, duals_eq=None, duals_lp=None) -> Optional[np.ndarray]:
+                        log=None, duals_eq=None, duals_lp=None, block_seconds: float = 20.0) -> Optional[np.ndarray]:
     """A point of `prob` assembled block by block from `guide` (module docstring), or None."""
     t0 = time.perf_counter()
     x = np.clip(np.asarray(guide, float), lb, ub)
@@ -88,11 +102,21 @@ def sequential_recovery(prob, dec: Decomposition, guide: np.ndarray, lb: np.ndar
     pairs = np.zeros((0, 2), np.int64) if pairs is None else np.asarray(pairs, np.int64).reshape(-1, 2)
     pair_hi = labels[pairs].max(axis=1) if len(pairs) else np.zeros(0, np.int64)
     K = len(dec.blocks)
+    spans = _spans(prob, labels)
+    # bounds implied by the linear rows over the whole horizon (presolve.Propagator, continuous
+    # bounds too, 2K + 2 sweeps): e.g. the battery energy an hour may end with and still reach
+    # the cyclic end state through the later hours' charge limits
+    # (row tolerance PROP_TOL, not the certifier's 1e-6: each derived bound is relaxed outwards by
+    # it, and a block ending on a bound relaxed by 1e-6 left the next hour infeasible by that much
+    # on 5 ADNs x 24 h: the cyclic battery state in hour 23)
+    ok, plb, pub = Propagator(prob, PROP_TOL, opts.int_tol).propagate(lb, ub, 2 * K + 2, continuous=True)
+    if ok:
+        lb, ub = np.maximum(lb, plb), np.minimum(ub, pub)
     for t in range(K):
         if time.perf_counter() >= deadline or interrupt.requested():
             return None
         cols = dec.blocks[t].cols
-        Pt = _prefix_problem(prob, labels, t, duals_eq, duals_lp)
+        Pt = _prefix_problem(prob, spans, t, duals_eq, duals_lp)
         lbt, ubt = x.copy(), x.copy()
         lbt[cols], ubt[cols] = lb[cols], ub[cols]
         pt = pairs[pair_hi <= t]
@@ -111,10 +135,21 @@ def sequential_recovery(prob, dec: Decomposition, guide: np.ndarray, lb: np.ndar
                                                deadline if math.isfinite(deadline) else None):
                 cands.append((f"{gname}:{name}", y))
         good = [(Pt.objective(y), name, y) for name, y in cands if cert.check(y)[0]]
+        if not good and time.perf_counter() < deadline:
+            # no rounding held (e.g. a battery mode the earlier hours left infeasible): block t's
+            # own integers by our B&B on P_t, a share of the time left, the first point it certifies
+            left = deadline - time.perf_counter()
+            share = min(block_seconds, left / max(1, K - t)) if math.isfinite(left) else block_seconds
+            res = bnb_solve(Pt, replace(opts, time_limit=max(share, 1e-3), rel_gap=max(opts.rel_gap, 1e-3),
+                                        verbose=False, log_stream=None),
+                            heuristics=heuristics, start=None, stop=interrupt.requested)
+            if res.x is not None and cert.check(res.x)[0]:
+                good = [(Pt.objective(res.x), "bnb", res.x)]
         if not good:
             if log is not None:
                 log(f"decomposition: sequential recovery stopped at block {dec.blocks[t].name} "
-                    f"({len(cands)} candidates, none certified: {cert.last_reason})")
+                    f"(relaxation {rel.status}; {len(cands)} candidates, none certified"
+                    f"{': ' + cert.last_reason if cands else ''})")
             return None
         _, name, y = min(good, key=lambda g: g[0])
         x[cols] = y[cols]

@@ -44,6 +44,7 @@ from .blocks import decompose
 from .bundle import proximal_bundle
 from .lagrangian import Lagrangian, LagrangianValue, block_options
 from .multipliers import predict_monolithic_seconds, staged_duals
+from .parallel import check_scheduler, make_pool
 from .recovery import sequential_recovery
 
 __all__ = ["DecompositionSettings", "DecompositionResult", "solve", "ROOT_MODES", "RootBound",
@@ -72,7 +73,13 @@ class DecompositionSettings:
     cuts: bool = True                   # Lagrangian cuts (cuts.py) in the tree's relaxations
     recovery: bool = True               # primal recovery from block points
     workers: int = 1                    # block solves on this many local processes (parallel.py)
+    scheduler: Optional[object] = None  # or on a dask.distributed cluster: "tcp://HOST:PORT" or a Client
     refine_fraction: float = 0.9        # share of the time left that the refined blocks may take
+    # refinement only while the problem is small against the limit: a monolithic solve predicted
+    # at most this share of it (5 ADNs x 24 h, 1.6 s of 120 s: 52,450.80 -> 52,456.89 $; 20 ADNs,
+    # 46 s predicted then, 300 s: 24 hour blocks stopped at 9.9 s each, 212,076.24 $, below the
+    # (ADN, hour) bound 212,192.25 $, after 113 s)
+    refine_share: float = 0.02
     # first multipliers (module doc, step 1): "monolithic" = the root relaxation's ECOS duals;
     # "staged" = block relaxations passed between the `stages` decompositions
     # (multipliers.staged_duals), no monolithic solve at all; "auto" = monolithic when its
@@ -121,10 +128,10 @@ def solve(prob, labels, names=None, options=None, heuristics: Sequence[Callable]
     dec = decompose(prob, labels, names)
     say(f"decomposition: {len(dec.blocks)} blocks, {dec.coupling_eq.size} coupling equality rows, "
         f"{dec.coupling_lp.size} coupling inequality rows dualised")
-    pool = None
-    if st.workers > 1:
-        from .parallel import BlockPool
-        pool = BlockPool(dec, block_options(opts), st.workers)
+    pool = make_pool(dec, block_options(opts), st.workers, st.scheduler)
+    if pool is not None:
+        say(f"decomposition: block solves on {pool.workers} workers"
+            + (f" (Dask, {st.scheduler})" if st.scheduler is not None else " (local processes)"))
     lag = Lagrangian(dec, block_options(opts), t0=t0, log=say, pool=pool)
     try:
         return _solve(prob, dec, lag, opts, st, heuristics, callback, t0, deadline, say, refine, stages, sequence)
@@ -144,7 +151,16 @@ def _root_bounds(prob, opts):
     return lb, ub
 
 
+def _budget(deadline):
+    """The ECOS time budget (s) of a full-size solve: what is left before the deadline."""
+    return None if not math.isfinite(deadline) else max(deadline - time.perf_counter(), 0.0)
+
+
 def _check_root(st, stages):
+    if not isinstance(st.workers, int) or st.workers < 1:
+        raise ValueError(f"decomposition workers {st.workers!r}: expected an integer >= 1")
+    if isinstance(st.scheduler, str):
+        check_scheduler(st.scheduler)
     if st.root not in ROOT_MODES:
         raise ValueError(f"decomposition root {st.root!r}: expected one of {ROOT_MODES}")
     if st.root == "staged" and not stages:
@@ -201,7 +217,25 @@ def _solve(prob, dec, lag, opts, st, heuristics, callback, t0, deadline, say, re
     say(f"decomposition: first multipliers {mode} (monolithic relaxation of {nnz} nonzeros predicted "
         f"{predicted:.3g} s; limit {opts.time_limit:.3g} s)")
     root_bound = -math.inf
-    staged = None
+    staged = sol = None
+    if mode == "monolithic":
+        tr = time.perf_counter()
+        sol = ea.solve(prob, root_lb, root_ub, time_budget=_budget(deadline), **opts.ecos_tolerances)
+        extra["ecos"] += time.perf_counter() - tr
+        extra["solves"] += 1
+        if sol.status == ea.OPTIMAL:
+            root_bound = min(sol.objective, sol.dual_objective)
+            lam0 = dec.multipliers_from_duals(sol.y, sol.z)
+            sol_y[0], sol_z[0] = sol.y, sol.z
+            say(f"decomposition: root relaxation {root_bound:.9g} ({time.perf_counter() - t0:.2f} s)")
+        else:
+            extra["inaccurate"] += 1
+            lam0 = np.zeros(dec.n_multipliers)
+            if sol.status == ea.TIME_BUDGET and stages:
+                # the time limit would stop ECOS before it converges: staged multipliers instead
+                mode = "staged"
+            say(f"decomposition: root relaxation {sol.status}: multipliers "
+                f"{'staged' if mode == 'staged' else 'start at 0'}")
     if mode == "staged":
         staged, zfull = _staged(prob, stages, root_lb, root_ub, st, opts, deadline, say)
         extra["ecos"] += staged.ecos_seconds
@@ -209,23 +243,6 @@ def _solve(prob, dec, lag, opts, st, heuristics, callback, t0, deadline, say, re
         extra["inaccurate"] += staged.untrusted
         lam0 = dec.multipliers_from_duals(staged.y, zfull)
         sol_y[0], sol_z[0] = staged.y, zfull
-        sol = None
-    else:
-        tr = time.perf_counter()
-        sol = ea.solve(prob, root_lb, root_ub, **opts.ecos_tolerances)
-        extra["ecos"] += time.perf_counter() - tr
-        extra["solves"] += 1
-    if sol is None:
-        pass
-    elif sol.status == ea.OPTIMAL:
-        root_bound = min(sol.objective, sol.dual_objective)
-        lam0 = dec.multipliers_from_duals(sol.y, sol.z)
-        sol_y[0], sol_z[0] = sol.y, sol.z
-        say(f"decomposition: root relaxation {root_bound:.9g} ({time.perf_counter() - t0:.2f} s)")
-    else:
-        extra["inaccurate"] += 1
-        lam0 = np.zeros(dec.n_multipliers)
-        say(f"decomposition: root relaxation {sol.status}: multipliers start at 0")
 
     # 2. Lagrangian bound at the root duals
     v0 = lag.evaluate(lam0, root_lb, root_ub)
@@ -243,21 +260,23 @@ def _solve(prob, dec, lag, opts, st, heuristics, callback, t0, deadline, say, re
         xg = val.x if val.x is not None else val.x_guide
         if not st.recovery or xg is None or time.perf_counter() >= deadline:
             return
-        if not full_fits():
-            if sequence is None:
+        found = False
+        if full_fits():
+            y = fix_and_solve(prob, node_solver, xg, root_lb, root_ub, opts, pairs)
+            found = offer(y, f"{tag}:fixed")
+            for name, y in run_user_heuristics(heuristics, prob, xg, root_lb.copy(), root_ub.copy(), None,
+                                               deadline if math.isfinite(deadline) else None):
+                found = offer(y, f"{tag}:{name}") or found
+        if found or sequence is None or (math.isfinite(best_obj[0]) and full_fits()):
+            if not found and not full_fits():
                 say(f"decomposition: no recovery ({tag}): a full-size solve is predicted {predicted:.3g} s")
-                return
-            if seq_dec[0] is None:
-                seq_dec[0] = decompose(prob, sequence[0], sequence[1] if len(sequence) > 1 else None)
-            y = sequential_recovery(prob, seq_dec[0], xg, root_lb, root_ub, opts, pairs, heuristics,
-                                    deadline, log=say, duals_eq=sol_y[0], duals_lp=sol_z[0])
-            offer(y, f"{tag}:sequential")
             return
-        y = fix_and_solve(prob, node_solver, xg, root_lb, root_ub, opts, pairs)
-        offer(y, f"{tag}:fixed")
-        for name, y in run_user_heuristics(heuristics, prob, xg, root_lb.copy(), root_ub.copy(), None,
-                                           deadline if math.isfinite(deadline) else None):
-            offer(y, f"{tag}:{name}")
+        # block by block (recovery.py): no full-size solve, or the full-size recovery found nothing
+        if seq_dec[0] is None:
+            seq_dec[0] = decompose(prob, sequence[0], sequence[1] if len(sequence) > 1 else None)
+        y = sequential_recovery(prob, seq_dec[0], xg, root_lb, root_ub, opts, pairs, heuristics,
+                                deadline, log=say, duals_eq=sol_y[0], duals_lp=sol_z[0])
+        offer(y, f"{tag}:sequential")
 
     # 3. primal recovery
     recover(v0, "lagrangian")
@@ -273,7 +292,8 @@ def _solve(prob, dec, lag, opts, st, heuristics, callback, t0, deadline, say, re
     ref_val = None
     ref_dec = None
     left = deadline - time.perf_counter()
-    if refine is not None and lam0 is not None and left > 0 and lag.best_bound < cutoff():
+    if (refine is not None and lam0 is not None and left > 0 and lag.best_bound < cutoff()
+            and predicted <= st.refine_share * opts.time_limit):
         ref_dec = decompose(prob, refine[0], refine[1] if len(refine) > 1 else None)
         per_block = max(0.5, st.refine_fraction * left / max(1, len(ref_dec.blocks))) if math.isfinite(left) else math.inf
         ref_lag = Lagrangian(ref_dec, block_options(opts, time_limit=per_block), t0=t0)
@@ -427,13 +447,10 @@ def decomposition_root_bound(prob, labels, names=None, stages=None, options=None
             return RootBound(-math.inf, time.perf_counter() - t0, mode, staged_s, 0.0, len(dec.blocks), 0)
         lam = dec.multipliers_from_duals(sd.y, zfull)
     else:
-        sol = ea.solve(prob, lb, ub, **opts.ecos_tolerances)
+        sol = ea.solve(prob, lb, ub, time_budget=_budget(deadline), **opts.ecos_tolerances)
         lam = (dec.multipliers_from_duals(sol.y, sol.z) if sol.status == ea.OPTIMAL
                else np.zeros(dec.n_multipliers))
-    pool = None
-    if st.workers > 1:
-        from .parallel import BlockPool
-        pool = BlockPool(dec, block_options(opts), st.workers)
+    pool = make_pool(dec, block_options(opts), st.workers, st.scheduler)
     try:
         lag = Lagrangian(dec, block_options(opts), t0=t0, pool=pool)
         v = lag.evaluate(lam, lb, ub)

@@ -1,0 +1,158 @@
+"""The MILP master of the outer approximation: HiGHS over the linear rows plus cone tangents.
+
+    Master(prob, threads=1)          variables, bounds, integrality, objective, A x = b and the
+                                     linear rows of G (G_lp x <= h_lp) of the ConicProblem
+    master.add_rows(C, d)            C x <= d (tangent cuts; rows are only ever added)
+    master.solve(time_limit, rel_gap, cutoff, start) -> MasterResult
+
+Why HiGHS (highspy) and not scipy.optimize.milp: the master grows by rows between solves and
+is re-solved dozens of times; highspy keeps the model and adds rows incrementally, takes a
+start solution and an objective cutoff, and its MIP solver separates its own cuts (the
+flow-cover / MIR cuts on the linear rows that close most of the fixed-charge gap here).
+
+The bound (strict, in objective units; `MasterResult.bound`):
+* Every cut is valid for the MISOCP (tangents.py), so the master is a relaxation and a lower
+  bound proven by HiGHS for the master is a lower bound of the MISOCP.
+* kOptimal, kTimeLimit, kInterrupt, kSolutionLimit, kObjectiveBound, kObjectiveTarget,
+  kIterationLimit, kMemoryLimit: HiGHS's `mip_dual_bound` (its proven MIP dual bound; -inf
+  if it has none).
+* kInfeasible: without a cutoff, the master (so the MISOCP) has no feasible point: +inf;
+  with a cutoff B (`objective_bound`), no master point has objective below B: the bound is
+  B - slack with slack = mip_rel_gap * max(1, |B|) + mip_abs_gap (more than the pruning
+  tolerance HiGHS may apply against B).
+* Whenever a cutoff B is set, the bound is capped at B - slack: nodes that HiGHS pruned
+  against B are only known to lie above that.
+* any other status (kUnbounded, kUnboundedOrInfeasible, kSolveError, kUnknown, ...): no
+  bound (-inf) and no point.
+Tolerances: HiGHS's own (read from the instance and logged): mip_feasibility_tolerance and
+primal_feasibility_tolerance 1e-6, dual_feasibility_tolerance 1e-7 (HiGHS 1.16 defaults) on
+rows scaled like ours (objective in k$, powers in pu); a master point is only a guide (the
+incumbent comes from the ECOS re-solve and the certifier), and its bound is a bound of the
+master with rows relaxed by those tolerances, as any MILP solver's is.
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from typing import Optional
+
+import numpy as np
+import scipy.sparse as sp
+
+import highspy
+
+from ...conic import interrupt
+
+__all__ = ["Master", "MasterResult"]
+
+_BOUND_STATUSES = ("kOptimal", "kTimeLimit", "kInterrupt", "kHighsInterrupt", "kSolutionLimit", "kObjectiveBound",
+                   "kObjectiveTarget", "kIterationLimit", "kMemoryLimit")
+
+
+@dataclass
+class MasterResult:
+    status: str                      # HiGHS model status name, e.g. "kOptimal"
+    bound: float                     # proven lower bound of the master (module docstring)
+    x: Optional[np.ndarray]          # HiGHS's best master point (None without one)
+    objective: float                 # its objective (nan without one)
+    nodes: int
+    seconds: float
+    cutoff: float
+
+
+class Master:
+    def __init__(self, prob, log: bool = False):
+        self.prob = prob
+        h = self.h = highspy.Highs()
+        h.setOptionValue("output_flag", bool(log))
+        # No "threads" option: HiGHS has one task scheduler per process, sized by its first run;
+        # a run asking for another count fails at once (kNotset), see analysis/kkt_presolve.py.
+        inf = highspy.kHighsInf
+        self._inf = inf
+        n = prob.n
+        lb = np.where(np.isfinite(prob.lb), prob.lb, -inf)
+        ub = np.where(np.isfinite(prob.ub), prob.ub, inf)
+        h.addVars(n, lb, ub)
+        h.changeColsCost(n, np.arange(n, dtype=np.int32), np.asarray(prob.c, float))
+        h.changeObjectiveOffset(float(prob.c0))
+        ii = np.asarray(prob.integer, np.int32)
+        if ii.size:
+            h.changeColsIntegrality(ii.size, ii, np.full(ii.size, highspy.HighsVarType.kInteger))
+        if prob.n_eq:
+            self._add(prob.A, prob.b, prob.b)
+        if prob.n_lp:
+            G = prob.G.tocsr()[: prob.n_lp]
+            self._add(G, np.full(prob.n_lp, -inf), prob.h[: prob.n_lp])
+        self.base_rows = prob.n_eq + prob.n_lp
+        self.cut_rows = 0
+        self.nodes = 0
+        interrupt.watch_highs(h)
+        self.tolerances = {k: self._opt(k) for k in ("mip_feasibility_tolerance", "primal_feasibility_tolerance",
+                                                     "dual_feasibility_tolerance")}
+
+    def _opt(self, name):
+        v = self.h.getOptionValue(name)
+        return v[1] if isinstance(v, tuple) else v
+
+    def _add(self, M, lo, hi) -> None:
+        M = sp.csr_matrix(M)
+        M.sort_indices()
+        if M.shape[0] == 0:
+            return
+        self.h.addRows(M.shape[0], np.asarray(lo, float), np.asarray(hi, float), M.nnz,
+                       M.indptr[:-1].astype(np.int32), M.indices.astype(np.int32), M.data.astype(float))
+
+    def add_rows(self, C, d) -> int:
+        """Add the rows C x <= d; returns how many."""
+        C = sp.csr_matrix(C)
+        self._add(C, np.full(C.shape[0], -self._inf), d)
+        self.cut_rows += C.shape[0]
+        return C.shape[0]
+
+    def solve(self, time_limit: float, rel_gap: float, abs_gap: float, cutoff: float = math.inf,
+              start: Optional[np.ndarray] = None, target: float = -math.inf) -> MasterResult:
+        """One HiGHS run: `rel_gap`, `abs_gap` are HiGHS's mip_rel_gap / mip_abs_gap (objective
+        units), `cutoff` its objective_bound, `target` its objective_target (HiGHS stops at the
+        first master point below it: kObjectiveTarget), `start` a start solution (full x)."""
+        h = self.h
+        t0 = time.perf_counter()
+        h.setOptionValue("time_limit", float(max(time_limit, 1e-3)) if math.isfinite(time_limit) else self._inf)
+        h.setOptionValue("mip_rel_gap", float(rel_gap))
+        h.setOptionValue("mip_abs_gap", float(abs_gap))
+        h.setOptionValue("objective_bound", float(cutoff) if math.isfinite(cutoff) else self._inf)
+        h.setOptionValue("objective_target", float(target) if math.isfinite(target) else -self._inf)
+        if start is not None:
+            s = highspy.HighsSolution()
+            s.col_value = [float(v) for v in start]
+            s.value_valid = True
+            h.setSolution(s)           # HiGHS checks it; an infeasible start is ignored
+        h.run()
+        status = _status_name(h.getModelStatus())
+        info = h.getInfo()
+        nodes = int(info.mip_node_count) if info.mip_node_count >= 0 else 0
+        self.nodes += nodes
+        slack = float(rel_gap) * max(1.0, abs(cutoff)) + float(abs_gap) if math.isfinite(cutoff) else 0.0
+        cap = cutoff - slack if math.isfinite(cutoff) else math.inf
+        x, obj = None, math.nan
+        if status in _BOUND_STATUSES:
+            db = float(info.mip_dual_bound)
+            bound = db if math.isfinite(db) else -math.inf
+            bound = min(bound, cap)
+            if int(info.primal_solution_status) == 2:        # kSolutionStatusFeasible
+                x = np.asarray(h.getSolution().col_value, float)
+                obj = float(info.objective_function_value)
+        elif status == "kInfeasible":
+            bound = cap
+        else:
+            bound = -math.inf
+        return MasterResult(status=status, bound=bound, x=x, objective=obj, nodes=nodes,
+                            seconds=time.perf_counter() - t0, cutoff=cutoff)
+
+
+def _status_name(ms) -> str:
+    """The enum member's name ("kOptimal", ...)."""
+    for k in sorted(dir(highspy.HighsModelStatus), key=lambda k: k.startswith("kHighs")):
+        if k.startswith("k") and getattr(highspy.HighsModelStatus, k) == ms:
+            return k
+    return "kUnknown"
