@@ -433,7 +433,7 @@ MD_COLUMNS = [("adns", ""), ("seed", ""), ("scheme", ""), ("status", ""), ("obje
               ("build_seconds", "s"), ("root_seconds", "s"), ("solve_seconds", "s"), ("seconds", "s"),
               ("peak_rss_mib", "s"), ("continuous", ""), ("integers", ""), ("cross_pairs", ""), ("nnz", ""),
               ("kkt_fixed", ""), ("soc_gap", "sci"), ("tn_check_value", "sci"), ("bigm_active", ""),
-              ("cache_kkt_presolve", "")]
+              ("cache_kkt_presolve", ""), ("cache_adn_seeded", ""), ("incumbent_source", "")]
 
 
 def markdown(rows, growth=None, spec_text="") -> str:
