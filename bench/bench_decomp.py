@@ -5,6 +5,9 @@
                                  [--json FILE]
     python bench/bench_decomp.py --diagnose [--adns 1,5] [--day-block-seconds 60] [--json FILE]
 
+`--solvers` takes `oa:FIELD=VALUE;...` too (OASettings fields, values as Python literals, e.g.
+`"oa:threads=0"`), for A/B runs of the outer approximation's settings.
+
 Each (instance, solver) runs in its own child process, one at a time. Every child builds the
 same big-M problem (`build_dso_led`, KKT presolve on) and reports build and solve separately;
 `peak MB` is the child's getrusage maxrss (interpreter, libraries and the problem included).
@@ -62,13 +65,20 @@ def worker(solver, adns, hours, seed, start, time_limit):
     out = {"solver": solver, "adns": adns, "hours": hours, "seed": seed, "start": start,
            "build_seconds": build, "binaries": int(prob.integer.size), "load_start": _load()}
     t0 = time.perf_counter()
-    if solver in ("decomposition", "monolithic", "oa"):
+    method, _, variant = solver.partition(":")
+    if method in ("decomposition", "monolithic", "oa"):
         from tsodso.schemes.dso_led import NODE_ABSTOL, NODE_FEASTOL, NODE_RELTOL, _run_method
         from tsodso.schemes.heuristics import make_follower_response_heuristic
         from tsodso.solver import BnBOptions
         opts = BnBOptions(time_limit=time_limit, rel_gap=1e-4, verbose=False, ecos_reltol=NODE_RELTOL,
                           ecos_abstol=NODE_ABSTOL, ecos_feastol=NODE_FEASTOL)
-        r = _run_method(solver, prob, lay, opts, [make_follower_response_heuristic(lay)], None)
+        settings = None
+        if variant:      # e.g. "oa:threads=0;user_heuristics='always'": OASettings fields (A/B runs)
+            import ast
+            from tsodso.solver.oa import OASettings
+            kv = dict(item.split("=", 1) for item in variant.split(";"))
+            settings = OASettings(**{k: ast.literal_eval(v) for k, v in kv.items()})
+        r = _run_method(method, prob, lay, opts, [make_follower_response_heuristic(lay)], None, settings)
         hist = [(t, b * 1000.0) for t, b in r.bound_history if b > float("-inf")]
         out.update(status=r.status, objective=r.objective, bound=r.best_bound, gap=r.rel_gap,
                    nodes=r.nodes, node_solves=r.node_solves, untrusted=r.inaccurate_solves,

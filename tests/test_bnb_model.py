@@ -43,7 +43,7 @@ def scip_reference():
 def test_bnb_matches_scip(key, mode, scip_reference):
     a, t, s, st = key
     res = solve_dso_led(load_system(adns=a, hours=t, seed=s, start=st), complementarity=mode,
-                        time_limit=120, options={"verbose": False})
+                        time_limit=120, options={"verbose": False}, method="monolithic")
     assert res.status == "optimal", (key, mode, res.status, res.rel_gap)
     ref = scip_reference[key]
     assert abs(res.objective_usd - ref) <= 1e-4 * abs(ref), (res.objective_usd, ref)

@@ -30,7 +30,8 @@ ZERO_PU = 1e-7
 @pytest.fixture(scope="module")
 def day():
     system = load_system(legacy_scenario_path(), adns=1, hours=24, seed=0)   # pinned: the pre-issue-12 case
-    res = solve_dso_led(system, time_limit=300, options={"verbose": False, "node_limit": 1})
+    # the B&B's root (node_limit 1: root relaxation + its heuristics), pinned: not the default method
+    res = solve_dso_led(system, time_limit=300, options={"verbose": False, "node_limit": 1}, method="monolithic")
     assert res.x is not None, f"no incumbent at the root: {res.status} ({res.stop_reason})"
     return system, res, scheme_outcome("dso-led", res)
 

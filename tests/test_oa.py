@@ -109,6 +109,42 @@ def test_tiny_time_limit_is_never_optimal(cases):
     assert res.best_bound <= exact + BOUND_SLACK * abs(exact)
 
 
+def test_start_heuristic_point_is_the_first_incumbent(cases):
+    prob, exact, _ = cases[(1, 4, 2, 10)]
+    first = oa_solve(prob, dict(OPTS, time_limit=60))
+    bad = first.x.copy()
+    bad[prob.integer[0]] = 0.5                         # not integral: the certifier refuses it
+    res = oa_solve(prob, dict(OPTS, time_limit=60),
+                   start_heuristics=[lambda p, x, lb, ub: bad, lambda p, x, lb, ub: first.x])
+    assert res.incumbent_history[0][1] == first.objective
+    assert res.status == "optimal" and res.objective <= first.objective
+    assert res.rejected_candidates >= 1
+
+
+def test_user_heuristics_run_at_the_root_when_the_first_master_gives_no_point(cases):
+    prob, exact, _ = cases[(1, 4, 2, 10)]
+    calls = []
+
+    def hook(p, x, lb, ub):
+        calls.append(x is not None)
+        return None
+    # the first master gets 1e-7 x 60 s (HiGHS's 1 ms floor): it ends at its time limit without a point
+    res = oa_solve(prob, dict(OPTS, time_limit=60), heuristics=[hook],
+                   settings=OASettings(first_round_share=1e-7))
+    assert res.oa["master_statuses"][0] == "kTimeLimit"
+    assert calls and calls[0] is True                      # run at the root relaxation point
+    assert res.status == "optimal" and abs(res.objective - exact) <= 1e-4 * abs(exact)
+
+
+def test_node_limit_counts_the_root_and_each_master(cases):
+    prob, exact, _ = cases[(1, 4, 2, 10)]
+    res = oa_solve(prob, dict(OPTS, time_limit=60, node_limit=1))
+    assert res.status == "node_limit" and res.oa["rounds"] == 0
+    res = oa_solve(prob, dict(OPTS, time_limit=60, node_limit=2))
+    assert res.oa["rounds"] <= 1 and res.status in ("node_limit", "optimal")
+    assert res.best_bound <= exact + BOUND_SLACK * abs(exact)
+
+
 def test_stop_request_keeps_the_best_point(cases):
     prob, exact, _ = cases[(1, 3, 0, 10)]
     calls = []
@@ -137,7 +173,7 @@ LIB = [rp for rp in library() if "bigm" in rp.modes]
 def test_reference_problem(rp):
     prob = rp.build("bigm")
     res = oa_solve(prob, dict(abs_gap=1e-7, rel_gap=1e-7, verbose=False, **rp.options),
-                   settings=OASettings(max_rounds=200))
+                   settings=OASettings())
     assert res.status == rp.status, (res.status, res.stop_reason, res.objective, res.best_bound)
     if rp.status == "infeasible":
         assert res.x is None and math.isnan(res.objective) and res.best_bound == math.inf
@@ -147,7 +183,9 @@ def test_reference_problem(rp):
 
 
 def test_dso_led_scheme_and_api_run_oa(cases):
-    """`method="oa"` end to end: tsodso.solve -> schemes/dso_led.solve_dso_led -> the Result."""
+    """`method="oa"` end to end: tsodso.solve -> schemes/dso_led.solve_dso_led -> the Result.
+    (The build's KKT presolve runs HiGHS first with its default thread count, so the master's
+    1-thread run goes through master.py's scheduler reset.)"""
     import tsodso
     _, exact, _ = cases[(1, 3, 0, 10)]
     system = load_system(adns=1, hours=3, seed=0, start=10)
@@ -156,3 +194,28 @@ def test_dso_led_scheme_and_api_run_oa(cases):
     assert abs(r.objective_usd / 1000.0 - exact) <= 1e-4 * abs(exact)     # $ -> k$
     with pytest.raises(ValueError, match="method"):
         tsodso.solve(system, method="simplex")
+
+
+def test_master_bound_rules_on_a_small_milp():
+    """master.py's bound rules on  min -x0 - x1  s.t.  x0 + x1 <= 1.5,  x binary  (optimum -1)."""
+    from tsodso.conic import ProblemBuilder
+    from tsodso.solver.oa.master import Master
+    pb = ProblemBuilder()
+    x = pb.binary("x", 2)
+    pb.add_cost(x, [-1.0, -1.0])
+    pb.add_leq("cap", [0, 0], x, [1.0, 1.0], [1.5])
+    prob = pb.build()
+    m = Master(prob)
+    r = m.solve(10.0, 1e-6, 1e-9)
+    assert r.status == "kOptimal" and r.bound == pytest.approx(-1.0) and r.objective == pytest.approx(-1.0)
+    # a cutoff above the optimum: still optimal, bound capped at cutoff - slack
+    r = m.solve(10.0, 1e-6, 1e-9, cutoff=-0.5)
+    assert r.status == "kOptimal" and r.bound <= -1.0 + 1e-9
+    # a cutoff below the optimum: no master point below it -> bound cutoff - slack, no point
+    r = m.solve(10.0, 1e-6, 1e-9, cutoff=-1.2)
+    assert r.status == "kInfeasible" and r.x is None
+    assert r.bound == pytest.approx(-1.2 - 1e-6 * 1.2 - 1e-9) and r.bound < -1.0
+    # rows that leave no point: without a cutoff the bound is +inf (infeasible)
+    m.add_rows(__import__("scipy.sparse", fromlist=["csr_matrix"]).csr_matrix(np.array([[-1.0, -1.0]])), [-1.8])
+    r = m.solve(10.0, 1e-6, 1e-9)
+    assert r.status == "kInfeasible" and r.bound == math.inf

@@ -123,6 +123,7 @@ def test_growth_exponents_fit_known_powers():
     (["--time-limit", "0"], ("--time-limit", "0")),
     (["--hours", "25"], ("--hours", "25")),
     (["--scenario", "/nonexistent.json"], "/nonexistent.json"),
+    (["--method", "nope"], "--method: 'nope'"),
 ])
 def test_bad_flags_one_line_exit_2(tmp_path, capsys, argv, needle):
     from tsodso.cli import main

@@ -516,8 +516,9 @@ def _sweep_parser(sub):
                    help="first hour 0..23 (default: the scenario's, 0)")
     p.add_argument("--schemes", default="dso-led", help="comma-separated among dso-led, tso-led, hybrid, centralised")
     p.add_argument("--complementarity", choices=["bigm", "branch"], default="bigm")
-    p.add_argument("--method", choices=["monolithic", "decomposition"], default="monolithic",
-                   help="DSO-led solve method (default monolithic: our B&B on the whole MISOCP)")
+    p.add_argument("--method", default="monolithic",
+                   help="DSO-led solve method, one of tsodso.schemes.dso_led.METHODS (monolithic, "
+                        "decomposition, ...; default monolithic: our B&B on the whole MISOCP)")
     p.add_argument("--nested", action="store_true",
                    help="nested instances: the N-ADN instance's ADNs are the first N of every larger one "
                         "(per-ADN random streams; seed 0 starts with the default case's ADNs), so the "

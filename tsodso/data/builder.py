@@ -312,7 +312,9 @@ def load_system(scenario=None, adns: int = 5, hours: int = 24, seed: int = 0, st
     scen["_hours"] = hrs.tolist()
     # how this System was built, so that System.with_scenario can rebuild it from scratch
     scen["_build"] = {"adns": int(adns), "hours": int(hours), "seed": int(seed), "start": start,
-                      "overrides": dict(overrides or {}), "nested": nested}
+                      "overrides": dict(overrides or {})}
+    if nested:          # recorded only when set: the provenance of default instances is unchanged
+        scen["_build"]["nested"] = True
     return System(tn=tn, adns=adn_list, dt_h=1.0, fee_grid_usd_per_mwh=float(fee_grid),
                   fee_local_usd_per_mwh=float(fee_local), fee_cross_usd_per_mwh=fee_cross,
                   pcc_min_mw=pmin, pcc_max_mw=pmax, seed=int(seed), scenario=scen)

@@ -282,9 +282,10 @@ def run_one(run: dict, cache_path: Optional[str] = None, cache_enabled: bool = T
             sch = run["scheme"]
             from ..schemes.registry import solve_scheme
             # scheme-specific keywords reach only the schemes that take them (dso-led: all three)
-            more = {"method": method} if method != "monolithic" else {}
+            # the method is always passed (solve_dso_led's own default may change; only dso-led takes it)
             res = solve_scheme(sch, system, time_limit=run["time_limit"], rel_gap=run["gap"], options=quiet,
-                               complementarity=run["complementarity"], cache=cache, callback=callback, **more)
+                               complementarity=run["complementarity"], cache=cache, callback=callback,
+                               method=method)
         except (CaseError, ModelError) as e:
             row.update(status="refused", reason=str(e).splitlines()[0][:500])
             res = None
@@ -432,7 +433,7 @@ MD_COLUMNS = [("adns", ""), ("seed", ""), ("scheme", ""), ("status", ""), ("obje
               ("build_seconds", "s"), ("root_seconds", "s"), ("solve_seconds", "s"), ("seconds", "s"),
               ("peak_rss_mib", "s"), ("continuous", ""), ("integers", ""), ("cross_pairs", ""), ("nnz", ""),
               ("kkt_fixed", ""), ("soc_gap", "sci"), ("tn_check_value", "sci"), ("bigm_active", ""),
-              ("cache_kkt_presolve", "")]
+              ("cache_kkt_presolve", ""), ("cache_adn_seeded", ""), ("incumbent_source", "")]
 
 
 def markdown(rows, growth=None, spec_text="") -> str:

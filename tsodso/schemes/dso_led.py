@@ -26,7 +26,15 @@ METHODS = ("monolithic", "decomposition", "oa")
 DEFAULT_METHOD = "monolithic"         # solve_dso_led's and tsodso.solve's
 
 
-def _run_method(method, prob, lay, opts, heur, callback, settings=None, pseudocosts=None):
+def _run_method(method, prob, lay, opts, heur, callback, settings=None, pseudocosts=None, starts=()):
+    """`heur`: the model's heuristics; `starts`: cached points (warm cache), cheap: the B&B and
+    the decomposition run them first among the heuristics, the outer approximation once at the
+    root (where it does not run the follower response, OASettings.root_user_heuristics)."""
+    if method == "oa":
+        from ..solver.oa import solve as oa_solve
+        return oa_solve(prob, opts, heuristics=heur, callback=callback, settings=settings,
+                        start_heuristics=list(starts))
+    heur = list(starts) + list(heur)
     if method == "decomposition":
         from ..formulation.blocks import decomposition_labels, staged_stages
         from ..solver.decomposition.solve import solve as decomposition_solve
@@ -41,9 +49,6 @@ def _run_method(method, prob, lay, opts, heur, callback, settings=None, pseudoco
         return decomposition_solve(prob, labels, names, opts, heuristics=heur, callback=callback,
                                    refine=decomposition_labels(prob, lay, "hour"), stages=stages,
                                    sequence=sequence, settings=settings)
-    if method == "oa":
-        from ..solver.oa import solve as oa_solve
-        return oa_solve(prob, opts, heuristics=heur, callback=callback, settings=settings)
     return bnb_solve(prob, opts, heuristics=heur, callback=callback, pseudocosts=pseudocosts)
 
 
@@ -105,6 +110,7 @@ def solve_dso_led(system, complementarity: str = "bigm", time_limit: float = 600
                                 ecos_reltol=NODE_RELTOL, ecos_abstol=NODE_ABSTOL,
                                 ecos_feastol=NODE_FEASTOL), **(options or {})})
     heur = [make_follower_response_heuristic(lay)]
+    starts = []                          # cached points (cheap): first in line
     key = None
     pseudo = None
     if cache is not None:
@@ -116,16 +122,16 @@ def solve_dso_led(system, complementarity: str = "bigm", time_limit: float = 600
         seeded, n_seeded = adn_seed_heuristic(cache, system, prob, lay)
         warm["adn_seeded"] = n_seeded
         if seeded is not None:
-            heur.insert(0, seeded)
+            starts.insert(0, seeded)
         if start is not None:
-            heur.insert(0, start)
+            starts.insert(0, start)
         pseudo = load_pseudocosts(cache, key)
         warm["pseudocosts"] = "hit" if pseudo is not None else "none"
     settings = None
     if method == "decomposition" and decomposition:
         from ..solver.decomposition.solve import DecompositionSettings
         settings = DecompositionSettings(**decomposition)
-    res = _run_method(method, prob, lay, opts, heur, callback, settings, pseudocosts=pseudo)
+    res = _run_method(method, prob, lay, opts, heur, callback, settings, pseudocosts=pseudo, starts=starts)
     if cache is not None:
         store_pseudocosts(cache, key, getattr(res, "pseudocosts", None))
     if cache is not None and res.x is not None:

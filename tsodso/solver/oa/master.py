@@ -62,12 +62,20 @@ class MasterResult:
 
 
 class Master:
-    def __init__(self, prob, log: bool = False):
+    def __init__(self, prob, log: bool = False, threads: int = 1, options: Optional[dict] = None):
+        """`options`: further HiGHS options (name -> value; a refused one raises ValueError).
+        `threads`: HiGHS's "threads" option (0 = HiGHS's choice). HiGHS has one task
+        scheduler per process, sized by its first run; a run asking for another count fails at
+        once (HighsStatus kError, model status kNotset; analysis/kkt_presolve.py). `solve` then
+        resets the scheduler (Highs.resetGlobalScheduler, blocking: no other HiGHS run is in
+        flight in this single-threaded solver) and runs again, once."""
         self.prob = prob
         h = self.h = highspy.Highs()
         h.setOptionValue("output_flag", bool(log))
-        # No "threads" option: HiGHS has one task scheduler per process, sized by its first run;
-        # a run asking for another count fails at once (kNotset), see analysis/kkt_presolve.py.
+        h.setOptionValue("threads", int(threads))
+        for k, v in (options or {}).items():          # further HiGHS options (OASettings.highs_options)
+            if h.setOptionValue(k, v) != highspy.HighsStatus.kOk:
+                raise ValueError(f"HiGHS option {k!r} = {v!r} refused")
         inf = highspy.kHighsInf
         self._inf = inf
         n = prob.n
@@ -85,6 +93,7 @@ class Master:
             G = prob.G.tocsr()[: prob.n_lp]
             self._add(G, np.full(prob.n_lp, -inf), prob.h[: prob.n_lp])
         self.base_rows = prob.n_eq + prob.n_lp
+        self._new_rows = True
         self.cut_rows = 0
         self.nodes = 0
         interrupt.watch_highs(h)
@@ -108,6 +117,7 @@ class Master:
         C = sp.csr_matrix(C)
         self._add(C, np.full(C.shape[0], -self._inf), d)
         self.cut_rows += C.shape[0]
+        self._new_rows = self._new_rows or C.shape[0] > 0
         return C.shape[0]
 
     def solve(self, time_limit: float, rel_gap: float, abs_gap: float, cutoff: float = math.inf,
@@ -117,6 +127,11 @@ class Master:
         first master point below it: kObjectiveTarget), `start` a start solution (full x)."""
         h = self.h
         t0 = time.perf_counter()
+        # with the model unchanged since the last run (no new rows) HiGHS would return its last
+        # status and point, stale under a new cutoff: clear it (new rows keep the LP basis)
+        if not self._new_rows:
+            h.clearSolver()
+        self._new_rows = False
         h.setOptionValue("time_limit", float(max(time_limit, 1e-3)) if math.isfinite(time_limit) else self._inf)
         h.setOptionValue("mip_rel_gap", float(rel_gap))
         h.setOptionValue("mip_abs_gap", float(abs_gap))
@@ -127,7 +142,10 @@ class Master:
             s.col_value = [float(v) for v in start]
             s.value_valid = True
             h.setSolution(s)           # HiGHS checks it; an infeasible start is ignored
-        h.run()
+        ran = h.run()
+        if ran == highspy.HighsStatus.kError and h.getModelStatus() == highspy.HighsModelStatus.kNotset:
+            highspy.Highs.resetGlobalScheduler(True)   # sized by an earlier run with another count
+            h.run()
         status = _status_name(h.getModelStatus())
         info = h.getInfo()
         nodes = int(info.mip_node_count) if info.mip_node_count >= 0 else 0

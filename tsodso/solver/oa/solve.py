@@ -5,8 +5,8 @@
 1. Root relaxation (ECOS through relax.NodeSolver, strict statuses). A trusted answer is the
    first lower bound; its point is where the first tangents are taken.
 2. Primal recovery at the root point: solver/heuristics.fix_and_solve (integers rounded and
-   fixed, the continuous SOCP re-solved by ECOS), and the user heuristics where that gives no
-   certified point (OASettings.user_heuristics). Every candidate is certified
+   fixed, the continuous SOCP re-solved by ECOS), and, if OASettings.root_user_heuristics,
+   the user heuristics where that gives no certified point. Every candidate is certified
    (heuristics.Certifier) before it becomes the incumbent.
 3. Master (master.py): the linear rows, the integrality, and the tangent of every cone at the
    root point (tangents.py; valid for the whole MISOCP, so the master is a relaxation).
@@ -16,9 +16,10 @@
      incumbent, bounds.tolerance) and its gap tolerances at 0.2 tol (OASettings): its proven
      bound (master.py, capped at B - slack) raises the best bound; "no master point below B"
      proves incumbent - bound <= 0.8 tol;
-   * at the master's point: fix_and_solve, and the user heuristics as in 2 (certified
-     candidates); a first master without an incumbent gets at most `first_round_share` of
-     the time limit, so that an incumbent exists early;
+   * at the master's point: fix_and_solve, and the user heuristics where it gives no
+     certified point (OASettings.user_heuristics); the first master gets at most
+     `first_round_share` of the time limit, so that an incumbent and the tangents at its
+     re-solve come early;
    * tangents at the master point's violated cones (||z|| - t > cone_tol x max(1, t)) and at
      the ECOS point of the fixed-integer SOCP (its active cones), added to the master.
    A round that adds no cut and finds no better incumbent cannot change the next master:
@@ -26,7 +27,8 @@
 
 Bound bookkeeping and the gap are solver/bounds.py's (monotone, time-stamped, capped at the
 incumbent); statuses are solver/bnb.py's: "optimal" only when incumbent (certified) and bound
-are within the options' abs_gap / rel_gap; "time_limit", "interrupted" keep the best point;
+are within the options' abs_gap / rel_gap; "time_limit", "interrupted", "node_limit" (the
+root relaxation counts as node 1, each master as one more) keep the best point;
 "infeasible" when a trusted master (or ECOS's certificate at the root) proves there is none.
 
 Complementarity: the master has no disjunctions beyond the integers, so a problem whose
@@ -34,19 +36,18 @@ hints declare complementarity pairs in "branch" mode is refused (build it in "bi
 """
 from __future__ import annotations
 
-import logging
 import math
 import time
 from dataclasses import dataclass, field
 from typing import Callable, Optional, Sequence
 
 import numpy as np
-import scipy.sparse as sp
 
 from ...conic import interrupt
 from ..bnb import BnBResult, complementarity_pairs
 from ..bounds import BoundTracker
 from ..heuristics import Certifier, fix_and_solve, run_user_heuristics
+from ..log import BnBLog
 from ..options import BnBOptions
 from ..relax import NodeSolver
 from .master import Master
@@ -54,7 +55,6 @@ from .tangents import ConeIndex
 
 __all__ = ["OASettings", "OAResult", "solve"]
 
-LOGGER = logging.getLogger("tsodso.oa")
 # master statuses after which having no (new) master point is no failure: a limit, or no point
 # below the cutoff (the bound says what that proves)
 _NO_POINT_OK = ("kTimeLimit", "kInfeasible", "kInterrupt", "kHighsInterrupt", "kObjectiveBound",
@@ -84,14 +84,18 @@ class OASettings:
     # follower response costs 21 s at the 5-ADN root (load 4-5) for 52,499.38 $, where the first
     # master's re-solve gives 52,466.19 $
     user_heuristics: str = "fallback"
-    # a first master without an incumbent runs at most this share of the time limit, so that
-    # its point (re-solved by ECOS) gives an incumbent and tangents early
+    # also at the root relaxation point (as user_heuristics says); when off, they still run there
+    # if the first master ends without a point and no incumbent exists
+    root_user_heuristics: bool = False
+    # the first master runs at most this share of the time limit, so that its point (re-solved
+    # by ECOS) gives an incumbent and tangents early
     first_round_share: float = 0.4
+    threads: int = 1                   # HiGHS threads (1: as SCIP's reference runs; 0 = HiGHS's choice)
+    highs_options: dict = field(default_factory=dict)   # further HiGHS options, e.g. {"mip_heuristic_effort": 0.01}
     # without an incumbent the master only has to propose integers: HiGHS mip_rel_gap = this x rel_gap
     first_gap_share: float = 1.0
     cone_tol: float = 1e-7             # a cone is violated at a master point if ||z|| - t > cone_tol x max(1, t)
     active_tol: float = 1e-5           # a cone is active at an ECOS point if t - ||z|| <= active_tol x max(1, t)
-    max_rounds: int = 1000
     master_log: bool = False           # HiGHS's own log to stdout
 
 
@@ -100,16 +104,13 @@ class OAResult(BnBResult):
     oa: dict = field(default_factory=dict)
 
 
-def _say(opts, msg):
-    if opts.verbose:
-        if opts.log_stream is not None:
-            print(msg, file=opts.log_stream, flush=True)
-        else:
-            LOGGER.info(msg)
-
-
 def solve(prob, options=None, heuristics: Sequence[Callable] = (), callback: Optional[Callable] = None,
-          settings: Optional[OASettings] = None, stop: Optional[Callable[[], bool]] = None) -> OAResult:
+          settings: Optional[OASettings] = None, stop: Optional[Callable[[], bool]] = None,
+          start_heuristics: Sequence[Callable] = ()) -> OAResult:
+    """`heuristics`: user heuristics (callable(prob, x, lb, ub) -> x or None), run as
+    OASettings.user_heuristics says; `start_heuristics`: the same kind, run once at the root
+    relaxation point (cheap ones: e.g. a cached incumbent); `stop`: callable() -> True to stop
+    (default: the process-wide SIGINT / SIGTERM request of conic/interrupt.py)."""
     opts = BnBOptions.coerce(options)
     mode = prob.hints.mode(opts.complementarity)
     pairs = complementarity_pairs(prob)
@@ -117,7 +118,8 @@ def solve(prob, options=None, heuristics: Sequence[Callable] = (), callback: Opt
         raise ValueError("method 'oa': the problem declares complementarity pairs in 'branch' mode; "
                          "the MILP master needs them enforced by binaries (build it with complementarity='bigm')")
     st = settings or OASettings()
-    run = _Run(prob, opts, st, pairs, heuristics, callback, interrupt.requested if stop is None else stop)
+    run = _Run(prob, opts, st, pairs, heuristics, callback, interrupt.requested if stop is None else stop,
+               start_heuristics)
     if not interrupt.active():
         interrupt.clear()
     try:
@@ -128,9 +130,10 @@ def solve(prob, options=None, heuristics: Sequence[Callable] = (), callback: Opt
 
 
 class _Run:
-    def __init__(self, prob, opts, st, pairs, heuristics, callback, stop):
+    def __init__(self, prob, opts, st, pairs, heuristics, callback, stop, start_heuristics=()):
         self.prob, self.opts, self.st, self.pairs = prob, opts, st, pairs
         self.heuristics, self.callback, self.stop = heuristics, callback, stop
+        self.start_heuristics = start_heuristics
         self.t0 = time.perf_counter()
         self.deadline = self.t0 + opts.time_limit if math.isfinite(opts.time_limit) else math.inf
         self.tracker = BoundTracker(opts.abs_gap, opts.rel_gap, self.t0, floor=opts.gap_floor)
@@ -138,6 +141,12 @@ class _Run:
         self.solver = NodeSolver(prob, opts, deadline=self.deadline if math.isfinite(self.deadline) else None)
         self.cones = ConeIndex(prob)
         self.master: Optional[Master] = None
+        self.x0: Optional[np.ndarray] = None
+        size = dict(prob.size_report(), pairs=int(len(pairs)))
+        self.log = BnBLog(opts, size, objective_unit=str(prob.meta.get("objective_unit", "")))
+        self.log.message("outer approximation (solver/oa), in the B&B's table: nodes = HiGHS master nodes over "
+                         "all rounds, left = 0; a line after the root, each master round and each new incumbent")
+        self.log.header(opts)
         self.rounds = 0
         self.master_seconds = 0.0
         self.master_statuses = []
@@ -153,7 +162,16 @@ class _Run:
 
     # ---------------------------------------------------------------- helpers
     def say(self, msg):
-        _say(self.opts, msg)
+        self.log.message(msg)
+
+    def usd(self, v) -> str:
+        """An objective value in the log's display unit (solver/log.py: $ for a k$ model)."""
+        return f"{self.log._num(v).strip()} {self.log.unit}".rstrip()
+
+    def table(self, mark=" ", force=False):
+        tr = self.tracker
+        self.log.line(tr.elapsed(), self.master.nodes if self.master else 0, 0, self.solver.ecos_seconds,
+                      tr.incumbent, tr.bound, tr.gap()[1], mark, force=force)
 
     def elapsed(self):
         return time.perf_counter() - self.t0
@@ -166,8 +184,15 @@ class _Run:
             return False
         improved = self.tracker.offer(self.prob.objective(x), x, source)
         if improved:
-            self.say(f"oa: incumbent {self.tracker.incumbent:.9g} from {source} at {self.elapsed():.2f} s")
+            self.table("u" if source.split(":")[-1] not in ("fixed",) else "*")
+            self.say(f"oa: incumbent {self.usd(self.tracker.incumbent)} from {source} at {self.elapsed():.2f} s")
         return improved
+
+    def run_hooks(self, hooks, x, tag):
+        if hooks and time.perf_counter() < self.deadline:
+            dl = self.deadline if math.isfinite(self.deadline) else None
+            for name, z in run_user_heuristics(hooks, self.prob, x, self.lb.copy(), self.ub.copy(), None, dl):
+                self.offer(z, f"{tag}:{name}")
 
     def recover(self, x, tag):
         """Certified candidates from the guide point x; returns the fixed-integer ECOS point (or None)."""
@@ -176,11 +201,8 @@ class _Run:
         self.offer(y, f"{tag}:fixed")
         mode = self.st.user_heuristics
         users = mode == "always" or (mode == "fallback" and not ok)
-        if users and self.heuristics and time.perf_counter() < self.deadline:
-            dl = self.deadline if math.isfinite(self.deadline) else None
-            for name, z in run_user_heuristics(self.heuristics, self.prob, x, self.lb.copy(), self.ub.copy(),
-                                               None, dl):
-                self.offer(z, f"{tag}:{name}")
+        if users and (tag != "root" or self.st.root_user_heuristics):
+            self.run_hooks(self.heuristics, x, tag)
         return y
 
     def add_cuts(self, x, which) -> int:
@@ -216,7 +238,7 @@ class _Run:
             return "gap"
         if time.perf_counter() >= self.deadline:
             return "time_limit"
-        if self.rounds >= self.st.max_rounds:
+        if 1 + self.rounds >= self.opts.node_limit:     # the root relaxation is node 1, a master round one more
             return "node_limit"
         return None
 
@@ -229,14 +251,16 @@ class _Run:
         if root.status == "infeasible":
             tr.update_bound(math.inf)
             return "infeasible"
-        x0 = root.x
+        x0 = self.x0 = root.x
         if root.status == "optimal":
             tr.update_bound(root.bound)
-            self.say(f"oa: root relaxation {root.bound:.9g} ({self.elapsed():.2f} s)")
+            self.say(f"oa: root relaxation {self.usd(root.bound)} ({self.elapsed():.2f} s)")
+            self.table(force=True)
         else:
             self.say(f"oa: root relaxation untrusted ({root.ecos_statuses}): no bound from it")
+        self.run_hooks(self.start_heuristics, x0, "start")
         y0 = self.recover(x0, "root") if x0 is not None else None
-        self.master = Master(self.prob, log=st.master_log)
+        self.master = Master(self.prob, log=st.master_log, threads=st.threads, options=st.highs_options)
         self.say(f"oa: master {self.prob.n} columns, {self.master.base_rows} linear rows, "
                  f"{len(self.prob.integer)} integers; HiGHS tolerances {self.master.tolerances}")
         n0 = self.add_cuts(x0, "all") + self.add_cuts(y0, "active") + self.add_cuts(tr.x, "active")
@@ -263,7 +287,7 @@ class _Run:
         target = (inc - st.target_share * tol if st.target_share is not None and math.isfinite(inc)
                   else -math.inf)
         left = self.deadline - time.perf_counter()
-        if not math.isfinite(inc) and self.rounds == 1 and math.isfinite(opts.time_limit):
+        if self.rounds == 1 and math.isfinite(opts.time_limit):
             left = min(left, st.first_round_share * opts.time_limit)
         m = self.master.solve(left, rel, absg, cutoff=cutoff, start=tr.x, target=target)
         self.master_seconds += m.seconds
@@ -277,18 +301,28 @@ class _Run:
         if m.status in ("kInterrupt", "kHighsInterrupt"):
             return "interrupted"
         self.say(f"oa: round {self.rounds}: master {m.status} in {m.seconds:.2f} s ({m.nodes} nodes), "
-                 f"bound {m.bound:.9g} (best {tr.bound:.9g}), master point "
-                 f"{m.objective:.9g}, cutoff {cutoff:.9g}, {self.cuts} cuts, at {self.elapsed():.2f} s")
+                 f"bound {self.usd(m.bound)}, master point {self.usd(m.objective)}, "
+                 f"cutoff {self.usd(cutoff)}, {self.cuts} cuts, at {self.elapsed():.2f} s")
+        self.table(force=True)
         self.log_rows.append(dict(round=self.rounds, seconds=self.elapsed(), status=m.status,
                                   master_seconds=m.seconds, nodes=m.nodes, bound=m.bound,
                                   master_objective=m.objective, cutoff=cutoff, best_bound=tr.bound,
                                   incumbent=tr.incumbent, cuts=self.cuts))
         # a master point at or above the cutoff is HiGHS's copy of the start (the incumbent)
         x = m.x if m.x is not None and m.objective < cutoff else None
-        if tr.converged() or x is None:
-            if x is None and m.status not in _NO_POINT_OK and not tr.converged():
-                return "master_failed"
+        if tr.converged():
             return None
+        if (x is None and self.rounds == 1 and tr.x is None and not self.st.root_user_heuristics
+                and self.x0 is not None and m.status not in ("kInterrupt", "kHighsInterrupt")):
+            # the first master gave no point (large problems): the user heuristics at the root
+            # relaxation point after all, so that a run does not end without any incumbent
+            self.run_hooks(self.heuristics, self.x0, "root")
+        if x is None:
+            if m.status not in _NO_POINT_OK:
+                return "master_failed"
+            if m.status in ("kTimeLimit", "kInterrupt", "kHighsInterrupt"):
+                return None                            # the loop's stop test says why
+            return "stalled" if tr.bound <= before else None
         inc_before = tr.incumbent
         y = self.recover(x, f"oa{self.rounds}")
         k = self.add_cuts(x, "violated") + self.add_cuts(y, "active")
@@ -324,7 +358,8 @@ class _Run:
                        incumbent_history=list(tr.incumbent_history), bound_history=list(tr.bound_history),
                        incumbent_source=tr.incumbent_source, rejected_candidates=self.cert.rejected,
                        options=self.opts, oa=info)
-        self.say(f"oa: {status} ({reason}), incumbent {res.objective:.9g}, bound {res.best_bound:.9g}, "
-                 f"gap {res.rel_gap:.3g}, {self.rounds} rounds, {self.cuts} cuts, master {self.master_seconds:.1f} s, "
-                 f"ECOS {solver.ecos_seconds:.1f} s ({solver.calls} solves, {solver.inaccurate} untrusted)")
+        self.table(force=True)
+        self.say(f"oa: {self.rounds} master rounds ({self.master_seconds:.1f} s, statuses "
+                 f"{', '.join(self.master_statuses) or '-'}), {self.cuts} tangent cuts")
+        self.log.summary(res)
         return res
