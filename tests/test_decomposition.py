@@ -395,3 +395,24 @@ def test_staged_first_then_monolithic_root_when_it_fits(cases):
     for _, b in lg["bound_history"] + res.bound_history:
         assert b <= ref.objective * (1 + 1e-4) + 1e-9
     assert res.status == "optimal" and abs(res.objective - ref.objective) <= 1e-4 * abs(ref.objective)
+
+
+def test_given_multipliers_replace_the_staged_ones(cases):
+    # the hook for a warm-start cache: the best multipliers of one run start the next
+    key = INSTANCES[2]
+    prob, lay, ref, dec = cases[key]
+    labels, names = decomposition_labels(prob, lay, "adn_hour")
+    stages, seq = staged_stages(prob, lay)
+    opts = BnBOptions(**NODE_TOL, verbose=False, time_limit=60)
+    st = DecompositionSettings(root="staged", full_solves=False)
+    first = decomposition_solve(prob, labels, names, opts, settings=st, stages=stages, sequence=seq)
+    lam = first.multipliers
+    assert lam.shape == (dec.n_multipliers,)
+    again = decomposition_solve(prob, labels, names, opts, settings=st, stages=stages, sequence=seq,
+                                multipliers=lam)
+    assert again.lagrangian["root_mode"] == "given" and again.lagrangian["staged_relaxations"] == 0
+    assert again.lagrangian["root_lagrangian"] >= first.lagrangian["best_lagrangian"] - 1e-9
+    assert again.lagrangian["root_lagrangian"] <= ref.objective * (1 + 1e-4) + 1e-9
+    wrong = decomposition_solve(prob, labels, names, opts, settings=st, stages=stages, sequence=seq,
+                                multipliers=np.zeros(3))
+    assert wrong.lagrangian["root_mode"] == "staged"

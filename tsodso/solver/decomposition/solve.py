@@ -106,6 +106,8 @@ class DecompositionSettings:
 @dataclass
 class DecompositionResult(BnBResult):
     lagrangian: dict = field(default_factory=dict)
+    # the best multipliers found (coupling rows of the decomposition, solve's `multipliers=`)
+    multipliers: Optional[np.ndarray] = None
 
 
 def _say(opts, msg):
@@ -118,13 +120,17 @@ def _say(opts, msg):
 
 def solve(prob, labels, names=None, options=None, heuristics: Sequence[Callable] = (),
           callback: Optional[Callable] = None, settings: Optional[DecompositionSettings] = None,
-          refine=None, stages=None, sequence=None) -> DecompositionResult:
+          refine=None, stages=None, sequence=None, multipliers=None) -> DecompositionResult:
     """`refine`: optional (labels, names) of coarser blocks (fewer coupling rows, larger blocks),
     evaluated once at the root duals after the recovery, within the time limit (module doc, 4b).
     `stages`: optional [(labels, names, block indices or None for all)] for the staged
     multipliers (settings.root, multipliers.staged_duals). `sequence`: optional (labels, names)
     of blocks in order for the block-by-block recovery (recovery.py), used instead of the
-    full-problem recovery when a full-size ECOS solve is predicted not to finish in time."""
+    full-problem recovery when a full-size ECOS solve is predicted not to finish in time.
+    `multipliers`: optional start multipliers (length = the decomposition's coupling rows, e.g.
+    `result.multipliers` of an earlier run on the same problem, from a cache):
+    used instead of the staged multipliers, and evaluated next to the monolithic root's duals;
+    ignored (with a log line) if the length differs. Any vector gives a valid bound."""
     opts = BnBOptions.coerce(options)
     st = settings or DecompositionSettings()
     _check_root(st, stages)
@@ -140,7 +146,8 @@ def solve(prob, labels, names=None, options=None, heuristics: Sequence[Callable]
             + (f" (Dask, {st.scheduler})" if st.scheduler is not None else " (local processes)"))
     lag = Lagrangian(dec, block_options(opts), t0=t0, log=say, pool=pool)
     try:
-        return _solve(prob, dec, lag, opts, st, heuristics, callback, t0, deadline, say, refine, stages, sequence)
+        return _solve(prob, dec, lag, opts, st, heuristics, callback, t0, deadline, say, refine, stages, sequence,
+                      multipliers)
     finally:
         if pool is not None:
             pool.close()
@@ -155,6 +162,20 @@ def _root_bounds(prob, opts):
         lb[ii] = np.ceil(lb[ii] - opts.int_tol)
         ub[ii] = np.floor(ub[ii] + opts.int_tol)
     return lb, ub
+
+
+def _warm_multipliers(dec, lam, say):
+    """Given start multipliers as a float array, or None (absent, wrong length, not finite)."""
+    if lam is None:
+        return None
+    lam = np.asarray(lam, float).reshape(-1)
+    if lam.size != dec.n_multipliers or not np.all(np.isfinite(lam)):
+        say(f"decomposition: given multipliers ignored ({lam.size} values for {dec.n_multipliers} "
+            "coupling rows, or not finite)")
+        return None
+    lam = lam.copy()
+    lam[dec.coupling_eq.size:] = np.maximum(lam[dec.coupling_eq.size:], 0.0)
+    return lam
 
 
 def _budget(deadline):
@@ -194,7 +215,7 @@ def _staged(prob, stages, lb, ub, st, opts, deadline, log=None):
 
 
 def _solve(prob, dec, lag, opts, st, heuristics, callback, t0, deadline, say, refine=None, stages=None,
-           sequence=None):
+           sequence=None, warm=None):
     pairs = complementarity_pairs(prob)
     cert = Certifier(prob, opts, pairs)
     node_solver = NodeSolver(prob, opts)
@@ -242,6 +263,13 @@ def _solve(prob, dec, lag, opts, st, heuristics, callback, t0, deadline, say, re
                 mode = "staged"
             say(f"decomposition: root relaxation {sol.status}: multipliers "
                 f"{'staged' if mode == 'staged' else 'start at 0'}")
+    warm = _warm_multipliers(dec, warm, say)
+    if mode == "staged" and warm is not None:
+        # given multipliers instead of the staged ones; as global duals (coupling rows only) they
+        # price the hour-by-hour recovery and the refinement as well
+        mode = "given"
+        lam0, warm = warm, None
+        sol_y[0], sol_z[0] = dec.duals_from_multipliers(lam0)
     if mode == "staged":
         staged, zfull = _staged(prob, stages, root_lb, root_ub, st, opts, deadline, say)
         extra["ecos"] += staged.ecos_seconds
@@ -250,8 +278,12 @@ def _solve(prob, dec, lag, opts, st, heuristics, callback, t0, deadline, say, re
         lam0 = dec.multipliers_from_duals(staged.y, zfull)
         sol_y[0], sol_z[0] = staged.y, zfull
 
-    # 2. Lagrangian bound at the root duals
+    # 2. Lagrangian bound at the root duals (and at the given multipliers)
     v0 = lag.evaluate(lam0, root_lb, root_ub)
+    if warm is not None:
+        vw = lag.evaluate(warm, root_lb, root_ub)
+        if vw.bound > v0.bound:
+            v0 = vw
     best_lam = v0.lam
 
     seq_dec = [None]
@@ -419,7 +451,8 @@ def _solve(prob, dec, lag, opts, st, heuristics, callback, t0, deadline, say, re
         bundle_seconds=bres.seconds if bres else 0.0, tree_start_seconds=off,
         node_bound_calls=node_evals["calls"], node_bound_pruned=node_evals["pruned"],
         node_bound_seconds=node_evals["seconds"], lagrangian_cuts=n_cuts,
-        bound_history=list(lag.bound_history), root_mode=mode, predicted_root_seconds=predicted,
+        bound_history=list(lag.bound_history), root_mode=mode,
+        predicted_root_seconds=predicted,
         staged_seconds=staged.seconds if staged is not None else None,
         staged_relaxations=staged.relaxations if staged is not None else 0, tree_skipped=tree_skipped)
     out = DecompositionResult(**{**res.__dict__,
@@ -428,7 +461,8 @@ def _solve(prob, dec, lag, opts, st, heuristics, callback, t0, deadline, say, re
                                  "inaccurate_solves": (res.inaccurate_solves + lag.inaccurate_solves
                                                        + node_solver.inaccurate + extra["inaccurate"]),
                                  "bound_history": mono, "incumbent_history": inc_hist,
-                                 "options": opts}, lagrangian=info)
+                                 "options": opts}, lagrangian=info,
+                              multipliers=np.array(best_lam, float))
     say(f"decomposition: {out.status}, incumbent {out.objective:.9g}, bound {out.best_bound:.9g}, "
         f"gap {out.rel_gap:.3g}; Lagrangian {lag.evaluations} evaluations, {lag.block_solves} block B&B runs "
         f"({lag.inaccurate_solves} untrusted ECOS solves), node bounds pruned {node_evals['pruned']} of "
