@@ -218,7 +218,9 @@ def _solve(prob, dec, lag, opts, st, heuristics, callback, t0, deadline, say, re
            sequence=None, warm=None):
     pairs = complementarity_pairs(prob)
     cert = Certifier(prob, opts, pairs)
-    node_solver = NodeSolver(prob, opts)
+    # full-size recovery solves under the time limit (relax.NodeSolver: a solve that cannot end by
+    # the deadline is not started or is cut, status time_limit)
+    node_solver = NodeSolver(prob, opts, deadline=deadline if math.isfinite(deadline) else None)
     best_x: List[Optional[np.ndarray]] = [None]
     best_obj = [math.inf]
     extra = dict(ecos=0.0, solves=0, inaccurate=0)
@@ -314,7 +316,12 @@ def _solve(prob, dec, lag, opts, st, heuristics, callback, t0, deadline, say, re
             seq_dec[0] = decompose(prob, sequence[0], sequence[1] if len(sequence) > 1 else None)
         y = sequential_recovery(prob, seq_dec[0], xg, root_lb, root_ub, opts, pairs, heuristics,
                                 deadline, log=say, duals_eq=sol_y[0], duals_lp=sol_z[0])
-        offer(y, f"{tag}:sequential")
+        found = offer(y, f"{tag}:sequential")
+        if not found and not full_fits(FULL_RECOVERY_SOLVES) and full_fits(2):
+            # the hour-by-hour recovery found nothing: the integers fixed and one full-size solve
+            # (no user heuristics: those take several full-size solves)
+            y = fix_and_solve(prob, node_solver, xg, root_lb, root_ub, opts, pairs)
+            offer(y, f"{tag}:fixed")
 
     # 3. primal recovery
     recover(v0, "lagrangian")
