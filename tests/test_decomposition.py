@@ -416,3 +416,20 @@ def test_given_multipliers_replace_the_staged_ones(cases):
     wrong = decomposition_solve(prob, labels, names, opts, settings=st, stages=stages, sequence=seq,
                                 multipliers=np.zeros(3))
     assert wrong.lagrangian["root_mode"] == "staged"
+
+
+def test_linking_variables_and_adjacent_integers_of_the_hours(cases):
+    # recovery.py's B&B guide: the hour blocks are linked by the battery energy rows, so the
+    # battery energy / power variables are linking and the battery modes adjacent integers
+    from tsodso.solver.decomposition.recovery import _linking, _spans
+    prob, lay, ref, dec = cases[INSTANCES[0]]
+    hl, _ = decomposition_labels(prob, lay, "hour")
+    linking, adjacent = _linking(prob, _spans(prob, hl), hl)
+    d = lay.ders[0]
+    # (hour 0's powers meet only the initial state e0, a constant: not linking)
+    assert linking[d.soc.ravel()].all() and linking[d.ch[1:].ravel()].all() and linking[d.dis[1:].ravel()].all()
+    assert not linking[prob.integer].any()
+    assert adjacent[d.on_ch[1:].ravel()].all() and adjacent[d.on_dis[1:].ravel()].all()
+    assert set(np.flatnonzero(adjacent)) <= set(prob.integer.tolist())
+    # nothing of the TN / KKT block is linked across hours
+    assert not adjacent[lay.kkt.z.ravel()].any() if lay.kkt.z.size else True
