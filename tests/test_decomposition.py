@@ -433,3 +433,19 @@ def test_linking_variables_and_adjacent_integers_of_the_hours(cases):
     assert set(np.flatnonzero(adjacent)) <= set(prob.integer.tolist())
     # nothing of the TN / KKT block is linked across hours
     assert not adjacent[lay.kkt.z.ravel()].any() if lay.kkt.z.size else True
+
+
+def test_root_bound_under_a_time_limit_too_short_for_the_blocks(cases):
+    # the limit passes during the staged passes and the blocks: blocks started after it are
+    # solved at their root only, the bound stays valid (and is not above the full one)
+    key = INSTANCES[2]
+    prob, lay, ref, dec = cases[key]
+    names = [b.name for b in dec.blocks]
+    stages = staged_stages(prob, lay)[0]
+    st = DecompositionSettings(root="staged")
+    full = decomposition_root_bound(prob, dec.labels, names, stages, BnBOptions(**NODE_TOL, verbose=False), settings=st)
+    short = decomposition_root_bound(prob, dec.labels, names, stages,
+                                     BnBOptions(**NODE_TOL, verbose=False, time_limit=1e-3), settings=st)
+    assert short.late_blocks == len(dec.blocks) and full.late_blocks == 0
+    assert -math.inf < short.bound <= full.bound + 1e-9
+    assert short.bound <= ref.objective * (1 + 1e-4) + 1e-9

@@ -97,6 +97,7 @@ class DecompositionSettings:
     # when predicted to end before the deadline (multipliers.predict_monolithic_seconds); False =
     # never (recovery block by block over `sequence`, no tree search); True = always
     full_solves: Optional[bool] = None
+    staged_share: float = 0.5          # of the time left that the staged passes may take
     staged_passes: int = 2              # 1 ADN/2 ADNs x 4 h: 1 pass 1,194.89 $, 2 passes 1,210.006 $
                                         # (root duals: 1,210.015 $)
     # (0.6 left 2.5 s per block on 5 ADNs x 24 h: 52,434.33 $, below the (ADN, hour) bound; the
@@ -144,7 +145,8 @@ def solve(prob, labels, names=None, options=None, heuristics: Sequence[Callable]
     if pool is not None:
         say(f"decomposition: block solves on {pool.workers} workers"
             + (f" (Dask, {st.scheduler})" if st.scheduler is not None else " (local processes)"))
-    lag = Lagrangian(dec, block_options(opts), t0=t0, log=say, pool=pool)
+    lag = Lagrangian(dec, block_options(opts), t0=t0, log=say, pool=pool,
+                     deadline=deadline if math.isfinite(deadline) else None)
     try:
         return _solve(prob, dec, lag, opts, st, heuristics, callback, t0, deadline, say, refine, stages, sequence,
                       multipliers)
@@ -209,8 +211,12 @@ def _staged(prob, stages, lb, ub, st, opts, deadline, log=None):
         d = decompose(prob, s[0], s[1] if len(s) > 1 else None)
         w = s[2] if len(s) > 2 and s[2] is not None else range(len(d.blocks))
         sdecs.append((d, w))
+    # the passes may take `staged_share` of the time left; stopped early they still give
+    # multipliers (any multipliers give a valid bound), and the blocks need the rest
+    now = time.perf_counter()
+    stop = now + st.staged_share * (deadline - now) if math.isfinite(deadline) else math.inf
     sd = staged_duals(prob, sdecs, lb, ub, passes=st.staged_passes, tolerances=opts.ecos_tolerances,
-                      deadline=deadline, log=log)
+                      deadline=stop, log=log)
     return sd, np.concatenate([sd.z, np.zeros(prob.G.shape[0] - prob.n_lp)])
 
 
@@ -461,7 +467,8 @@ def _solve(prob, dec, lag, opts, st, heuristics, callback, t0, deadline, say, re
         bound_history=list(lag.bound_history), root_mode=mode,
         predicted_root_seconds=predicted,
         staged_seconds=staged.seconds if staged is not None else None,
-        staged_relaxations=staged.relaxations if staged is not None else 0, tree_skipped=tree_skipped)
+        staged_relaxations=staged.relaxations if staged is not None else 0, tree_skipped=tree_skipped,
+        late_blocks=lag.late_blocks)
     out = DecompositionResult(**{**res.__dict__,
                                  "seconds": seconds, "ecos_seconds": ecos_s, "other_seconds": seconds - ecos_s,
                                  "node_solves": res.node_solves + lag.node_solves + node_solver.calls + extra["solves"],
@@ -489,6 +496,7 @@ class RootBound:
     blocks: int
     untrusted_blocks: int
     value: Optional[LagrangianValue] = None
+    late_blocks: int = 0             # blocks started after the time limit (root relaxation only)
 
 
 def decomposition_root_bound(prob, labels, names=None, stages=None, options=None,
@@ -497,8 +505,11 @@ def decomposition_root_bound(prob, labels, names=None, stages=None, options=None
     for bounds of large instances (100-200 ADNs) where the monolithic root relaxation takes
     far longer than the blocks. `settings.root` picks the multipliers as in `solve` ("auto":
     staged when stages are given and the monolithic solve is predicted above `root_share` of
-    the time limit). A bound is reported only if every block solve was trusted and the staged
-    passes (if any) ended before the time limit; otherwise -inf (never a guess)."""
+    the time limit). The staged passes take at most `staged_share` of the limit (stopped early,
+    their duals so far are used: any multipliers give a valid bound); blocks started after the
+    limit are solved at their root relaxation only (Lagrangian.deadline), so the limit is
+    overshot by at most one small ECOS solve per remaining block. A bound is reported only if
+    every block solve was trusted; otherwise -inf (never a guess)."""
     opts = BnBOptions.coerce(options)
     st = settings or DecompositionSettings()
     t0 = time.perf_counter()
@@ -511,8 +522,6 @@ def decomposition_root_bound(prob, labels, names=None, stages=None, options=None
     if mode == "staged":
         sd, zfull = _staged(prob, stages, lb, ub, st, opts, deadline)
         staged_s = sd.seconds
-        if not sd.complete:
-            return RootBound(-math.inf, time.perf_counter() - t0, mode, staged_s, 0.0, len(dec.blocks), 0)
         lam = dec.multipliers_from_duals(sd.y, zfull)
     else:
         sol = ea.solve(prob, lb, ub, time_budget=_budget(deadline), **opts.ecos_tolerances)
@@ -520,10 +529,11 @@ def decomposition_root_bound(prob, labels, names=None, stages=None, options=None
                else np.zeros(dec.n_multipliers))
     pool = make_pool(dec, block_options(opts), st.workers, st.scheduler)
     try:
-        lag = Lagrangian(dec, block_options(opts), t0=t0, pool=pool)
+        lag = Lagrangian(dec, block_options(opts), t0=t0, pool=pool,
+                         deadline=deadline if math.isfinite(deadline) else None)
         v = lag.evaluate(lam, lb, ub)
     finally:
         if pool is not None:
             pool.close()
     return RootBound(v.bound, time.perf_counter() - t0, mode, staged_s, v.seconds, len(dec.blocks),
-                     len(v.untrusted_blocks), v)
+                     len(v.untrusted_blocks), v, lag.late_blocks)
