@@ -219,3 +219,12 @@ def test_master_bound_rules_on_a_small_milp():
     m.add_rows(__import__("scipy.sparse", fromlist=["csr_matrix"]).csr_matrix(np.array([[-1.0, -1.0]])), [-1.8])
     r = m.solve(10.0, 1e-6, 1e-9)
     assert r.status == "kInfeasible" and r.bound == math.inf
+
+
+def test_settings_are_validated():
+    with pytest.raises(ValueError, match="user_heuristics"):
+        OASettings(user_heuristics="sometimes")
+    with pytest.raises(ValueError, match="cutoff_share"):
+        OASettings(cutoff_share=0.6, master_gap_share=0.2)
+    with pytest.raises(ValueError, match="first_round_share"):
+        OASettings(first_round_share=0.0)

@@ -73,11 +73,10 @@ class OASettings:
     cutoff_share: float = 0.4
     master_gap_share: float = 0.2
     # a master stops at its first point below incumbent - target_share x tol (HiGHS
-    # objective_target): that point is worth an ECOS re-solve and new tangents at once, rather
-    # than proving the master's optimum first (None = off)
-    # Off by default, measured on 1 ADN x 24 h (load 3-4): on, a master stopped at 7.58228 after
-    # 7.6 s, its re-solve did not improve the incumbent, and the proof round took 26 s (50.1 s
-    # in all); off, 19.3 s
+    # objective_target), to re-solve it at once rather than prove the master's optimum first;
+    # None = off. Off by default, measured on 1 ADN x 24 h (load 3-4): on, a master stopped at
+    # 7.58228 after 7.6 s, its re-solve did not improve the incumbent, and the proof round took
+    # 26 s (50.1 s in all); off, 19.3 s
     target_share: Optional[float] = None
     # the user heuristics: "fallback" = at a point (root relaxation, master) whose
     # fixed-integer re-solve gave no certified point; "always"; "never". Measured: the DSO-led
@@ -97,6 +96,18 @@ class OASettings:
     cone_tol: float = 1e-7             # a cone is violated at a master point if ||z|| - t > cone_tol x max(1, t)
     active_tol: float = 1e-5           # a cone is active at an ECOS point if t - ||z|| <= active_tol x max(1, t)
     master_log: bool = False           # HiGHS's own log to stdout
+
+    def __post_init__(self):
+        if self.user_heuristics not in ("fallback", "always", "never"):
+            raise ValueError(f"OASettings.user_heuristics = {self.user_heuristics!r}: expected "
+                             "'fallback', 'always' or 'never'")
+        if not (self.cutoff_share >= 0 and self.master_gap_share >= 0
+                and self.cutoff_share + 2 * self.master_gap_share < 1):
+            raise ValueError(f"OASettings: cutoff_share + 2 master_gap_share = "
+                             f"{self.cutoff_share + 2 * self.master_gap_share:g} must be in [0, 1) "
+                             "(a master without a point below the cutoff must prove the gap)")
+        if not 0 < self.first_round_share <= 1:
+            raise ValueError(f"OASettings.first_round_share = {self.first_round_share!r}: expected (0, 1]")
 
 
 @dataclass
