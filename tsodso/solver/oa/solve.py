@@ -11,7 +11,8 @@
 3. Master (master.py): the linear rows, the integrality, and the tangent of every cone at the
    root point (tangents.py; valid for the whole MISOCP, so the master is a relaxation).
 4. Rounds until the gap is proven, the time is up or a stop is requested:
-   * the master is solved by HiGHS with the time left, the incumbent as start solution and
+   * the master is solved by HiGHS with the time left (less twice the longest re-solve so far,
+     so that its last point can still be re-solved), the incumbent as start solution and
      the objective cutoff B = incumbent - 0.4 tol (tol = the options' gap tolerance at the
      incumbent, bounds.tolerance) and its gap tolerances at 0.2 tol (OASettings): its proven
      bound (master.py, capped at B - slack) raises the best bound; "no master point below B"
@@ -153,6 +154,7 @@ class _Run:
         self.cones = ConeIndex(prob)
         self.master: Optional[Master] = None
         self.x0: Optional[np.ndarray] = None
+        self.resolve_seconds = 0.0        # longest fixed-integer re-solve so far (reserved at the deadline)
         size = dict(prob.size_report(), pairs=int(len(pairs)))
         self.log = BnBLog(opts, size, objective_unit=str(prob.meta.get("objective_unit", "")))
         self.log.message("outer approximation (solver/oa), in the B&B's table: nodes = HiGHS master nodes over "
@@ -207,7 +209,9 @@ class _Run:
 
     def recover(self, x, tag):
         """Certified candidates from the guide point x; returns the fixed-integer ECOS point (or None)."""
+        t = time.perf_counter()
         y = fix_and_solve(self.prob, self.solver, x, self.lb, self.ub, self.opts, self.pairs)
+        self.resolve_seconds = max(self.resolve_seconds, time.perf_counter() - t)
         ok = y is not None and self.cert.check(y)[0]
         self.offer(y, f"{tag}:fixed")
         mode = self.st.user_heuristics
@@ -298,6 +302,8 @@ class _Run:
         target = (inc - st.target_share * tol if st.target_share is not None and math.isfinite(inc)
                   else -math.inf)
         left = self.deadline - time.perf_counter()
+        if left > 4 * self.resolve_seconds:
+            left -= 2 * self.resolve_seconds       # time for the re-solve of its last point
         if self.rounds == 1 and math.isfinite(opts.time_limit):
             left = min(left, st.first_round_share * opts.time_limit)
         m = self.master.solve(left, rel, absg, cutoff=cutoff, start=tr.x, target=target)
