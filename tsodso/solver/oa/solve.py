@@ -1,13 +1,16 @@
 """Outer approximation: a HiGHS MILP master over tangent cuts, ECOS for every conic solve.
 
-    solve(prob, options=None, heuristics=(), callback=None, settings=None, stop=None) -> OAResult
+    solve(prob, options=None, heuristics=(), callback=None, settings=None, stop=None,
+          start_heuristics=()) -> OAResult
 
 1. Root relaxation (ECOS through relax.NodeSolver, strict statuses). A trusted answer is the
    first lower bound; its point is where the first tangents are taken.
 2. Primal recovery at the root point: solver/heuristics.fix_and_solve (integers rounded and
    fixed, the continuous SOCP re-solved by ECOS), and, if OASettings.root_user_heuristics,
-   the user heuristics where that gives no certified point. Every candidate is certified
-   (heuristics.Certifier) before it becomes the incumbent.
+   the user heuristics where that gives no certified point (otherwise only if the first
+   master ends without a point and no incumbent exists); `start_heuristics` (cached points)
+   run here once. Every candidate is certified (heuristics.Certifier) before it becomes the
+   incumbent.
 3. Master (master.py): the linear rows, the integrality, and the tangent of every cone at the
    root point (tangents.py; valid for the whole MISOCP, so the master is a relaxation).
 4. Rounds until the gap is proven, the time is up or a stop is requested:
