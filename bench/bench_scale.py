@@ -122,7 +122,8 @@ def worker(solver, adns, hours, seed, start, time_limit, root, workers, cache_di
 
 
 def _usd(v):
-    return "-" if v is None or not math.isfinite(v) else f"{v * 1000.0:,.2f}"
+    # SCIP reports +-1e20 (its infinity) for a bound it does not have
+    return "-" if v is None or not math.isfinite(v) or abs(v) >= 1e19 else f"{v * 1000.0:,.2f}"
 
 
 def _fmt(r):
@@ -161,11 +162,11 @@ def main(argv=None):
         return
     adns = [int(x) for x in a.adns.split(",") if x]
     tls = [float(x) for x in a.time_limit.split(",")]
-    if len(tls) not in (1, len(adns)):
+    if adns and len(tls) not in (1, len(adns)):
         raise SystemExit(f"bench_scale: --time-limit {a.time_limit}: one value or one per ADN count")
     tls = tls * len(adns) if len(tls) == 1 else tls
     runs = [(n, s, tl, "0") for n, tl in zip(adns, tls) for s in a.solvers.split(",")]
-    runs += [(int(n), "decomposition", tls[-1], "1") for n in a.root_only.split(",") if n]
+    runs += [(int(n), "decomposition", float(a.time_limit.split(",")[-1]), "1") for n in a.root_only.split(",") if n]
     print(f"uptime load at start: {' '.join(_load())}", flush=True)
     print(HEADER, flush=True)
     rows = []

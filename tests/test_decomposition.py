@@ -376,3 +376,22 @@ def test_cli_bad_pool_flags_exit_2_with_one_line(argv, needle, capsys, monkeypat
     assert cli.main(["solve", "--adns", "1", "--hours", "2"] + argv) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and needle in err[0], err
+
+
+def test_staged_first_then_monolithic_root_when_it_fits(cases):
+    # "auto" with root_share 0: the staged bound first, then the monolithic root (predicted to
+    # fit in the time left) and a Lagrangian at its duals; every bound valid
+    key = INSTANCES[0]
+    prob, lay, ref, dec = cases[key]
+    labels, names = decomposition_labels(prob, lay, "adn_hour")
+    stages, seq = staged_stages(prob, lay)
+    res = decomposition_solve(prob, labels, names, BnBOptions(**NODE_TOL, verbose=False, time_limit=60),
+                              heuristics=[make_follower_response_heuristic(lay)],
+                              settings=DecompositionSettings(root_share=0.0), stages=stages, sequence=seq)
+    lg = res.lagrangian
+    assert lg["root_mode"] == "staged+monolithic" and lg["staged_relaxations"] > 0
+    assert lg["root_relaxation"] > -math.inf and lg["evaluations"] >= 2
+    assert lg["best_lagrangian"] >= lg["root_lagrangian"]
+    for _, b in lg["bound_history"] + res.bound_history:
+        assert b <= ref.objective * (1 + 1e-4) + 1e-9
+    assert res.status == "optimal" and abs(res.objective - ref.objective) <= 1e-4 * abs(ref.objective)

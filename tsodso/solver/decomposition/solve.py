@@ -51,6 +51,9 @@ __all__ = ["DecompositionSettings", "DecompositionResult", "solve", "ROOT_MODES"
            "decomposition_root_bound"]
 
 ROOT_MODES = ("auto", "monolithic", "staged")
+# full-size ECOS solves a full-problem recovery may take (fix-and-solve, then the user heuristics):
+# 20 ADNs x 24 h, the follower response took 101 s = 8.1 x the predicted 12.4 s per solve
+FULL_RECOVERY_SOLVES = 8
 
 LOGGER = logging.getLogger("tsodso.decomposition")
 
@@ -80,6 +83,9 @@ class DecompositionSettings:
     # 46 s predicted then, 300 s: 24 hour blocks stopped at 9.9 s each, 212,076.24 $, below the
     # (ADN, hour) bound 212,192.25 $, after 113 s)
     refine_share: float = 0.02
+    # after a staged first bound ("auto" only): the monolithic root relaxation and a Lagrangian
+    # at its duals when its predicted solve is at most this share of the time left
+    upgrade_share: float = 0.5
     # first multipliers (module doc, step 1): "monolithic" = the root relaxation's ECOS duals;
     # "staged" = block relaxations passed between the `stages` decompositions
     # (multipliers.staged_duals), no monolithic solve at all; "auto" = monolithic when its
@@ -250,25 +256,25 @@ def _solve(prob, dec, lag, opts, st, heuristics, callback, t0, deadline, say, re
 
     seq_dec = [None]
 
-    def full_fits():
-        # a full-size ECOS solve is started only if predicted to end before the deadline
+    def full_fits(solves=1):
+        # full-size ECOS solves are started only if predicted to end before the deadline
         if st.full_solves is not None:
             return bool(st.full_solves)
-        return predicted <= deadline - time.perf_counter()
+        return solves * predicted <= deadline - time.perf_counter()
 
     def recover(val: LagrangianValue, tag: str):
         xg = val.x if val.x is not None else val.x_guide
         if not st.recovery or xg is None or time.perf_counter() >= deadline:
             return
         found = False
-        if full_fits():
+        if full_fits(FULL_RECOVERY_SOLVES):
             y = fix_and_solve(prob, node_solver, xg, root_lb, root_ub, opts, pairs)
             found = offer(y, f"{tag}:fixed")
             for name, y in run_user_heuristics(heuristics, prob, xg, root_lb.copy(), root_ub.copy(), None,
                                                deadline if math.isfinite(deadline) else None):
                 found = offer(y, f"{tag}:{name}") or found
-        if found or sequence is None or (math.isfinite(best_obj[0]) and full_fits()):
-            if not found and not full_fits():
+        if found or sequence is None or (math.isfinite(best_obj[0]) and full_fits(FULL_RECOVERY_SOLVES)):
+            if not found and not full_fits(FULL_RECOVERY_SOLVES):
                 say(f"decomposition: no recovery ({tag}): a full-size solve is predicted {predicted:.3g} s")
             return
         # block by block (recovery.py): no full-size solve, or the full-size recovery found nothing
@@ -280,6 +286,27 @@ def _solve(prob, dec, lag, opts, st, heuristics, callback, t0, deadline, say, re
 
     # 3. primal recovery
     recover(v0, "lagrangian")
+
+    # 3b. staged first (a bound in seconds), then the monolithic root's duals if its predicted
+    # solve fits in `upgrade_share` of the time left (under the ECOS time budget): a second
+    # Lagrangian bound at those multipliers, the better one counts
+    if (mode == "staged" and st.root == "auto" and math.isfinite(deadline)
+            and predicted <= st.upgrade_share * (deadline - time.perf_counter())):
+        tr = time.perf_counter()
+        sol = ea.solve(prob, root_lb, root_ub, time_budget=_budget(deadline), **opts.ecos_tolerances)
+        extra["ecos"] += time.perf_counter() - tr
+        extra["solves"] += 1
+        say(f"decomposition: monolithic root relaxation after the staged bound: {sol.status} "
+            f"in {time.perf_counter() - tr:.1f} s")
+        if sol.status == ea.OPTIMAL:
+            root_bound = min(sol.objective, sol.dual_objective)
+            sol_y[0], sol_z[0] = sol.y, sol.z
+            v1 = lag.evaluate(dec.multipliers_from_duals(sol.y, sol.z), root_lb, root_ub)
+            mode = "staged+monolithic"
+            if not math.isfinite(best_obj[0]) and v1.trusted:
+                recover(v1, "lagrangian-root")
+        else:
+            extra["inaccurate"] += 1
 
     def cutoff():
         if not math.isfinite(best_obj[0]):
