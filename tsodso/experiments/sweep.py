@@ -12,7 +12,8 @@ the same order (N, seed, scheme) whatever ran them.
 
 Each run is keyed by its instance hash (`run_key`): SHA-256 of the scenario's content (the
 scenario JSON and the case and profile files it names, as bytes), N, hours, start, seed,
-scheme, the solver options (time limit, gap, complementarity) and the package version. As
+scheme, the solver options (time limit, gap, complementarity), the package version and, when
+not the defaults, the nested flag and the method. As
 each run ends, its row is written to `DIR/runs/<key>.json` (atomically), and the tables are
 rewritten from all rows: `DIR/sweep.csv`, `DIR/sweep.md`, `DIR/sweep.h5` (each written to a
 temporary file and renamed), so an interrupted sweep loses at most the runs in progress.
