@@ -395,3 +395,57 @@ def test_staged_first_then_monolithic_root_when_it_fits(cases):
     for _, b in lg["bound_history"] + res.bound_history:
         assert b <= ref.objective * (1 + 1e-4) + 1e-9
     assert res.status == "optimal" and abs(res.objective - ref.objective) <= 1e-4 * abs(ref.objective)
+
+
+def test_given_multipliers_replace_the_staged_ones(cases):
+    # the hook for a warm-start cache: the best multipliers of one run start the next
+    key = INSTANCES[2]
+    prob, lay, ref, dec = cases[key]
+    labels, names = decomposition_labels(prob, lay, "adn_hour")
+    stages, seq = staged_stages(prob, lay)
+    opts = BnBOptions(**NODE_TOL, verbose=False, time_limit=60)
+    st = DecompositionSettings(root="staged", full_solves=False)
+    first = decomposition_solve(prob, labels, names, opts, settings=st, stages=stages, sequence=seq)
+    lam = first.multipliers
+    assert lam.shape == (dec.n_multipliers,)
+    again = decomposition_solve(prob, labels, names, opts, settings=st, stages=stages, sequence=seq,
+                                multipliers=lam)
+    assert again.lagrangian["root_mode"] == "given" and again.lagrangian["staged_relaxations"] == 0
+    assert again.lagrangian["root_lagrangian"] >= first.lagrangian["best_lagrangian"] - 1e-9
+    assert again.lagrangian["root_lagrangian"] <= ref.objective * (1 + 1e-4) + 1e-9
+    wrong = decomposition_solve(prob, labels, names, opts, settings=st, stages=stages, sequence=seq,
+                                multipliers=np.zeros(3))
+    assert wrong.lagrangian["root_mode"] == "staged"
+
+
+def test_linking_variables_and_adjacent_integers_of_the_hours(cases):
+    # recovery.py's B&B guide: the hour blocks are linked by the battery energy rows, so the
+    # battery energy / power variables are linking and the battery modes adjacent integers
+    from tsodso.solver.decomposition.recovery import _linking, _spans
+    prob, lay, ref, dec = cases[INSTANCES[0]]
+    hl, _ = decomposition_labels(prob, lay, "hour")
+    linking, adjacent = _linking(prob, _spans(prob, hl), hl)
+    d = lay.ders[0]
+    # (hour 0's powers meet only the initial state e0, a constant: not linking)
+    assert linking[d.soc.ravel()].all() and linking[d.ch[1:].ravel()].all() and linking[d.dis[1:].ravel()].all()
+    assert not linking[prob.integer].any()
+    assert adjacent[d.on_ch[1:].ravel()].all() and adjacent[d.on_dis[1:].ravel()].all()
+    assert set(np.flatnonzero(adjacent)) <= set(prob.integer.tolist())
+    # nothing of the TN / KKT block is linked across hours
+    assert not adjacent[lay.kkt.z.ravel()].any() if lay.kkt.z.size else True
+
+
+def test_root_bound_under_a_time_limit_too_short_for_the_blocks(cases):
+    # the limit passes during the staged passes and the blocks: blocks started after it are
+    # solved at their root only, the bound stays valid (and is not above the full one)
+    key = INSTANCES[2]
+    prob, lay, ref, dec = cases[key]
+    names = [b.name for b in dec.blocks]
+    stages = staged_stages(prob, lay)[0]
+    st = DecompositionSettings(root="staged")
+    full = decomposition_root_bound(prob, dec.labels, names, stages, BnBOptions(**NODE_TOL, verbose=False), settings=st)
+    short = decomposition_root_bound(prob, dec.labels, names, stages,
+                                     BnBOptions(**NODE_TOL, verbose=False, time_limit=1e-3), settings=st)
+    assert short.late_blocks == len(dec.blocks) and full.late_blocks == 0
+    assert -math.inf < short.bound <= full.bound + 1e-9
+    assert short.bound <= ref.objective * (1 + 1e-4) + 1e-9

@@ -41,7 +41,8 @@ def default_method(complementarity: str, n_adns: int = 1) -> str:
     return DEFAULT_METHOD if n_adns <= OA_MAX_ADNS else "decomposition"
 
 
-def _run_method(method, prob, lay, opts, heur, callback, settings=None, pseudocosts=None, starts=()):
+def _run_method(method, prob, lay, opts, heur, callback, settings=None, pseudocosts=None, starts=(),
+                multipliers=None):
     """`heur`: the model's heuristics; `starts`: cached points (warm cache), cheap: the B&B and
     the decomposition run them first among the heuristics, the outer approximation once at the
     root (where it does not run the follower response, OASettings.root_user_heuristics)."""
@@ -63,7 +64,7 @@ def _run_method(method, prob, lay, opts, heur, callback, settings=None, pseudoco
         stages, sequence = staged_stages(prob, lay)
         return decomposition_solve(prob, labels, names, opts, heuristics=heur, callback=callback,
                                    refine=decomposition_labels(prob, lay, "hour"), stages=stages,
-                                   sequence=sequence, settings=settings)
+                                   sequence=sequence, settings=settings, multipliers=multipliers)
     return bnb_solve(prob, opts, heuristics=heur, callback=callback, pseudocosts=pseudocosts)
 
 
@@ -105,8 +106,8 @@ def solve_dso_led(system, complementarity: str = "bigm", time_limit: float = 600
     `method`: one of METHODS; None = default_method(complementarity, system.n_adn).
     `decomposition`: DecompositionSettings fields for method "decomposition" (e.g. workers=2,
     scheduler="tcp://HOST:PORT")."""
-    from .warm import (adn_seed_heuristic, cached_analysis, incumbent_start, load_pseudocosts, problem_key,
-                       store_adn_incumbents, store_incumbent, store_pseudocosts)
+    from .warm import (adn_seed_heuristic, cached_analysis, incumbent_start, load_multipliers, load_pseudocosts,
+                       problem_key, store_adn_incumbents, store_incumbent, store_multipliers, store_pseudocosts)
     method = default_method(complementarity, system.n_adn) if method is None else method
     if method not in METHODS:
         raise ValueError(f"solve method {method!r}: expected one of {METHODS}")
@@ -132,7 +133,7 @@ def solve_dso_led(system, complementarity: str = "bigm", time_limit: float = 600
     heur = [make_follower_response_heuristic(lay)]
     starts = []                          # cached points (cheap): first in line
     key = None
-    pseudo = None
+    pseudo = lam = None
     if cache is not None:
         key = problem_key(prob, {k: v for k, v in opts.__dict__.items() if k not in (
             "time_limit", "verbose", "log_stream", "log_every_nodes", "log_every_seconds")})
@@ -147,13 +148,18 @@ def solve_dso_led(system, complementarity: str = "bigm", time_limit: float = 600
             starts.insert(0, start)
         pseudo = load_pseudocosts(cache, key)
         warm["pseudocosts"] = "hit" if pseudo is not None else "none"
+        if method == "decomposition":
+            lam = load_multipliers(cache, key)
+            warm["multipliers"] = "hit" if lam is not None else "none"
     settings = None
     if method == "decomposition" and decomposition:
         from ..solver.decomposition.solve import DecompositionSettings
         settings = DecompositionSettings(**decomposition)
-    res = _run_method(method, prob, lay, opts, heur, callback, settings, pseudocosts=pseudo, starts=starts)
+    res = _run_method(method, prob, lay, opts, heur, callback, settings, pseudocosts=pseudo, starts=starts,
+                      multipliers=lam)
     if cache is not None:
         store_pseudocosts(cache, key, getattr(res, "pseudocosts", None))
+        store_multipliers(cache, key, getattr(res, "multipliers", None))
     if cache is not None and res.x is not None:
         store_incumbent(cache, key, prob, res.x, res.objective * USD_PER_OBJ_UNIT)
         store_adn_incumbents(cache, system, prob, res.x, res.objective * USD_PER_OBJ_UNIT)

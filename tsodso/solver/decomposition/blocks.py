@@ -92,6 +92,15 @@ class Decomposition:
         w = np.maximum(np.asarray(z, float)[self.coupling_lp], 0.0)
         return np.concatenate([np.asarray(y, float)[self.coupling_eq], w])
 
+    def duals_from_multipliers(self, lam: np.ndarray):
+        """(y, z) over all rows of A and G with the multipliers on the coupling rows, 0 elsewhere."""
+        y = np.zeros(self.prob.n_eq)
+        z = np.zeros(self.prob.G.shape[0])
+        m = self.coupling_eq.size
+        y[self.coupling_eq] = lam[:m]
+        z[self.coupling_lp] = lam[m:]
+        return y, z
+
     def n_ineq_multipliers(self) -> int:
         return int(self.coupling_lp.size)
 

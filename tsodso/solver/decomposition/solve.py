@@ -97,6 +97,7 @@ class DecompositionSettings:
     # when predicted to end before the deadline (multipliers.predict_monolithic_seconds); False =
     # never (recovery block by block over `sequence`, no tree search); True = always
     full_solves: Optional[bool] = None
+    staged_share: float = 0.5          # of the time left that the staged passes may take
     staged_passes: int = 2              # 1 ADN/2 ADNs x 4 h: 1 pass 1,194.89 $, 2 passes 1,210.006 $
                                         # (root duals: 1,210.015 $)
     # (0.6 left 2.5 s per block on 5 ADNs x 24 h: 52,434.33 $, below the (ADN, hour) bound; the
@@ -106,6 +107,8 @@ class DecompositionSettings:
 @dataclass
 class DecompositionResult(BnBResult):
     lagrangian: dict = field(default_factory=dict)
+    # the best multipliers found (coupling rows of the decomposition, solve's `multipliers=`)
+    multipliers: Optional[np.ndarray] = None
 
 
 def _say(opts, msg):
@@ -118,13 +121,17 @@ def _say(opts, msg):
 
 def solve(prob, labels, names=None, options=None, heuristics: Sequence[Callable] = (),
           callback: Optional[Callable] = None, settings: Optional[DecompositionSettings] = None,
-          refine=None, stages=None, sequence=None) -> DecompositionResult:
+          refine=None, stages=None, sequence=None, multipliers=None) -> DecompositionResult:
     """`refine`: optional (labels, names) of coarser blocks (fewer coupling rows, larger blocks),
     evaluated once at the root duals after the recovery, within the time limit (module doc, 4b).
     `stages`: optional [(labels, names, block indices or None for all)] for the staged
     multipliers (settings.root, multipliers.staged_duals). `sequence`: optional (labels, names)
     of blocks in order for the block-by-block recovery (recovery.py), used instead of the
-    full-problem recovery when a full-size ECOS solve is predicted not to finish in time."""
+    full-problem recovery when a full-size ECOS solve is predicted not to finish in time.
+    `multipliers`: optional start multipliers (length = the decomposition's coupling rows, e.g.
+    `result.multipliers` of an earlier run on the same problem, from a cache):
+    used instead of the staged multipliers, and evaluated next to the monolithic root's duals;
+    ignored (with a log line) if the length differs. Any vector gives a valid bound."""
     opts = BnBOptions.coerce(options)
     st = settings or DecompositionSettings()
     _check_root(st, stages)
@@ -138,9 +145,11 @@ def solve(prob, labels, names=None, options=None, heuristics: Sequence[Callable]
     if pool is not None:
         say(f"decomposition: block solves on {pool.workers} workers"
             + (f" (Dask, {st.scheduler})" if st.scheduler is not None else " (local processes)"))
-    lag = Lagrangian(dec, block_options(opts), t0=t0, log=say, pool=pool)
+    lag = Lagrangian(dec, block_options(opts), t0=t0, log=say, pool=pool,
+                     deadline=deadline if math.isfinite(deadline) else None)
     try:
-        return _solve(prob, dec, lag, opts, st, heuristics, callback, t0, deadline, say, refine, stages, sequence)
+        return _solve(prob, dec, lag, opts, st, heuristics, callback, t0, deadline, say, refine, stages, sequence,
+                      multipliers)
     finally:
         if pool is not None:
             pool.close()
@@ -155,6 +164,20 @@ def _root_bounds(prob, opts):
         lb[ii] = np.ceil(lb[ii] - opts.int_tol)
         ub[ii] = np.floor(ub[ii] + opts.int_tol)
     return lb, ub
+
+
+def _warm_multipliers(dec, lam, say):
+    """Given start multipliers as a float array, or None (absent, wrong length, not finite)."""
+    if lam is None:
+        return None
+    lam = np.asarray(lam, float).reshape(-1)
+    if lam.size != dec.n_multipliers or not np.all(np.isfinite(lam)):
+        say(f"decomposition: given multipliers ignored ({lam.size} values for {dec.n_multipliers} "
+            "coupling rows, or not finite)")
+        return None
+    lam = lam.copy()
+    lam[dec.coupling_eq.size:] = np.maximum(lam[dec.coupling_eq.size:], 0.0)
+    return lam
 
 
 def _budget(deadline):
@@ -188,16 +211,22 @@ def _staged(prob, stages, lb, ub, st, opts, deadline, log=None):
         d = decompose(prob, s[0], s[1] if len(s) > 1 else None)
         w = s[2] if len(s) > 2 and s[2] is not None else range(len(d.blocks))
         sdecs.append((d, w))
+    # the passes may take `staged_share` of the time left; stopped early they still give
+    # multipliers (any multipliers give a valid bound), and the blocks need the rest
+    now = time.perf_counter()
+    stop = now + st.staged_share * (deadline - now) if math.isfinite(deadline) else math.inf
     sd = staged_duals(prob, sdecs, lb, ub, passes=st.staged_passes, tolerances=opts.ecos_tolerances,
-                      deadline=deadline, log=log)
+                      deadline=stop, log=log)
     return sd, np.concatenate([sd.z, np.zeros(prob.G.shape[0] - prob.n_lp)])
 
 
 def _solve(prob, dec, lag, opts, st, heuristics, callback, t0, deadline, say, refine=None, stages=None,
-           sequence=None):
+           sequence=None, warm=None):
     pairs = complementarity_pairs(prob)
     cert = Certifier(prob, opts, pairs)
-    node_solver = NodeSolver(prob, opts)
+    # full-size recovery solves under the time limit (relax.NodeSolver: a solve that cannot end by
+    # the deadline is not started or is cut, status time_limit)
+    node_solver = NodeSolver(prob, opts, deadline=deadline if math.isfinite(deadline) else None)
     best_x: List[Optional[np.ndarray]] = [None]
     best_obj = [math.inf]
     extra = dict(ecos=0.0, solves=0, inaccurate=0)
@@ -242,6 +271,13 @@ def _solve(prob, dec, lag, opts, st, heuristics, callback, t0, deadline, say, re
                 mode = "staged"
             say(f"decomposition: root relaxation {sol.status}: multipliers "
                 f"{'staged' if mode == 'staged' else 'start at 0'}")
+    warm = _warm_multipliers(dec, warm, say)
+    if mode == "staged" and warm is not None:
+        # given multipliers instead of the staged ones; as global duals (coupling rows only) they
+        # price the hour-by-hour recovery and the refinement as well
+        mode = "given"
+        lam0, warm = warm, None
+        sol_y[0], sol_z[0] = dec.duals_from_multipliers(lam0)
     if mode == "staged":
         staged, zfull = _staged(prob, stages, root_lb, root_ub, st, opts, deadline, say)
         extra["ecos"] += staged.ecos_seconds
@@ -250,8 +286,12 @@ def _solve(prob, dec, lag, opts, st, heuristics, callback, t0, deadline, say, re
         lam0 = dec.multipliers_from_duals(staged.y, zfull)
         sol_y[0], sol_z[0] = staged.y, zfull
 
-    # 2. Lagrangian bound at the root duals
+    # 2. Lagrangian bound at the root duals (and at the given multipliers)
     v0 = lag.evaluate(lam0, root_lb, root_ub)
+    if warm is not None:
+        vw = lag.evaluate(warm, root_lb, root_ub)
+        if vw.bound > v0.bound:
+            v0 = vw
     best_lam = v0.lam
 
     seq_dec = [None]
@@ -282,7 +322,12 @@ def _solve(prob, dec, lag, opts, st, heuristics, callback, t0, deadline, say, re
             seq_dec[0] = decompose(prob, sequence[0], sequence[1] if len(sequence) > 1 else None)
         y = sequential_recovery(prob, seq_dec[0], xg, root_lb, root_ub, opts, pairs, heuristics,
                                 deadline, log=say, duals_eq=sol_y[0], duals_lp=sol_z[0])
-        offer(y, f"{tag}:sequential")
+        found = offer(y, f"{tag}:sequential")
+        if not found and not full_fits(FULL_RECOVERY_SOLVES) and full_fits(2):
+            # the hour-by-hour recovery found nothing: the integers fixed and one full-size solve
+            # (no user heuristics: those take several full-size solves)
+            y = fix_and_solve(prob, node_solver, xg, root_lb, root_ub, opts, pairs)
+            offer(y, f"{tag}:fixed")
 
     # 3. primal recovery
     recover(v0, "lagrangian")
@@ -419,16 +464,19 @@ def _solve(prob, dec, lag, opts, st, heuristics, callback, t0, deadline, say, re
         bundle_seconds=bres.seconds if bres else 0.0, tree_start_seconds=off,
         node_bound_calls=node_evals["calls"], node_bound_pruned=node_evals["pruned"],
         node_bound_seconds=node_evals["seconds"], lagrangian_cuts=n_cuts,
-        bound_history=list(lag.bound_history), root_mode=mode, predicted_root_seconds=predicted,
+        bound_history=list(lag.bound_history), root_mode=mode,
+        predicted_root_seconds=predicted,
         staged_seconds=staged.seconds if staged is not None else None,
-        staged_relaxations=staged.relaxations if staged is not None else 0, tree_skipped=tree_skipped)
+        staged_relaxations=staged.relaxations if staged is not None else 0, tree_skipped=tree_skipped,
+        late_blocks=lag.late_blocks)
     out = DecompositionResult(**{**res.__dict__,
                                  "seconds": seconds, "ecos_seconds": ecos_s, "other_seconds": seconds - ecos_s,
                                  "node_solves": res.node_solves + lag.node_solves + node_solver.calls + extra["solves"],
                                  "inaccurate_solves": (res.inaccurate_solves + lag.inaccurate_solves
                                                        + node_solver.inaccurate + extra["inaccurate"]),
                                  "bound_history": mono, "incumbent_history": inc_hist,
-                                 "options": opts}, lagrangian=info)
+                                 "options": opts}, lagrangian=info,
+                              multipliers=np.array(best_lam, float))
     say(f"decomposition: {out.status}, incumbent {out.objective:.9g}, bound {out.best_bound:.9g}, "
         f"gap {out.rel_gap:.3g}; Lagrangian {lag.evaluations} evaluations, {lag.block_solves} block B&B runs "
         f"({lag.inaccurate_solves} untrusted ECOS solves), node bounds pruned {node_evals['pruned']} of "
@@ -448,6 +496,7 @@ class RootBound:
     blocks: int
     untrusted_blocks: int
     value: Optional[LagrangianValue] = None
+    late_blocks: int = 0             # blocks started after the time limit (root relaxation only)
 
 
 def decomposition_root_bound(prob, labels, names=None, stages=None, options=None,
@@ -456,8 +505,11 @@ def decomposition_root_bound(prob, labels, names=None, stages=None, options=None
     for bounds of large instances (100-200 ADNs) where the monolithic root relaxation takes
     far longer than the blocks. `settings.root` picks the multipliers as in `solve` ("auto":
     staged when stages are given and the monolithic solve is predicted above `root_share` of
-    the time limit). A bound is reported only if every block solve was trusted and the staged
-    passes (if any) ended before the time limit; otherwise -inf (never a guess)."""
+    the time limit). The staged passes take at most `staged_share` of the limit (stopped early,
+    their duals so far are used: any multipliers give a valid bound); blocks started after the
+    limit are solved at their root relaxation only (Lagrangian.deadline), so the limit is
+    overshot by at most one small ECOS solve per remaining block. A bound is reported only if
+    every block solve was trusted; otherwise -inf (never a guess)."""
     opts = BnBOptions.coerce(options)
     st = settings or DecompositionSettings()
     t0 = time.perf_counter()
@@ -470,8 +522,6 @@ def decomposition_root_bound(prob, labels, names=None, stages=None, options=None
     if mode == "staged":
         sd, zfull = _staged(prob, stages, lb, ub, st, opts, deadline)
         staged_s = sd.seconds
-        if not sd.complete:
-            return RootBound(-math.inf, time.perf_counter() - t0, mode, staged_s, 0.0, len(dec.blocks), 0)
         lam = dec.multipliers_from_duals(sd.y, zfull)
     else:
         sol = ea.solve(prob, lb, ub, time_budget=_budget(deadline), **opts.ecos_tolerances)
@@ -479,10 +529,11 @@ def decomposition_root_bound(prob, labels, names=None, stages=None, options=None
                else np.zeros(dec.n_multipliers))
     pool = make_pool(dec, block_options(opts), st.workers, st.scheduler)
     try:
-        lag = Lagrangian(dec, block_options(opts), t0=t0, pool=pool)
+        lag = Lagrangian(dec, block_options(opts), t0=t0, pool=pool,
+                         deadline=deadline if math.isfinite(deadline) else None)
         v = lag.evaluate(lam, lb, ub)
     finally:
         if pool is not None:
             pool.close()
     return RootBound(v.bound, time.perf_counter() - t0, mode, staged_s, v.seconds, len(dec.blocks),
-                     len(v.untrusted_blocks), v)
+                     len(v.untrusted_blocks), v, lag.late_blocks)
