@@ -204,3 +204,25 @@ def test_pseudocosts_round_trip_and_warm_search_same_optimum(tmp_path):
     c.put("pseudocosts", key, {"kind": st["kind"], "index": st["index"][:-1], "direction": st["direction"],
                                "sum": st["sum"], "count": st["count"]})
     assert load_pseudocosts(c, key) is None and c.refused == 1
+
+
+def test_decomposition_multipliers_are_cached_and_reused(tmp_path):
+    from tsodso.schemes.dso_led import solve_dso_led
+    system = load_system(adns=1, hours=2, seed=0, start=17)
+    c = WarmCache(tmp_path)
+    q = dict(time_limit=60, options={"verbose": False}, method="decomposition")
+    r1 = solve_dso_led(system, cache=c, **q)
+    r2 = solve_dso_led(system, cache=c, **q)
+    assert r1.warm["multipliers"] == "none" and r2.warm["multipliers"] == "hit"
+    assert r1.status == r2.status == "optimal"
+    assert abs(r1.objective_usd - r2.objective_usd) <= 1e-4 * max(1.0, abs(r1.objective_usd))
+    # a corrupted entry (not a finite vector) is refused, the run recomputes
+    import glob
+    f = glob.glob(str(tmp_path / "multipliers" / "*" / "*.h5"))[0]
+    import h5py
+    with h5py.File(f, "a") as h:
+        d = h["lam"][()]
+        d[0] = np.nan
+        h["lam"][...] = d
+    r3 = solve_dso_led(system, cache=c, **q)
+    assert r3.warm["multipliers"] == "none" and c.refused >= 1 and r3.status == "optimal"

@@ -219,3 +219,35 @@ def test_master_bound_rules_on_a_small_milp():
     m.add_rows(__import__("scipy.sparse", fromlist=["csr_matrix"]).csr_matrix(np.array([[-1.0, -1.0]])), [-1.8])
     r = m.solve(10.0, 1e-6, 1e-9)
     assert r.status == "kInfeasible" and r.bound == math.inf
+
+
+def test_settings_are_validated():
+    with pytest.raises(ValueError, match="user_heuristics"):
+        OASettings(user_heuristics="sometimes")
+    with pytest.raises(ValueError, match="cutoff_share"):
+        OASettings(cutoff_share=0.6, master_gap_share=0.2)
+    with pytest.raises(ValueError, match="first_round_share"):
+        OASettings(first_round_share=0.0)
+
+
+def test_default_method_is_one_rule_for_the_cli_and_the_api(monkeypatch):
+    """CLI and API resolve an unset method by schemes.dso_led.default_method (oa up to
+    OA_MAX_ADNS ADNs, decomposition above, monolithic in branch mode)."""
+    from tsodso import cli
+    from tsodso.schemes import dso_led
+    assert dso_led.default_method("bigm", 5) == "oa"
+    assert dso_led.default_method("bigm", dso_led.OA_MAX_ADNS + 1) == "decomposition"
+    assert dso_led.default_method("branch", 1) == "monolithic"
+    seen = {}
+
+    def fake(args, system):
+        seen["method"] = args.method
+        raise SystemExit(0)
+    monkeypatch.setattr(cli, "_run_scheme", fake)
+    for argv, want in ((["--adns", "1"], "oa"), (["--adns", "6"], "decomposition"),
+                       (["--adns", "1", "--complementarity", "branch"], "monolithic"),
+                       (["--adns", "1", "--workers", "2"], "decomposition")):
+        with pytest.raises(SystemExit):
+            cli.main(["solve", "--hours", "2", *argv])
+        assert seen.pop("method") == want, argv
+    assert cli.main(["solve", "--adns", "1", "--hours", "2", "--method", "oa", "--complementarity", "branch"]) == 2

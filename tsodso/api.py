@@ -114,12 +114,14 @@ def solve(system: Optional[System] = None, scheme: str = "dso-led", *, time_limi
         options: extra `tsodso.solver.BnBOptions` fields, e.g. `{"verbose": False}`.
         check: refuse a system edited in place (see `check_system`).
         method: dso-led solver, one of `tsodso.schemes.dso_led.METHODS` ("monolithic",
-            "decomposition", "oa"); None = `solve_dso_led`'s default, the CLI's too.
+            "decomposition", "oa"); None = `tsodso.schemes.dso_led.default_method`: "oa" up to
+            5 ADNs, "decomposition" above, "monolithic" with complementarity "branch" (the
+            CLI's default too).
 
     Returns:
         Result: status, objective and bound in $, certificates, labelled tables.
     """
-    from .schemes.dso_led import DEFAULT_METHOD, METHODS
+    from .schemes.dso_led import METHODS, default_method
     from .schemes.registry import get_scheme, solve_scheme
     get_scheme(scheme)                       # ValueError naming the known schemes
     if complementarity not in ("bigm", "branch"):
@@ -130,7 +132,7 @@ def solve(system: Optional[System] = None, scheme: str = "dso-led", *, time_limi
         check_system(system)
     log.info("solving %s on %d ADNs x %d h from %02d:00 (time limit %.0f s, gap %g)", scheme,
              system.n_adn, system.n_hours, system.start_hour, time_limit, gap)
-    method = DEFAULT_METHOD if method is None else method
+    method = default_method(complementarity, system.n_adn) if method is None else method
     if method not in METHODS:
         raise ValueError(f"method {method!r} is not one of {', '.join(METHODS)}")
     extra = {"method": method}

@@ -293,7 +293,7 @@ def _print_solve_summary(args, system, summ) -> None:
     g = summ.get
     _say(f"scheme      : {args.scheme} ({system.n_adn} ADNs x {system.n_hours} h from "
          f"{system.start_hour:02d}:00, seed {args.seed}"
-         + (f", complementarity {args.complementarity})" if args.scheme == "dso-led" else ")"))
+         + (f", complementarity {args.complementarity}, method {args.method})" if args.scheme == "dso-led" else ")"))
     _say(f"status      : {g('status')} (stopped by {g('stop_reason')})")
     _say(f"objective   : {_usd(g('objective'))}   best bound: {_usd(g('best_bound'))}   "
          f"gap: {_pct(g('gap'))} (abs {_usd(g('abs_gap'))})")
@@ -357,6 +357,14 @@ def _solve_exit_code(res) -> int:
 
 
 def cmd_solve(args):
+    if args.method == "oa" and args.complementarity != "bigm":
+        raise UsageError("--method oa needs --complementarity bigm (its MILP master has no disjunctions "
+                         f"beyond the binaries; here --complementarity {args.complementarity})")
+    if args.method is None and (args.workers != 1 or args.scheduler):
+        args.method = "decomposition"     # the block pool's flags imply the decomposition
+    if args.method is None:            # the instance has --adns ADNs (_system)
+        from .schemes.dso_led import default_method
+        args.method = default_method(args.complementarity, int(args.adns))
     if (args.workers != 1 or args.scheduler) and (args.scheme != "dso-led" or args.method != "decomposition"):
         flag = f"--workers {args.workers}" if args.workers != 1 else f"--scheduler {args.scheduler}"
         raise UsageError(f"{flag} applies to --scheme dso-led --method decomposition only "
@@ -584,12 +592,14 @@ def build_parser() -> argparse.ArgumentParser:
     _instance_args(p)
     p.add_argument("--scheme", choices=list(SCHEMES), default="dso-led")
     p.add_argument("--complementarity", choices=["bigm", "branch"], default="bigm")
-    # default decomposition, measured on the default case (5 ADNs x 24 h, 120 s, idle machine):
-    # gap 0.085 % (first bound at 4.7 s) vs monolithic 0.163 % and SCIP 0.350 % (bench/README.md)
-    p.add_argument("--method", choices=["monolithic", "decomposition", "oa"], default="decomposition",
-                   help="dso-led solver: Lagrangian bounds over (ADN, hour) and whole-hour blocks "
-                        "with our B&B on top; our B&B on the whole MISOCP; or outer approximation "
-                        "(HiGHS MILP master over cone tangents, ECOS re-solves) (default %(default)s)")
+    # default (None): schemes.dso_led.default_method, the API's too: oa up to 5 ADNs (measured on
+    # the default case, bench/README.md), decomposition above, monolithic in branch mode
+    p.add_argument("--method", choices=["monolithic", "decomposition", "oa"], default=None,
+                   help="dso-led solver: oa = outer approximation (HiGHS MILP master over cone "
+                        "tangents, ECOS re-solves; --complementarity bigm only); decomposition = "
+                        "Lagrangian bounds over (ADN, hour) and whole-hour blocks with our B&B on top; "
+                        "monolithic = our B&B on the whole MISOCP (default: oa up to 5 ADNs, "
+                        "decomposition above, monolithic with --complementarity branch)")
     p.add_argument("--workers", type=_flag_int("workers", 1, 256), default=1,
                    help="decomposition: solve the blocks on this many local worker processes (default 1)")
     p.add_argument("--scheduler", type=_flag_scheduler, default=None, metavar="tcp://HOST:PORT",

@@ -12,7 +12,8 @@ the same order (N, seed, scheme) whatever ran them.
 
 Each run is keyed by its instance hash (`run_key`): SHA-256 of the scenario's content (the
 scenario JSON and the case and profile files it names, as bytes), N, hours, start, seed,
-scheme, the solver options (time limit, gap, complementarity) and the package version. As
+scheme, the solver options (time limit, gap, complementarity), the package version and, when
+not the defaults, the nested flag and the method. As
 each run ends, its row is written to `DIR/runs/<key>.json` (atomically), and the tables are
 rewritten from all rows: `DIR/sweep.csv`, `DIR/sweep.md`, `DIR/sweep.h5` (each written to a
 temporary file and renamed), so an interrupted sweep loses at most the runs in progress.
@@ -35,7 +36,8 @@ Row columns (units in the names; objective values are the scheme's own objective
   (its HiGHS MILPs; a failed one, e.g. at its 10 s limit, proves nothing and leaves its pairs
   free), pcc_box_seconds / kkt_presolve_seconds (their time when computed, 0 on a cache hit,
   empty without a cache), cache use (cache_pcc_box,
-  cache_kkt_presolve, cache_incumbent, cache_pseudocosts: hit / computed / none / off; cache_adn_seeded: how many
+  cache_kkt_presolve, cache_incumbent, cache_pseudocosts, cache_multipliers (decomposition
+  only): hit / computed / none / off; cache_adn_seeded: how many
   of the run's ADNs had per-ADN integers stored by an earlier run, schemes/warm.py),
   incumbent_source (the heuristic or search step that found the final incumbent: e.g.
   "seeded_adns", "cached_incumbent", "follower_response", "dive", "relaxation"), nested (the
@@ -78,7 +80,7 @@ COLUMNS = (["key", "adns", "seed", "scheme", "hours", "start", "status", "reason
            + SIZE_COLUMNS
            + ["soc_gap", "max_voltage_mismatch_pu", "tn_check_value", "bigm_active", "kkt_fixed",
               "kkt_milps", "kkt_milp_failures", "pcc_box_seconds", "kkt_presolve_seconds",
-              "cache_pcc_box", "cache_kkt_presolve", "cache_incumbent", "cache_pseudocosts", "cache_adn_seeded",
+              "cache_pcc_box", "cache_kkt_presolve", "cache_incumbent", "cache_pseudocosts", "cache_multipliers", "cache_adn_seeded",
               "incumbent_source", "nested", "method", "time_limit", "rel_gap_target", "version"])
 # columns that depend on the machine and its load, not on the instance and the solver
 TIMING_COLUMNS = ("build_seconds", "root_seconds", "solve_seconds", "seconds", "peak_rss_mib",
@@ -333,7 +335,8 @@ def run_one(run: dict, cache_path: Optional[str] = None, cache_enabled: bool = T
         elif warm.get(c.replace("_seconds", "")) == "hit":
             row[c] = 0.0
     for c, k in (("cache_pcc_box", "pcc_box"), ("cache_kkt_presolve", "kkt_presolve"),
-                 ("cache_incumbent", "incumbent"), ("cache_pseudocosts", "pseudocosts")):
+                 ("cache_incumbent", "incumbent"), ("cache_pseudocosts", "pseudocosts"),
+                 ("cache_multipliers", "multipliers")):
         row[c] = warm.get(k, "off" if sch == "dso-led" else None)
     row["cache_adn_seeded"] = warm.get("adn_seeded")
     bnb = getattr(res, "bnb", None)

@@ -23,10 +23,26 @@ NODE_RELTOL, NODE_ABSTOL, NODE_FEASTOL = 1e-6, 1e-7, 1e-8
 # HiGHS MILP master over the linear rows and cone tangents, ECOS for every conic solve
 # (solver/oa/solve.py)
 METHODS = ("monolithic", "decomposition", "oa")
-DEFAULT_METHOD = "monolithic"         # solve_dso_led's and tsodso.solve's
+# the default of solve_dso_led, tsodso.solve and `tsodso solve` (default_method). Measured on
+# the default case (5 ADNs x 24 h, 120 s, idle, bench/README.md): oa 0.016 % vs decomposition 0.085 %
+# and monolithic 0.163 %. Beyond OA_MAX_ADNS (the largest size oa was measured at) the
+# decomposition, measured at 20 ADNs x 24 h by bench/bench_scale.py (optimal to 1e-3 in 124 s).
+# The OA master has no disjunctions beyond the integers, so in "branch" complementarity mode
+# the default is the monolithic B&B.
+DEFAULT_METHOD = "oa"
+OA_MAX_ADNS = 5
 
 
-def _run_method(method, prob, lay, opts, heur, callback, settings=None, pseudocosts=None, starts=()):
+def default_method(complementarity: str, n_adns: int = 1) -> str:
+    """The solve method used when none is given: DEFAULT_METHOD up to OA_MAX_ADNS ADNs, the
+    decomposition above; monolithic in branch mode."""
+    if complementarity != "bigm":
+        return "monolithic"
+    return DEFAULT_METHOD if n_adns <= OA_MAX_ADNS else "decomposition"
+
+
+def _run_method(method, prob, lay, opts, heur, callback, settings=None, pseudocosts=None, starts=(),
+                multipliers=None):
     """`heur`: the model's heuristics; `starts`: cached points (warm cache), cheap: the B&B and
     the decomposition run them first among the heuristics, the outer approximation once at the
     root (where it does not run the follower response, OASettings.root_user_heuristics)."""
@@ -48,7 +64,7 @@ def _run_method(method, prob, lay, opts, heur, callback, settings=None, pseudoco
         stages, sequence = staged_stages(prob, lay)
         return decomposition_solve(prob, labels, names, opts, heuristics=heur, callback=callback,
                                    refine=decomposition_labels(prob, lay, "hour"), stages=stages,
-                                   sequence=sequence, settings=settings)
+                                   sequence=sequence, settings=settings, multipliers=multipliers)
     return bnb_solve(prob, opts, heuristics=heur, callback=callback, pseudocosts=pseudocosts)
 
 
@@ -81,18 +97,23 @@ def build_dso_led(system, hours: int | None = None, complementarity: str = "bigm
 def solve_dso_led(system, complementarity: str = "bigm", time_limit: float = 600.0,
                   rel_gap: float = 1e-4, certify: bool = True, options: dict | None = None,
                   kkt_presolve: bool = True, cache=None, callback=None,
-                  method: str = DEFAULT_METHOD, decomposition: dict | None = None) -> SchemeResult:
+                  method: str | None = None, decomposition: dict | None = None) -> SchemeResult:
     """Build and solve the DSO-led MISOCP. `options`: extra BnBOptions fields (override).
 
     `cache` (a data.cache.WarmCache or None): the certified PCC box, the KKT presolve and the
     incumbent's integers are read from it when their inputs match, else computed and stored
     (schemes/warm.py). `callback`: the B&B's per-node callback (progress display).
+    `method`: one of METHODS; None = default_method(complementarity, system.n_adn).
     `decomposition`: DecompositionSettings fields for method "decomposition" (e.g. workers=2,
     scheduler="tcp://HOST:PORT")."""
-    from .warm import (adn_seed_heuristic, cached_analysis, incumbent_start, load_pseudocosts, problem_key,
-                       store_adn_incumbents, store_incumbent, store_pseudocosts)
+    from .warm import (adn_seed_heuristic, cached_analysis, incumbent_start, load_multipliers, load_pseudocosts,
+                       problem_key, store_adn_incumbents, store_incumbent, store_multipliers, store_pseudocosts)
+    method = default_method(complementarity, system.n_adn) if method is None else method
     if method not in METHODS:
         raise ValueError(f"solve method {method!r}: expected one of {METHODS}")
+    if method == "oa" and complementarity != "bigm":
+        raise ValueError(f"solve method 'oa' needs complementarity 'bigm' (got {complementarity!r}): "
+                         "its MILP master has no disjunctions beyond the binaries")
     t0 = time.perf_counter()
     warm = {}
     if cache is not None:
@@ -112,7 +133,7 @@ def solve_dso_led(system, complementarity: str = "bigm", time_limit: float = 600
     heur = [make_follower_response_heuristic(lay)]
     starts = []                          # cached points (cheap): first in line
     key = None
-    pseudo = None
+    pseudo = lam = None
     if cache is not None:
         key = problem_key(prob, {k: v for k, v in opts.__dict__.items() if k not in (
             "time_limit", "verbose", "log_stream", "log_every_nodes", "log_every_seconds")})
@@ -127,13 +148,18 @@ def solve_dso_led(system, complementarity: str = "bigm", time_limit: float = 600
             starts.insert(0, start)
         pseudo = load_pseudocosts(cache, key)
         warm["pseudocosts"] = "hit" if pseudo is not None else "none"
+        if method == "decomposition":
+            lam = load_multipliers(cache, key)
+            warm["multipliers"] = "hit" if lam is not None else "none"
     settings = None
     if method == "decomposition" and decomposition:
         from ..solver.decomposition.solve import DecompositionSettings
         settings = DecompositionSettings(**decomposition)
-    res = _run_method(method, prob, lay, opts, heur, callback, settings, pseudocosts=pseudo, starts=starts)
+    res = _run_method(method, prob, lay, opts, heur, callback, settings, pseudocosts=pseudo, starts=starts,
+                      multipliers=lam)
     if cache is not None:
         store_pseudocosts(cache, key, getattr(res, "pseudocosts", None))
+        store_multipliers(cache, key, getattr(res, "multipliers", None))
     if cache is not None and res.x is not None:
         store_incumbent(cache, key, prob, res.x, res.objective * USD_PER_OBJ_UNIT)
         store_adn_incumbents(cache, system, prob, res.x, res.objective * USD_PER_OBJ_UNIT)

@@ -20,6 +20,11 @@ it depends on (so a hit is the same answer the computation would give for those 
   options, the keys are variable indices). A later run of the same problem starts its
   pseudo-costs from them (`solver.bnb.solve(pseudocosts=)`; the monolithic B&B only, the
   decomposition's tree does not take them yet); they only order branching candidates.
+* `multipliers`: the decomposition's best Lagrange multipliers of a finished run
+  (`DecompositionResult.multipliers`, one per dualised coupling row of its (ADN, hour) blocks).
+  Input: the problem key of `incumbent` (identical problem and options; the blocks are a
+  function of the problem). A later run of the same problem evaluates them next to its own
+  first multipliers (`decomposition.solve(multipliers=)`; any multipliers give a valid bound).
 * `adn_incumbent`: per ADN, the values of its own integers (BESS modes, P2P roles and
   platform binaries: the variable blocks `adn<a>.*`) in the best certified point of a finished
   run. Key: the ADN's data (every field of its `ADN` record: feeder, loads, PV, BESS, PCC bus,
@@ -52,7 +57,8 @@ from ..analysis.kkt_presolve import fixed_pairs
 from ..formulation.tn import TNData
 
 __all__ = ["cached_analysis", "problem_key", "incumbent_start", "store_incumbent", "adn_integer_blocks",
-           "adn_keys", "store_adn_incumbents", "adn_seed_heuristic", "store_pseudocosts", "load_pseudocosts"]
+           "adn_keys", "store_adn_incumbents", "adn_seed_heuristic", "store_pseudocosts", "load_pseudocosts",
+           "store_multipliers", "load_multipliers"]
 
 _PSEUDO_FIELDS = ("kind", "index", "direction", "sum", "count")
 
@@ -185,6 +191,24 @@ def load_pseudocosts(cache: WarmCache | None, key: str):
         cache.refuse(f"refused pseudocosts {key[:12]}: fields {sorted(e)} are not five arrays of one length; not used")
         return None
     return {f: np.asarray(e[f]) for f in _PSEUDO_FIELDS}
+
+
+def store_multipliers(cache: WarmCache | None, key: str, lam) -> None:
+    if cache is None or lam is None or not np.size(lam) or not np.all(np.isfinite(lam)):
+        return
+    cache.put("multipliers", key, {"lam": np.asarray(lam, float)})
+
+
+def load_multipliers(cache: WarmCache | None, key: str):
+    """The stored multipliers for this problem key, or None (missing, refused, not finite)."""
+    e = cache.get("multipliers", key) if cache is not None else None
+    if e is None:
+        return None
+    lam = np.asarray(e.get("lam"), float) if "lam" in e else None
+    if lam is None or lam.ndim != 1 or not np.all(np.isfinite(lam)):
+        cache.refuse(f"refused multipliers {key[:12]}: not a finite vector; not used")
+        return None
+    return lam
 
 
 # ------------------------------------------------------------------------------ per-ADN seeds

@@ -1,17 +1,21 @@
 """Outer approximation: a HiGHS MILP master over tangent cuts, ECOS for every conic solve.
 
-    solve(prob, options=None, heuristics=(), callback=None, settings=None, stop=None) -> OAResult
+    solve(prob, options=None, heuristics=(), callback=None, settings=None, stop=None,
+          start_heuristics=()) -> OAResult
 
 1. Root relaxation (ECOS through relax.NodeSolver, strict statuses). A trusted answer is the
    first lower bound; its point is where the first tangents are taken.
 2. Primal recovery at the root point: solver/heuristics.fix_and_solve (integers rounded and
    fixed, the continuous SOCP re-solved by ECOS), and, if OASettings.root_user_heuristics,
-   the user heuristics where that gives no certified point. Every candidate is certified
-   (heuristics.Certifier) before it becomes the incumbent.
+   the user heuristics where that gives no certified point (otherwise only if the first
+   master ends without a point and no incumbent exists); `start_heuristics` (cached points)
+   run here once. Every candidate is certified (heuristics.Certifier) before it becomes the
+   incumbent.
 3. Master (master.py): the linear rows, the integrality, and the tangent of every cone at the
    root point (tangents.py; valid for the whole MISOCP, so the master is a relaxation).
 4. Rounds until the gap is proven, the time is up or a stop is requested:
-   * the master is solved by HiGHS with the time left, the incumbent as start solution and
+   * the master is solved by HiGHS with the time left (less twice the longest re-solve so far,
+     so that its last point can still be re-solved), the incumbent as start solution and
      the objective cutoff B = incumbent - 0.4 tol (tol = the options' gap tolerance at the
      incumbent, bounds.tolerance) and its gap tolerances at 0.2 tol (OASettings): its proven
      bound (master.py, capped at B - slack) raises the best bound; "no master point below B"
@@ -73,11 +77,10 @@ class OASettings:
     cutoff_share: float = 0.4
     master_gap_share: float = 0.2
     # a master stops at its first point below incumbent - target_share x tol (HiGHS
-    # objective_target): that point is worth an ECOS re-solve and new tangents at once, rather
-    # than proving the master's optimum first (None = off)
-    # Off by default, measured on 1 ADN x 24 h (load 3-4): on, a master stopped at 7.58228 after
-    # 7.6 s, its re-solve did not improve the incumbent, and the proof round took 26 s (50.1 s
-    # in all); off, 19.3 s
+    # objective_target), to re-solve it at once rather than prove the master's optimum first;
+    # None = off. Off by default, measured on 1 ADN x 24 h (load 3-4): on, a master stopped at
+    # 7.58228 after 7.6 s, its re-solve did not improve the incumbent, and the proof round took
+    # 26 s (50.1 s in all); off, 19.3 s
     target_share: Optional[float] = None
     # the user heuristics: "fallback" = at a point (root relaxation, master) whose
     # fixed-integer re-solve gave no certified point; "always"; "never". Measured: the DSO-led
@@ -97,6 +100,18 @@ class OASettings:
     cone_tol: float = 1e-7             # a cone is violated at a master point if ||z|| - t > cone_tol x max(1, t)
     active_tol: float = 1e-5           # a cone is active at an ECOS point if t - ||z|| <= active_tol x max(1, t)
     master_log: bool = False           # HiGHS's own log to stdout
+
+    def __post_init__(self):
+        if self.user_heuristics not in ("fallback", "always", "never"):
+            raise ValueError(f"OASettings.user_heuristics = {self.user_heuristics!r}: expected "
+                             "'fallback', 'always' or 'never'")
+        if not (self.cutoff_share >= 0 and self.master_gap_share >= 0
+                and self.cutoff_share + 2 * self.master_gap_share < 1):
+            raise ValueError(f"OASettings: cutoff_share + 2 master_gap_share = "
+                             f"{self.cutoff_share + 2 * self.master_gap_share:g} must be in [0, 1) "
+                             "(a master without a point below the cutoff must prove the gap)")
+        if not 0 < self.first_round_share <= 1:
+            raise ValueError(f"OASettings.first_round_share = {self.first_round_share!r}: expected (0, 1]")
 
 
 @dataclass
@@ -142,6 +157,7 @@ class _Run:
         self.cones = ConeIndex(prob)
         self.master: Optional[Master] = None
         self.x0: Optional[np.ndarray] = None
+        self.resolve_seconds = 0.0        # longest fixed-integer re-solve so far (reserved at the deadline)
         size = dict(prob.size_report(), pairs=int(len(pairs)))
         self.log = BnBLog(opts, size, objective_unit=str(prob.meta.get("objective_unit", "")))
         self.log.message("outer approximation (solver/oa), in the B&B's table: nodes = HiGHS master nodes over "
@@ -196,7 +212,9 @@ class _Run:
 
     def recover(self, x, tag):
         """Certified candidates from the guide point x; returns the fixed-integer ECOS point (or None)."""
+        t = time.perf_counter()
         y = fix_and_solve(self.prob, self.solver, x, self.lb, self.ub, self.opts, self.pairs)
+        self.resolve_seconds = max(self.resolve_seconds, time.perf_counter() - t)
         ok = y is not None and self.cert.check(y)[0]
         self.offer(y, f"{tag}:fixed")
         mode = self.st.user_heuristics
@@ -287,6 +305,8 @@ class _Run:
         target = (inc - st.target_share * tol if st.target_share is not None and math.isfinite(inc)
                   else -math.inf)
         left = self.deadline - time.perf_counter()
+        if left > 4 * self.resolve_seconds:
+            left -= 2 * self.resolve_seconds       # time for the re-solve of its last point
         if self.rounds == 1 and math.isfinite(opts.time_limit):
             left = min(left, st.first_round_share * opts.time_limit)
         m = self.master.solve(left, rel, absg, cutoff=cutoff, start=tr.x, target=target)
