@@ -32,23 +32,13 @@ import argparse
 import json
 import math
 import os
-import resource
 import subprocess
 import sys
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def _load():
-    try:
-        return open("/proc/loadavg").read().split()[:3]
-    except OSError:
-        return ["?"] * 3
-
-
-def _peak_mb():
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from bench_decomp import _load, _peak_mb  # noqa: E402  (one copy of the load / peak-RSS readers)
 
 
 def _build(adns, hours, seed, start, cache_dir):

@@ -115,3 +115,15 @@ class BoundTracker:
         if not math.isfinite(self.incumbent):
             return math.inf
         return self.incumbent - self.tolerance(self.incumbent)
+
+
+def rounded_root_bounds(prob, int_tol: float):
+    """The problem's variable bounds (copies) with the integer ones rounded inwards:
+    ceil(lb - int_tol) and floor(ub + int_tol) (the root bounds of every tree search)."""
+    lb = np.asarray(prob.lb, float).copy()
+    ub = np.asarray(prob.ub, float).copy()
+    if prob.integer.size:
+        ii = prob.integer
+        lb[ii] = np.ceil(lb[ii] - int_tol)
+        ub[ii] = np.floor(ub[ii] + int_tol)
+    return lb, ub

@@ -36,6 +36,7 @@ from typing import Callable, List, Optional, Sequence, Tuple
 import numpy as np
 
 from ...conic import ecos_adapter as ea
+from ..bounds import rounded_root_bounds
 from ..bnb import BnBResult, complementarity_pairs, solve as bnb_solve
 from ..heuristics import Certifier, fix_and_solve, run_user_heuristics
 from ..options import BnBOptions
@@ -156,14 +157,8 @@ def solve(prob, labels, names=None, options=None, heuristics: Sequence[Callable]
 
 
 def _root_bounds(prob, opts):
-    """The problem's bounds with the integer ones rounded inwards (the B&B's root bounds)."""
-    lb = np.asarray(prob.lb, float).copy()
-    ub = np.asarray(prob.ub, float).copy()
-    if prob.integer.size:
-        ii = prob.integer
-        lb[ii] = np.ceil(lb[ii] - opts.int_tol)
-        ub[ii] = np.floor(ub[ii] + opts.int_tol)
-    return lb, ub
+    """The B&B's root bounds (integer bounds rounded inwards)."""
+    return rounded_root_bounds(prob, opts.int_tol)
 
 
 def _warm_multipliers(dec, lam, say):

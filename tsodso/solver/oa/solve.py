@@ -49,7 +49,7 @@ import numpy as np
 
 from ...conic import interrupt
 from ..bnb import BnBResult, complementarity_pairs
-from ..bounds import BoundTracker
+from ..bounds import BoundTracker, rounded_root_bounds
 from ..heuristics import Certifier, fix_and_solve, run_user_heuristics
 from ..log import BnBLog
 from ..options import BnBOptions
@@ -168,13 +168,7 @@ class _Run:
         self.master_statuses = []
         self.cuts = 0
         self.log_rows = []
-        lb = np.asarray(prob.lb, float).copy()
-        ub = np.asarray(prob.ub, float).copy()
-        if prob.integer.size:
-            ii = prob.integer
-            lb[ii] = np.ceil(lb[ii] - opts.int_tol)
-            ub[ii] = np.floor(ub[ii] + opts.int_tol)
-        self.lb, self.ub = lb, ub
+        self.lb, self.ub = rounded_root_bounds(prob, opts.int_tol)
 
     # ---------------------------------------------------------------- helpers
     def say(self, msg):
