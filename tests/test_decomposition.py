@@ -10,6 +10,8 @@ violations of 1e-6 absolute, which put its objective up to ~1e-5 relative below 
 feasible optimum on these instances, test_bnb_model.py): `bound <= ref * (1 + 1e-4)`.
 """
 import math
+import os
+import sys
 
 import numpy as np
 import pytest
@@ -24,7 +26,8 @@ from tsodso.solver.options import BnBOptions
 from tsodso.conic import ecos_adapter as ea
 
 pytest.importorskip("pyscipopt")
-from tsodso.conic.scip import solve_scip  # noqa: E402
+sys.path.insert(0, os.path.dirname(__file__))
+from scip_reference import scip_reference  # noqa: E402
 
 INSTANCES = [  # (adns, hours, seed, start)
     (1, 3, 0, 10),
@@ -38,10 +41,7 @@ NODE_TOL = dict(ecos_reltol=1e-6, ecos_abstol=1e-7, ecos_feastol=1e-8)
 def cases():
     out = {}
     for key in INSTANCES:
-        a, t, s, st = key
-        prob, lay = build_dso_led(load_system(adns=a, hours=t, seed=s, start=st), complementarity="bigm")
-        ref = solve_scip(prob, time_limit=120, gap=1e-6)
-        assert ref.status in ("optimal", "gap_limit"), (key, ref.status)
+        prob, lay, ref = scip_reference(*key)
         labels, names = decomposition_labels(prob, lay, "adn_hour")
         out[key] = (prob, lay, ref, decompose(prob, labels, names))
     return out
