@@ -103,7 +103,7 @@ def cached_analysis(system, T: int, cache: WarmCache | None, kkt_presolve: bool 
                       {f: getattr(bounds, f) for f in _DB_FIELDS}, PRESOLVE_OPTS)
     e = cache.get("kkt_presolve", k2) if cache is not None else None
     if e is not None:
-        stats = {k: int(e[k]) for k in ("milps", "milp_failures", "fixed_inactive", "fixed_active")}
+        stats = {k: int(v) for k, v in e.items() if k != "fixed"}     # fixed_pairs' statistics
         pres = (np.asarray(e["fixed"], np.int8), stats)
         info["kkt_presolve"] = "hit"
     else:
