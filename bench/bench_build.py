@@ -21,7 +21,7 @@ What is measured (see bench/README.md):
   slows the run, so that build is not timed); maxrss = resource.getrusage maxrss of the child
   process at the end (whole process, including the interpreter and the loaded system).
 * Every (N, path) runs in its own child process so maxrss is per configuration.
-The child sets TSODSO_NUMBA=0 for the numpy path, the same switch a user would use.
+The child sets TSODSO_NUMBA=1 for the numba path and TSODSO_NUMBA=0 for numpy (the default), the user's switch.
 
 --cold (issue 11: the build a first `tsodso solve` pays, presolve ON): one fresh child
 process per N, no warm-start cache, nothing built before. Columns:
@@ -231,6 +231,7 @@ def cold_one(adns: int, hours: int, seed: int) -> dict:
     asm = _assembly()
     out["path"] = asm.backend()
     out["numba_cache"] = _numba_cache_present() if out["path"] == "numba" else None
+    out["numba_imported"] = "numba" in sys.modules          # before anything was built
     acc, first = {}, {}
 
     def timed(name, fn, first_only=False):
@@ -262,7 +263,10 @@ def cold_one(adns: int, hours: int, seed: int) -> dict:
             finally:
                 acc["run_in_screen"] = acc.get("run_in_screen", 0.0) + acc.get("run", 0.0) - before
         kp._screen = screen_runs
-    if out["path"] == "numba":
+    if out["path"] == "numba" and hasattr(asm, "_jit"):          # kernels compiled on first use
+        jit = asm._jit
+        asm._jit = lambda fn: timed(fn.__name__, jit(fn), first_only=True)
+    elif out["path"] == "numba":                                 # older tree: module-level dispatchers
         for name in ("_distflow_numba", "_stationarity_numba"):
             setattr(asm, name, timed(name, getattr(asm, name), first_only=True))
     t0 = time.perf_counter()
@@ -398,7 +402,7 @@ def main(argv=None) -> int:
     ap.add_argument("--hours", type=int, default=24)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--repeat", type=int, default=3, help="timed builds per configuration (best kept)")
-    ap.add_argument("--paths", default="numba,numpy")
+    ap.add_argument("--paths", default="numba,numpy", help="assembly paths (numpy is the default one)")
     ap.add_argument("--json", action="store_true", help="print the rows as JSON as well")
     ap.add_argument("--profile", type=int, default=0, metavar="N", help="cProfile one N-ADN build and exit")
     ap.add_argument("--top", type=int, default=15)
@@ -419,7 +423,7 @@ def main(argv=None) -> int:
         ns = lambda s: [int(v) for v in s.split(",") if v.strip()]     # noqa: E731
         rows = []
         if a.cold:
-            for path in [p.strip() for p in a.paths.split(",") if p.strip()] if a.paths != "numba,numpy" else ["numba"]:
+            for path in [p.strip() for p in a.paths.split(",") if p.strip()][::-1]:   # numpy (default) first
                 rows += cold(ns(a.cold), a.hours, a.seed, a.src, a.numba_cold, path)
         if a.e2e:
             rows += e2e(ns(a.e2e), a.hours, a.seed, a.time_limit)
