@@ -32,8 +32,9 @@ process per N, no warm-start cache, nothing built before. Columns:
   or CI pays). 0 on the numpy path.
 * box = certified_pcc_bounds (of which dual = derive_dual_bounds, the robust-slack LPs).
 * presolve = fixed_pairs, split into sample (ECOS follower responses), hour models (building
-  the per-hour KKT models), screen (primal LPs, step 1 of kkt_presolve; absent before it) and
-  milp (HiGHS MILPs), with the MILP count and the fixed pairs.
+  the per-hour KKT models), region (step 0 of kkt_presolve, the critical-region proof; reg_h =
+  hours it decided), screen (primal LPs, step 1) and milp (HiGHS MILPs), with the MILP count
+  and the fixed pairs; region and screen are 0 for a tree without them.
 * assembly = build_dso_led_model (the rows; minus the JIT time spent inside it).
 * total = wall time of build_dso_led (jit included).
 The split wraps module functions by name, so an older source tree (--src) is timed the same
@@ -248,7 +249,8 @@ def cold_one(adns: int, hours: int, seed: int) -> dict:
         return w
     wraps = [(analysis, "certified_pcc_bounds", "box"), (certified_box, "derive_dual_bounds", "dual"),
              (analysis, "fixed_pairs", "presolve"), (kp, "follower_activity", "sample"),
-             (kp, "_hour_model", "hour_models"), (kp, "_screen", "screen"), (kp, "_run", "run"),
+             (kp, "_hour_model", "hour_models"), (kp, "_region", "region"), (kp, "_screen", "screen"),
+             (kp, "_run", "run"),
              (kp, "_solve", "milp"), (dso_led, "build_dso_led_model", "assembly")]
     for mod, name, key in wraps:
         if hasattr(mod, name):
@@ -278,7 +280,7 @@ def cold_one(adns: int, hours: int, seed: int) -> dict:
     st = prob.meta.get("kkt_presolve") or {}
     out.update({k: int(v) for k, v in st.items()})
     out["jit_s"] = sum(first.values())
-    for key in ("box", "dual", "presolve", "sample", "hour_models", "screen", "assembly"):
+    for key in ("box", "dual", "presolve", "sample", "hour_models", "region", "screen", "assembly"):
         out[f"{key}_s"] = acc.get(key, 0.0)
     # new code: _run is every LP and MILP run, the screen's LPs included (counted in screen);
     # old code: _solve = one MILP
@@ -300,7 +302,8 @@ def cold(adns_list, hours, seed, src=None, numba_cold=False, path="numba") -> li
           f"{', numba cache emptied (--numba-cold)' if numba_cold else ''}; load average at start "
           f"{' '.join(_loadavg())} (uptime; 2 cores)", flush=True)
     hdr = (f"{'ADNs':>4} {'total_s':>7} {'jit_s':>6} {'cache':>5} {'box_s':>6} {'dual_s':>6} {'presolve':>8} "
-           f"{'sample':>6} {'hourmod':>7} {'screen':>6} {'milp_s':>6} {'milps':>5} {'screened':>8} {'fixed0':>6} "
+           f"{'sample':>6} {'hourmod':>7} {'region':>6} {'screen':>6} {'milp_s':>6} {'milps':>5} {'reg_h':>5} "
+           f"{'screened':>8} {'fixed0':>6} "
            f"{'fixed1':>6} {'assembly':>8} {'import':>6} {'load':>5}")
     print(hdr, flush=True)
     rows = []
@@ -330,8 +333,9 @@ def cold(adns_list, hours, seed, src=None, numba_cold=False, path="numba") -> li
             continue
         cache = "-" if r["numba_cache"] is None else ("yes" if r["numba_cache"] else "no")
         print(f"{n:>4} {r['total_s']:>7.2f} {r['jit_s']:>6.2f} {cache:>5} {r['box_s']:>6.2f} {r['dual_s']:>6.2f} "
-              f"{r['presolve_s']:>8.2f} {r['sample_s']:>6.2f} {r['hour_models_s']:>7.2f} {r['screen_s']:>6.2f} "
-              f"{r['milp_s']:>6.2f} {r.get('milps', 0):>5d} {r.get('screened', 0):>8d} {r.get('fixed_inactive', 0):>6d} "
+              f"{r['presolve_s']:>8.2f} {r['sample_s']:>6.2f} {r['hour_models_s']:>7.2f} {r['region_s']:>6.2f} "
+              f"{r['screen_s']:>6.2f} {r['milp_s']:>6.2f} {r.get('milps', 0):>5d} {r.get('region_hours', 0):>5d} "
+              f"{r.get('screened', 0):>8d} {r.get('fixed_inactive', 0):>6d} "
               f"{r.get('fixed_active', 0):>6d} {r['assembly_s']:>8.2f} {r['import_s']:>6.2f} {r['load_s']:>5.2f}",
               flush=True)
     print(f"# load average at end {' '.join(_loadavg())}", flush=True)

@@ -63,7 +63,7 @@ __all__ = ["cached_analysis", "problem_key", "incumbent_start", "store_incumbent
 _PSEUDO_FIELDS = ("kind", "index", "direction", "sum", "count")
 
 _DB_FIELDS = ("delta_pu", "dual_max", "slack_each", "cost_gap", "slack_line_max", "slack_gen_max")
-PRESOLVE_OPTS = dict(time_limit=10.0, n_random=24)       # fixed_pairs' defaults, in the key
+PRESOLVE_OPTS = dict(time_limit=10.0, n_random=4)       # fixed_pairs' defaults, in the key
 
 
 def _tn_part(d: TNData):
