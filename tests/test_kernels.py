@@ -132,6 +132,19 @@ def test_env_var_disables_numba(monkeypatch):
         assembly.set_backend(old)
 
 
+def test_numpy_is_the_default_and_numba_is_opt_in(monkeypatch):
+    old = assembly.set_backend(None)
+    try:
+        monkeypatch.delenv("TSODSO_NUMBA", raising=False)
+        assert assembly.backend() == "numpy"
+        if assembly.NUMBA_AVAILABLE:
+            assembly.set_backend(None)
+            monkeypatch.setenv("TSODSO_NUMBA", "1")
+            assert assembly.backend() == "numba"
+    finally:
+        assembly.set_backend(old)
+
+
 # ------------------------------------------------------------------------------ DistFlow
 @needs_numba
 @pytest.mark.parametrize("T", HOURS)
