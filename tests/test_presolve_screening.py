@@ -104,3 +104,24 @@ def test_closed_form_screen_is_within_the_lp_screen():
         lp, _, _ = _screen(p, k, 10.0)
         assert pre.sum() > 0.6 * pre.size
         assert not np.any(pre & ~lp), "the relaxation screened a pair the LP does not"
+
+
+def test_dual_bounds_memo_recomputes_changed_hours_only_and_agrees():
+    from tsodso.analysis import dual_bounds as db
+    d, box, lo, hi = _instance(3, 16)
+    memo = {}
+    first = db.derive_dual_bounds(d, box.buses, lo, hi, memo)
+    lo2 = lo.copy()
+    lo2[1] = 0.5 * (lo[1] + hi[1])                      # one hour's box shrunk
+    calls = []
+    orig = db.robust_slack
+    try:
+        db.robust_slack = lambda *a, **k: calls.append(a[1]) or orig(*a, **k)
+        again = db.derive_dual_bounds(d, box.buses, lo2, hi, memo)
+    finally:
+        db.robust_slack = orig
+    assert calls == [1]
+    fresh = db.derive_dual_bounds(d, box.buses, lo2, hi)
+    for f in ("delta_pu", "dual_max", "slack_each"):
+        np.testing.assert_array_equal(getattr(again, f), getattr(fresh, f))
+    np.testing.assert_array_equal(first.slack_each[[0, 2]], fresh.slack_each[[0, 2]])
