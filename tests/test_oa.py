@@ -99,6 +99,26 @@ def test_oa_optimum_equals_scip(key, cases):
         assert res.oa["rounds"] >= 1
 
 
+def test_proof_round_after_a_closed_master(cases):
+    """After a master that HiGHS closed (kOptimal) the next round is a proof round: cutoff
+    incumbent - 0.9 tol, HiGHS heuristics off; with proof_rounds=False the 0.4 tol cutoff.
+    Both end at SCIP's optimum. (ECOS does not re-solve SCIP's integers here to OPTIMAL at
+    1e-9, so SCIP's own objective is the reference: up to 2.6e-5 relative below the feasible
+    value, module docstring, hence the bound's 5e-5.)"""
+    prob, _, ref = scip_reference(1, 6, 1, 12)
+    exact = ref.objective
+    for proof, share in ((True, 0.9), (False, 0.4)):
+        res = oa_solve(prob, dict(OPTS, time_limit=120), settings=OASettings(proof_rounds=proof))
+        assert res.status == "optimal" and abs(res.objective - exact) <= 1e-4 * abs(exact)
+        assert res.best_bound <= exact + 5e-5 * abs(exact)
+        log = res.oa["log"]
+        assert len(log) >= 2 and res.oa["master_statuses"][0] == "kOptimal"
+        assert log[1]["proof"] is proof and res.oa["proof_rounds"] == (len(log) - 1 if proof else 0)
+        inc = log[1]["cutoff_incumbent"]
+        tol = max(1e-6, 1e-4 * max(1e-3, abs(inc)))           # bounds.tolerance at OPTS
+        assert log[1]["cutoff"] == pytest.approx(inc - share * tol, rel=1e-12)
+
+
 def test_tiny_time_limit_is_never_optimal(cases):
     prob, exact, ref = cases[(1, 4, 2, 10)]
     res = oa_solve(prob, dict(OPTS, time_limit=1e-3))
@@ -204,7 +224,21 @@ def test_master_bound_rules_on_a_small_milp():
     prob = pb.build()
     m = Master(prob)
     r = m.solve(10.0, 1e-6, 1e-9)
-    assert r.status == "kOptimal" and r.bound == pytest.approx(-1.0) and r.objective == pytest.approx(-1.0)
+    assert r.status == "kOptimal" and r.objective == pytest.approx(-1.0)
+    # capped below HiGHS's point by its pruning tolerance (HiGHS reports dual bound = its point
+    # once every node is pruned against point - max(feastol, rel |point|, abs))
+    assert r.bound == pytest.approx(r.objective - 1e-6, abs=1e-12)
+    # a start solution and a coarse abs gap: the bound stays below the point by that gap
+    r = m.solve(10.0, 0.0, 0.7, start=np.array([1.0, 0.0]))
+    assert r.x is not None and r.bound <= r.objective - 0.7 and r.bound <= -1.0
+    # options for one run only: set for it, the earlier value back for the next run
+    before = m._opt("mip_heuristic_effort")
+    r = m.solve(10.0, 1e-6, 1e-9, options={"mip_heuristic_effort": 0.0, "mip_heuristic_run_rins": False})
+    assert r.status == "kOptimal" and m._opt("mip_heuristic_effort") == 0.0
+    m.solve(10.0, 1e-6, 1e-9)
+    assert m._opt("mip_heuristic_effort") == before and m._opt("mip_heuristic_run_rins") is True
+    with pytest.raises(ValueError, match="no_such_option"):
+        m.solve(10.0, 1e-6, 1e-9, options={"no_such_option": 1})
     # a cutoff above the optimum: still optimal, bound capped at cutoff - slack
     r = m.solve(10.0, 1e-6, 1e-9, cutoff=-0.5)
     assert r.status == "kOptimal" and r.bound <= -1.0 + 1e-9
@@ -223,6 +257,8 @@ def test_settings_are_validated():
         OASettings(user_heuristics="sometimes")
     with pytest.raises(ValueError, match="cutoff_share"):
         OASettings(cutoff_share=0.6, master_gap_share=0.2)
+    with pytest.raises(ValueError, match="proof_cutoff_share"):
+        OASettings(proof_cutoff_share=0.95, proof_gap_share=0.04)
     with pytest.raises(ValueError, match="first_round_share"):
         OASettings(first_round_share=0.0)
 

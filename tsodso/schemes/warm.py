@@ -63,7 +63,7 @@ __all__ = ["cached_analysis", "problem_key", "incumbent_start", "store_incumbent
 _PSEUDO_FIELDS = ("kind", "index", "direction", "sum", "count")
 
 _DB_FIELDS = ("delta_pu", "dual_max", "slack_each", "cost_gap", "slack_line_max", "slack_gen_max")
-PRESOLVE_OPTS = dict(time_limit=10.0, n_random=24)       # fixed_pairs' defaults, in the key
+PRESOLVE_OPTS = dict(time_limit=10.0, n_random=4)       # fixed_pairs' defaults, in the key
 
 
 def _tn_part(d: TNData):
@@ -103,7 +103,7 @@ def cached_analysis(system, T: int, cache: WarmCache | None, kkt_presolve: bool 
                       {f: getattr(bounds, f) for f in _DB_FIELDS}, PRESOLVE_OPTS)
     e = cache.get("kkt_presolve", k2) if cache is not None else None
     if e is not None:
-        stats = {k: int(e[k]) for k in ("milps", "milp_failures", "fixed_inactive", "fixed_active")}
+        stats = {k: int(v) for k, v in e.items() if k != "fixed"}     # fixed_pairs' statistics
         pres = (np.asarray(e["fixed"], np.int8), stats)
         info["kkt_presolve"] = "hit"
     else:

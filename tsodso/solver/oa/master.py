@@ -22,6 +22,14 @@ The bound (strict, in objective units; `MasterResult.bound`):
   tolerance HiGHS may apply against B).
 * Whenever a cutoff B is set, the bound is capped at B - slack: nodes that HiGHS pruned
   against B are only known to lie above that.
+* Whenever HiGHS has a point of objective p (its incumbent, a start solution included), the
+  bound is capped at p - max(mip_rel_gap max(1, |p|), mip_abs_gap). HiGHS 1.16 prunes the
+  nodes whose LP bound exceeds its optimality limit p - max(feastol, mip_rel_gap |p|,
+  mip_abs_gap) (HighsMipSolverData::computeNewUpperLimit, HighsSearch's getOptimalityLimit
+  tests) and, once the queue is empty, reports mip_dual_bound = p (HighsMipSolver:
+  lower_bound = min(upper_bound, best open node)), more than those pruned nodes were shown
+  to hold. HiGHS's feastol term there (mip_feasibility_tolerance, 1e-6 in objective units,
+  1e-3 $ here) is accepted like its LP tolerances below.
 * any other status (kUnbounded, kUnboundedOrInfeasible, kSolveError, kUnknown, ...): no
   bound (-inf) and no point.
 Tolerances: HiGHS's own (read from the instance and logged): mip_feasibility_tolerance and
@@ -94,6 +102,7 @@ class Master:
             self._add(G, np.full(prob.n_lp, -inf), prob.h[: prob.n_lp])
         self.base_rows = prob.n_eq + prob.n_lp
         self._new_rows = True
+        self._saved = {}                   # option -> value before a run's own options changed it
         self.cut_rows = 0
         self.nodes = 0
         interrupt.watch_highs(h)
@@ -103,6 +112,18 @@ class Master:
     def _opt(self, name):
         v = self.h.getOptionValue(name)
         return v[1] if isinstance(v, tuple) else v
+
+    def _set_run_options(self, options: dict) -> None:
+        for k in [k for k in self._saved if k not in options]:
+            self.h.setOptionValue(k, self._saved.pop(k))
+        for k, v in options.items():
+            if k not in self._saved:
+                got = self.h.getOptionValue(k)
+                if isinstance(got, tuple) and got[0] != highspy.HighsStatus.kOk:
+                    raise ValueError(f"HiGHS option {k!r} unknown")
+                self._saved[k] = got[1] if isinstance(got, tuple) else got
+            if self.h.setOptionValue(k, v) != highspy.HighsStatus.kOk:
+                raise ValueError(f"HiGHS option {k!r} = {v!r} refused")
 
     def _add(self, M, lo, hi) -> None:
         M = sp.csr_matrix(M)
@@ -121,12 +142,16 @@ class Master:
         return C.shape[0]
 
     def solve(self, time_limit: float, rel_gap: float, abs_gap: float, cutoff: float = math.inf,
-              start: Optional[np.ndarray] = None, target: float = -math.inf) -> MasterResult:
+              start: Optional[np.ndarray] = None, target: float = -math.inf,
+              options: Optional[dict] = None) -> MasterResult:
         """One HiGHS run: `rel_gap`, `abs_gap` are HiGHS's mip_rel_gap / mip_abs_gap (objective
         units), `cutoff` its objective_bound, `target` its objective_target (HiGHS stops at the
-        first master point below it: kObjectiveTarget), `start` a start solution (full x)."""
+        first master point below it: kObjectiveTarget), `start` a start solution (full x),
+        `options` further HiGHS options for this run only (the values before it are restored
+        for runs without them)."""
         h = self.h
         t0 = time.perf_counter()
+        self._set_run_options(options or {})
         # with the model unchanged since the last run (no new rows) HiGHS would return its last
         # status and point, stale under a new cutoff: clear it (new rows keep the LP basis)
         if not self._new_rows:
@@ -150,22 +175,35 @@ class Master:
         info = h.getInfo()
         nodes = int(info.mip_node_count) if info.mip_node_count >= 0 else 0
         self.nodes += nodes
-        slack = float(rel_gap) * max(1.0, abs(cutoff)) + float(abs_gap) if math.isfinite(cutoff) else 0.0
-        cap = cutoff - slack if math.isfinite(cutoff) else math.inf
+        cap = self._cap(cutoff, rel_gap, abs_gap)
         x, obj = None, math.nan
         if status in _BOUND_STATUSES:
             db = float(info.mip_dual_bound)
             bound = db if math.isfinite(db) else -math.inf
-            bound = min(bound, cap)
             if int(info.primal_solution_status) == 2:        # kSolutionStatusFeasible
                 x = np.asarray(h.getSolution().col_value, float)
                 obj = float(info.objective_function_value)
+                cap = min(cap, self._point_cap(obj, rel_gap, abs_gap))
+            bound = min(bound, cap)
         elif status == "kInfeasible":
             bound = cap
         else:
             bound = -math.inf
         return MasterResult(status=status, bound=bound, x=x, objective=obj, nodes=nodes,
                             seconds=time.perf_counter() - t0, cutoff=cutoff)
+
+
+    @staticmethod
+    def _cap(limit, rel_gap, abs_gap) -> float:
+        """limit - (rel_gap max(1, |limit|) + abs_gap); +inf for an infinite limit (module docstring)."""
+        if not math.isfinite(limit):
+            return math.inf
+        return limit - (float(rel_gap) * max(1.0, abs(limit)) + float(abs_gap))
+
+    @staticmethod
+    def _point_cap(p, rel_gap, abs_gap) -> float:
+        """The cap below a HiGHS point of objective p (module docstring)."""
+        return p - max(float(rel_gap) * max(1.0, abs(p)), float(abs_gap))
 
 
 def _status_name(ms) -> str:
