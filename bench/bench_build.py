@@ -21,7 +21,7 @@ What is measured (see bench/README.md):
   slows the run, so that build is not timed); maxrss = resource.getrusage maxrss of the child
   process at the end (whole process, including the interpreter and the loaded system).
 * Every (N, path) runs in its own child process so maxrss is per configuration.
-The child sets TSODSO_NUMBA=1 for the numba path and TSODSO_NUMBA=0 for numpy (the default), the user's switch.
+The child sets TSODSO_NUMBA=1 for the numba path (the default) and TSODSO_NUMBA=0 for numpy, the user's switch.
 
 --cold (issue 11: the build a first `tsodso solve` pays, presolve ON): one fresh child
 process per N, no warm-start cache, nothing built before. Columns:
@@ -406,7 +406,7 @@ def main(argv=None) -> int:
     ap.add_argument("--hours", type=int, default=24)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--repeat", type=int, default=3, help="timed builds per configuration (best kept)")
-    ap.add_argument("--paths", default="numba,numpy", help="assembly paths (numpy is the default one)")
+    ap.add_argument("--paths", default="numba,numpy", help="assembly paths (numba is the default one)")
     ap.add_argument("--json", action="store_true", help="print the rows as JSON as well")
     ap.add_argument("--profile", type=int, default=0, metavar="N", help="cProfile one N-ADN build and exit")
     ap.add_argument("--top", type=int, default=15)
@@ -427,7 +427,7 @@ def main(argv=None) -> int:
         ns = lambda s: [int(v) for v in s.split(",") if v.strip()]     # noqa: E731
         rows = []
         if a.cold:
-            for path in [p.strip() for p in a.paths.split(",") if p.strip()][::-1]:   # numpy (default) first
+            for path in [p.strip() for p in a.paths.split(",") if p.strip()]:
                 rows += cold(ns(a.cold), a.hours, a.seed, a.src, a.numba_cold, path)
         if a.e2e:
             rows += e2e(ns(a.e2e), a.hours, a.seed, a.time_limit)

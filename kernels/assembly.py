@@ -20,15 +20,16 @@ canonical CSC (sum_duplicates + sort_indices) of the two is identical (tests/tes
 Explicit zero coefficients (e.g. r_l = 0, c2_g = 0) are emitted by both paths, so even the
 sparsity patterns agree.
 
-Backend switch: `backend()` is "numpy" unless the environment variable TSODSO_NUMBA=1 is set
-(then "numba"; if numba cannot be imported, a warning is issued once and "numpy" is used);
+Backend switch: `backend()` is "numba" unless the environment variable TSODSO_NUMBA=0 is
+set or numba cannot be imported (then a warning is issued once and "numpy" is used);
 `set_backend("numpy" | "numba")` changes it at run time; every public function also takes
 `backend=` to override it for one call. numba is imported, and each kernel compiled
-(`cache=True`: loaded from numba's on-disk cache after the first compile), only when the numba
-path is used. Why numpy is the default (bench/README.md, bench_build.py): both paths take the
-same time on 1-200 ADNs (1 ADN 0.21 / 0.22 s, 200 ADNs 1.40 / 1.23 s for numba / numpy), while
-the numba path costs every process 0.1 s to import numba and 0.2-0.3 s to load the cached
-kernels, and the first run after an install (or in CI) 2-3.5 s to compile them.
+(`cache=True`: loaded from numba's on-disk cache after the first compile, so the compile is
+paid once per install), only when the numba path is first used, not at import. Measured
+(bench/README.md, bench_build.py): both paths take the same time on 1-200 ADNs (1 ADN 0.21 /
+0.22 s, 200 ADNs 1.40 / 1.23 s for numba / numpy); the numba path costs a process 0.2-0.3 s to
+import numba and load the cached kernels, and the first run after an install 2-3.5 s to
+compile them.
 """
 from __future__ import annotations
 
@@ -78,7 +79,7 @@ def _jit(fn):
 
 
 def _default_backend() -> str:
-    if os.environ.get("TSODSO_NUMBA", "0").strip() != "1":
+    if os.environ.get("TSODSO_NUMBA", "1").strip() == "0":
         return "numpy"
     if _numba() is None:
         warnings.warn(f"tsodso.kernels: numba not importable ({_NUMBA_ERROR}); "

@@ -132,17 +132,18 @@ def test_env_var_disables_numba(monkeypatch):
         assembly.set_backend(old)
 
 
-def test_numpy_is_the_default_and_numba_is_opt_in(monkeypatch):
+def test_numba_is_the_default_when_importable_and_not_imported_before_use(monkeypatch):
+    import subprocess
+    import sys
     old = assembly.set_backend(None)
     try:
         monkeypatch.delenv("TSODSO_NUMBA", raising=False)
-        assert assembly.backend() == "numpy"
-        if assembly.NUMBA_AVAILABLE:
-            assembly.set_backend(None)
-            monkeypatch.setenv("TSODSO_NUMBA", "1")
-            assert assembly.backend() == "numba"
+        assert assembly.backend() == ("numba" if assembly.NUMBA_AVAILABLE else "numpy")
     finally:
         assembly.set_backend(old)
+    code = "import sys, tsodso.schemes.dso_led; print('numba' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False", "importing tsodso must not import numba"
 
 
 # ------------------------------------------------------------------------------ DistFlow

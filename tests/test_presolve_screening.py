@@ -14,7 +14,8 @@ import pytest
 import scipy.sparse as sp
 
 from tsodso.analysis.certified_box import certified_pcc_bounds
-from tsodso.analysis.kkt_presolve import _hour_model, fixed_pairs
+from tsodso.analysis.dual_bounds import ptdf_of
+from tsodso.analysis.kkt_presolve import _hour_model, _knapsack_max, _screen, _screen_ptdf, fixed_pairs
 from tsodso.data import load_system
 from tsodso.formulation.bilevel import pcc_box
 from tsodso.formulation.tn import TNData
@@ -76,3 +77,51 @@ def test_fixed_and_free_pairs_confirmed_by_scip(window, derate):
             assert best(one, 1.0) > one.size - 0.5, f"hour {t}: SCIP frees a pair fixed active"
         for i in free:
             assert best([i], -1.0) > 0.5 and best([i], 1.0) < 0.5, f"hour {t}: pair {i} cannot switch"
+
+
+def test_knapsack_matches_linprog():
+    from scipy.optimize import linprog
+    rng = np.random.default_rng(3)
+    for _ in range(20):
+        n = int(rng.integers(2, 9))
+        a = rng.normal(size=(4, n))
+        l = rng.normal(size=n)
+        u = l + rng.random(n) * 2
+        total = l.sum() + rng.random() * (u - l).sum()
+        got = _knapsack_max(a, l, u, total)
+        for k in range(4):
+            r = linprog(-a[k], A_eq=np.ones((1, n)), b_eq=[total], bounds=list(zip(l, u)), method="highs")
+            assert r.status == 0 and abs(-r.fun - got[k]) <= 1e-9 * (1 + abs(got[k]))
+    assert _knapsack_max(a, l, u, u.sum() + 1.0) is None
+
+
+def test_closed_form_screen_is_within_the_lp_screen():
+    d, box, lo, hi = _instance(2, 17)
+    H = ptdf_of(d)
+    for t in range(d.T):
+        p, k, _ = _hour_model(d, t, box.buses, lo[t], hi[t], box.bounds)
+        pre = _screen_ptdf(d, t, box.buses, lo[t], hi[t], H)
+        lp, _, _ = _screen(p, k, 10.0)
+        assert pre.sum() > 0.6 * pre.size
+        assert not np.any(pre & ~lp), "the relaxation screened a pair the LP does not"
+
+
+def test_dual_bounds_memo_recomputes_changed_hours_only_and_agrees():
+    from tsodso.analysis import dual_bounds as db
+    d, box, lo, hi = _instance(3, 16)
+    memo = {}
+    first = db.derive_dual_bounds(d, box.buses, lo, hi, memo)
+    lo2 = lo.copy()
+    lo2[1] = 0.5 * (lo[1] + hi[1])                      # one hour's box shrunk
+    calls = []
+    orig = db.robust_slack
+    try:
+        db.robust_slack = lambda *a, **k: calls.append(a[1]) or orig(*a, **k)
+        again = db.derive_dual_bounds(d, box.buses, lo2, hi, memo)
+    finally:
+        db.robust_slack = orig
+    assert calls == [1]
+    fresh = db.derive_dual_bounds(d, box.buses, lo2, hi)
+    for f in ("delta_pu", "dual_max", "slack_each"):
+        np.testing.assert_array_equal(getattr(again, f), getattr(fresh, f))
+    np.testing.assert_array_equal(first.slack_each[[0, 2]], fresh.slack_each[[0, 2]])

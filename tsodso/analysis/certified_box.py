@@ -42,10 +42,11 @@ def certified_pcc_bounds(system: System, d: TNData, T: int, shrink: float = 0.9,
     scale = np.ones(T)
     H = None
     rounds = np.zeros(T, np.int64)
+    memo = {}                       # per-hour dual bounds by box: a shrink recomputes its hour only
     while True:
         buses, blo, bhi = pcc_box(system, T, lo, hi)
         try:
-            return CertifiedPCCBox(lo, hi, derive_dual_bounds(d, buses, blo, bhi), scale, buses)
+            return CertifiedPCCBox(lo, hi, derive_dual_bounds(d, buses, blo, bhi, memo), scale, buses)
         except ModelError as e:
             if e.hour is None:
                 raise
@@ -73,4 +74,4 @@ def certified_pcc_bounds(system: System, d: TNData, T: int, shrink: float = 0.9,
         lo[:, t] = centre[t] + scale[t] * (lo0[:, t] - centre[t])
         hi[:, t] = centre[t] + scale[t] * (hi0[:, t] - centre[t])
     buses, blo, bhi = pcc_box(system, T, lo, hi)
-    return CertifiedPCCBox(lo, hi, derive_dual_bounds(d, buses, blo, bhi), scale, buses)
+    return CertifiedPCCBox(lo, hi, derive_dual_bounds(d, buses, blo, bhi, memo), scale, buses)

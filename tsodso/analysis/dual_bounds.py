@@ -153,19 +153,28 @@ def vertex_slack(d: TNData, t: int, pcc_bus: np.ndarray, r_lo: np.ndarray, r_hi:
     return (worst, each) if detail else worst
 
 
-def derive_dual_bounds(d: TNData, pcc_bus: np.ndarray, r_lo: np.ndarray, r_hi: np.ndarray) -> DualBounds:
+def derive_dual_bounds(d: TNData, pcc_bus: np.ndarray, r_lo: np.ndarray, r_hi: np.ndarray,
+                       memo: dict | None = None) -> DualBounds:
     """Bounds for every hour; r_lo, r_hi: (T, m) PCC demand box per distinct PCC bus, TN pu.
 
     The affine-policy slack is tried first (one LP per hour); where it cannot certify an hour,
-    the exact vertex enumeration decides (2^m LPs, m distinct PCC buses).
+    the exact vertex enumeration decides (2^m LPs, m distinct PCC buses). `memo` (a dict kept
+    by the caller for the same d and pcc_bus) holds each hour's result by its box, so a caller
+    that changes a few hours' boxes (certified_box.py shrinks one hour at a time) recomputes
+    those hours only; the result is the same as without it.
     """
     H = ptdf_of(d)
     cmin, cmax = cost_range(d)
-    res = [robust_slack(d, t, pcc_bus, r_lo[t], r_hi[t], H, detail=True) for t in range(d.T)]
-    delta = np.array([r[0] for r in res])
-    each = [r[1] for r in res]
-    for t in np.flatnonzero(~(delta > 1e-6)):
-        delta[t], each[t] = vertex_slack(d, t, pcc_bus, r_lo[t], r_hi[t], H, detail=True)
+    memo = {} if memo is None else memo
+    delta, each = np.zeros(d.T), [None] * d.T
+    for t in range(d.T):
+        key = (t, np.asarray(r_lo[t], float).tobytes(), np.asarray(r_hi[t], float).tobytes())
+        if key not in memo:
+            dt, et = robust_slack(d, t, pcc_bus, r_lo[t], r_hi[t], H, detail=True)
+            if not dt > 1e-6:
+                dt, et = vertex_slack(d, t, pcc_bus, r_lo[t], r_hi[t], H, detail=True)
+            memo[key] = (dt, et)
+        delta[t], each[t] = memo[key]
     bad = np.flatnonzero(~(delta > 1e-6))
     if bad.size:
         t = int(bad[0])

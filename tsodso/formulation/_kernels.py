@@ -2,7 +2,7 @@
 
 Installed from a wheel, `kernels/` is the subpackage `tsodso.kernels`; in the source tree and
 in an editable install the repository root is on sys.path and it is the top-level `kernels`.
-The kernels pick their numpy path or Numba themselves (numpy by default, `TSODSO_NUMBA=1` = Numba).
+The kernels pick Numba or their numpy twin themselves (`TSODSO_NUMBA=0` forces numpy).
 """
 try:
     from ..kernels import assembly
