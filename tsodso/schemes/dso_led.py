@@ -59,12 +59,14 @@ def _run_method(method, prob, lay, opts, heur, callback, settings=None, pseudoco
         # Measured at the root duals: 2 ADNs x 4 h from 10:00 1,210.01 -> 1,216.96 $ (= SCIP's
         # optimum); 5 ADNs x 24 h 52,450.80 $ (4.3 s) -> 52,456.89 $ (91 s)
         # Large problems (a monolithic ECOS root predicted above 10 % of the time limit): first
-        # multipliers from hour / ADN-day block relaxations, recovery hour by hour (scale).
+        # multipliers from hour / ADN-day block relaxations, recovery hour by hour (scale) with
+        # the battery trajectories of the ADN-day blocks fixed (link: they own the battery rows)
         labels, names = decomposition_labels(prob, lay, "adn_hour")
         stages, sequence = staged_stages(prob, lay)
         return decomposition_solve(prob, labels, names, opts, heuristics=heur, callback=callback,
                                    refine=decomposition_labels(prob, lay, "hour"), stages=stages,
-                                   sequence=sequence, settings=settings, multipliers=multipliers)
+                                   sequence=sequence, settings=settings, multipliers=multipliers,
+                                   link=decomposition_labels(prob, lay, "adn_day"))
     return bnb_solve(prob, opts, heuristics=heur, callback=callback, pseudocosts=pseudocosts)
 
 

@@ -90,6 +90,7 @@ class LagrangianValue:
     block_bounds: Optional[np.ndarray] = None
     block_relax: Optional[np.ndarray] = None    # each block's continuous relaxation bound
     x_guide: Optional[np.ndarray] = None        # x, or with relaxation points where a block has none
+    no_point: List[int] = field(default_factory=list)   # blocks without a B&B incumbent
 
     @property
     def trusted(self) -> bool:
@@ -206,7 +207,8 @@ class Lagrangian:
                               primal_cost=primal, blocks_solved=sum(not res.cached for res in results),
                               untrusted_blocks=untrusted, infeasible_blocks=infeasible,
                               seconds=time.perf_counter() - t, block_bounds=bounds,
-                              block_relax=np.array([res.relax_bound for res in results]))
+                              block_relax=np.array([res.relax_bound for res in results]),
+                              no_point=[res.k for res in results if res.x is None])
         self.evaluations += 1
         if record:
             self.record(val)

@@ -3,7 +3,9 @@
 solve.py's recovery fixes the integers of a block point and solves the whole continuous
 problem (one ECOS solve of the full size), then the user heuristics (which also solve the
 full problem). On 50 ADNs x 24 h that is a monolithic ECOS solve of ~1.2 M nonzeros (the root
-relaxation of that size took 1,303 s). `sequential_recovery` recovers over the blocks of a
+relaxation of that size took 1,303 s). `linked_recovery` (its docstring; used first) fixes the
+states that link the blocks at a guide that satisfies the linking rows and solves the blocks
+independently. `sequential_recovery` recovers over the blocks of a
 decomposition taken in order (e.g. the hours, whose only coupling is the battery energy
 between consecutive hours):
 
@@ -60,7 +62,7 @@ from ..presolve import Propagator
 from ..relax import NodeSolver
 from .blocks import Decomposition, _row_span
 
-__all__ = ["sequential_recovery", "improve_by_blocks"]
+__all__ = ["sequential_recovery", "improve_by_blocks", "linked_recovery"]
 
 PROP_TOL = 1e-9
 SHRINK = 1e-4
@@ -236,17 +238,39 @@ def _linking(prob, spans, labels):
     return linking, adjacent & is_int
 
 
+def _start(prob, guide, lb, ub, pairs):
+    """(guide within the bounds, integers rounded; the pairs as an (m, 2) int64 array)."""
+    x = np.clip(np.asarray(guide, float), lb, ub)
+    ii = prob.integer
+    x[ii] = np.clip(np.round(x[ii]), lb[ii], ub[ii]) + 0.0
+    return x, np.zeros((0, 2), np.int64) if pairs is None else np.asarray(pairs, np.int64).reshape(-1, 2)
+
+
+def _block_bnb(P, cols, x, lb, ub, opts, cert, block_seconds, deadline, blocks_left):
+    """Our B&B over the integers of `cols` (every other variable at x) for a share of the time
+    left (at most block_seconds, the time left over `blocks_left` blocks); its point if `cert`
+    accepts it, else None. (On the window's variables only: a node then costs a window-sized
+    ECOS solve; the model heuristics index the full problem and cannot run there.)"""
+    left = deadline - time.perf_counter()
+    share = min(block_seconds, left / max(1, blocks_left)) if math.isfinite(left) else block_seconds
+    sub = _compact(P, cols, x, lb, ub, opts.comp_tol)
+    res = bnb_solve(sub, replace(opts, time_limit=max(share, 1e-3), rel_gap=max(opts.rel_gap, 1e-3),
+                                 verbose=False, log_stream=None), stop=interrupt.requested)
+    if res.x is None:
+        return None
+    y = x.copy()
+    y[cols] = res.x
+    return y if cert.check(y)[0] else None
+
+
 def sequential_recovery(prob, dec: Decomposition, guide: np.ndarray, lb: np.ndarray, ub: np.ndarray,
                         opts, pairs, heuristics: Sequence[Callable] = (), deadline: float = math.inf,
                         log=None, duals_eq=None, duals_lp=None, block_seconds: float = 20.0,
                         max_back: int = 2, improve: bool = True) -> Optional[np.ndarray]:
     """A point of `prob` assembled block by block from `guide` (module docstring), or None."""
     t0 = time.perf_counter()
-    x = np.clip(np.asarray(guide, float), lb, ub)
-    ii = prob.integer
-    x[ii] = np.clip(np.round(x[ii]), lb[ii], ub[ii]) + 0.0
+    x, pairs = _start(prob, guide, lb, ub, pairs)
     labels = dec.labels
-    pairs = np.zeros((0, 2), np.int64) if pairs is None else np.asarray(pairs, np.int64).reshape(-1, 2)
     pair_hi = labels[pairs].max(axis=1) if len(pairs) else np.zeros(0, np.int64)
     K = len(dec.blocks)
     spans = _spans(prob, labels)
@@ -319,18 +343,9 @@ def sequential_recovery(prob, dec: Decomposition, guide: np.ndarray, lb: np.ndar
                 good = [(Pt.objective(y), name, y) for name, y in cands if cert.check(y)[0]]
         if not good and use_bnb and time.perf_counter() < deadline:
             # no rounding held: the window's own integers by our B&B, a share of the time left
-            left = deadline - time.perf_counter()
-            share = min(block_seconds, left / max(1, K - t)) if math.isfinite(left) else block_seconds
-            # (on the window's variables only: a node then costs a window-sized ECOS solve; the
-            # model heuristics index the full problem and cannot run there)
-            sub = _compact(Pt, cols, x, lbt, ubt, opts.comp_tol)
-            res = bnb_solve(sub, replace(opts, time_limit=max(share, 1e-3), rel_gap=max(opts.rel_gap, 1e-3),
-                                         verbose=False, log_stream=None), stop=interrupt.requested)
-            if res.x is not None:
-                y = x.copy()
-                y[cols] = res.x
-                if cert.check(y)[0]:
-                    good = [(Pt.objective(y), "bnb", y)]
+            y = _block_bnb(Pt, cols, x, lbt, ubt, opts, cert, block_seconds, deadline, K - t)
+            if y is not None:
+                good = [(Pt.objective(y), "bnb", y)]
         why = f"relaxation {rel.status}; {len(cands)} candidates" + (f", {cert.last_reason}" if cands else "")
         return cols, sorted(good, key=lambda g: g[0]), why
 
@@ -357,4 +372,112 @@ def sequential_recovery(prob, dec: Decomposition, guide: np.ndarray, lb: np.ndar
         log(f"decomposition: sequential recovery over {K} blocks in {time.perf_counter() - t0:.2f} s")
     if improve:
         x = improve_by_blocks(prob, dec, x, opts, pairs, heuristics, deadline, log)
+    return x
+
+
+def linked_recovery(prob, dec: Decomposition, guide: np.ndarray, lb: np.ndarray, ub: np.ndarray, opts, pairs,
+                    heuristics: Sequence[Callable] = (), deadline: float = math.inf, log=None,
+                    block_seconds: float = 20.0) -> Optional[np.ndarray]:
+    """A point of `prob` from a guide that satisfies the rows spanning the blocks of `dec`
+    (e.g. the battery energy rows between hours, held by ADN-day block solutions):
+
+        the *states*: every variable of a row spanning blocks whose block is below the row's
+        last block (e.g. the battery energy e_{t-1} in hour t's row e_t = e_{t-1} + eta_c
+        p_c,t - p_d,t / eta_d), fixed at the guide; then every row with a free variable
+        has all its free variables in its last block, and the blocks are independent:
+        block t = the rows whose last block is t (its own, and the spanning rows ending in
+        it, e.g. hour t's battery row with e_{t-1} and e_t fixed: p_c,t, p_d,t and the modes
+        stay free to match them), every other variable fixed
+        candidates for block t: fix_and_solve (integers of the guide), the user heuristics,
+        each from the guide and from block t's relaxation; if none is certified on block t's
+        rows, our B&B over block t's free integers for a share of the time left
+
+    A block cannot strand a later one (nothing links them once the states are fixed),
+    unlike `sequential_recovery`, whose hour 23 must reach the cyclic battery state from
+    wherever hour 22 ended. The price: the linking values (the battery trajectory) are the
+    guide's, not re-optimised; the caller may re-solve the continuous problem with the
+    assembled integers fixed. Returns the assembled point uncertified (the caller certifies it
+    on the full problem), or None (a row over states only violated at the guide, or a block
+    without a certified candidate)."""
+    t0 = time.perf_counter()
+    x, pairs = _start(prob, guide, lb, ub, pairs)
+    ii = prob.integer
+    labels = dec.labels
+    spans = _spans(prob, labels)
+    A, G, a_hi, g_hi, cone_hi, _ = spans
+    a_lo = _row_span(A, labels)[0]
+    g_lo = _row_span(G, labels)[0][: prob.n_lp]
+    g_hi = g_hi[: prob.n_lp]
+    link = np.zeros(prob.n, bool)           # the states
+    for M, lo, hi in ((A, a_lo, a_hi), (G[: prob.n_lp].tocsr(), g_lo, g_hi)):
+        S = M[np.flatnonzero(lo != hi)]
+        row_hi = np.repeat(hi[lo != hi], np.diff(S.indptr))
+        link[S.indices[labels[S.indices] < row_hi]] = True
+    # a state within feas_tol of a bound is moved onto it: an interior-point value such as an
+    # energy 1e-9 above an empty battery would otherwise carry its noise into the fixed rows
+    # (ECOS tests rows over fixed variables at 1e-9); the rows over states only are checked
+    # after the move
+    cont = link.copy()
+    cont[ii] = False
+    for bnd in (lb, ub):
+        near = cont & np.isfinite(bnd) & (np.abs(x - bnd) <= opts.feas_tol)
+        x[near] = bnd[near]
+    # rows with a free variable stay in their block's problem; the others (the spanning rows
+    # and the block rows over linking variables only, e.g. a cyclic end state) hold only
+    # fixed variables from here on: checked once at the guide with the certifier's tolerance
+    # (ECOS would test them against its much tighter fixed-row tolerance)
+    free = (~link).astype(float)
+    eq_free = (abs(A) @ free) > 0
+    lp_free = (abs(G[: prob.n_lp]) @ free) > 0
+    r_eq = np.abs(A[~eq_free] @ x - prob.b[~eq_free]).max(initial=0.0)
+    r_lp = np.maximum(G[: prob.n_lp][~lp_free] @ x - prob.h[: prob.n_lp][~lp_free], 0.0).max(initial=0.0)
+    if max(r_eq, r_lp) > opts.feas_tol:
+        if log is not None:
+            log(f"decomposition: linked recovery: the guide violates rows over linking variables only "
+                f"(equality {r_eq:.3g}, inequality {r_lp:.3g} > {opts.feas_tol:.3g})")
+        return None
+    pair_lab = labels[pairs].max(axis=1) if len(pairs) else np.zeros(0, np.int64)
+    K = len(dec.blocks)
+    tl = deadline if math.isfinite(deadline) else None
+    for t in range(K):
+        if time.perf_counter() >= deadline or interrupt.requested():
+            return None
+        blk = dec.blocks[t]
+        cols = blk.cols[~link[blk.cols]]
+        P = _rows_problem(prob, spans, np.flatnonzero((a_hi == t) & eq_free),
+                          np.flatnonzero((g_hi == t) & lp_free), np.flatnonzero(cone_hi == t))
+        lbt, ubt = x.copy(), x.copy()
+        lbt[cols], ubt[cols] = lb[cols], ub[cols]
+        pt = pairs[pair_lab == t]
+        cert = Certifier(P, opts, pt)
+        ns = NodeSolver(P, opts)
+        cands = []
+
+        def add(name, g):
+            y = fix_and_solve(P, ns, g, lbt, ubt, opts, pt)
+            if y is not None:
+                cands.append((name + ":fixed", y))
+            for hname, y in run_user_heuristics(heuristics, P, g, lbt, ubt, None, tl):
+                cands.append((f"{name}:{hname}", y))
+
+        add("guide", x)
+        good = [(P.objective(y), y) for _, y in cands if cert.check(y)[0]]
+        if not good:
+            rel = ns.solve(lbt, ubt)
+            if rel.x is not None and rel.status in ("optimal", "untrusted"):
+                add("relaxation", rel.x)
+            good = [(P.objective(y), y) for _, y in cands if cert.check(y)[0]]
+        if not good and time.perf_counter() < deadline and np.isin(cols, ii).any():
+            y = _block_bnb(P, cols, x, lbt, ubt, opts, cert, block_seconds, deadline, K - t)
+            if y is not None:
+                good = [(P.objective(y), y)]
+        if not good:
+            if log is not None:
+                log(f"decomposition: linked recovery: block {blk.name}: nothing certified "
+                    f"({len(cands)} candidates{', ' + cert.last_reason if cands else ''})")
+            return None
+        y = min(good, key=lambda g: g[0])[1]
+        x[cols] = y[cols]
+    if log is not None:
+        log(f"decomposition: linked recovery over {K} blocks in {time.perf_counter() - t0:.2f} s")
     return x

@@ -10,6 +10,9 @@
 3. Primal recovery from the block point (integral in every block, coupling rows violated):
    (a) its integers fixed and the full continuous SOCP solved (solver/heuristics.fix_and_solve),
    (b) the user heuristics (the model's follower response) with the block point as guide.
+   When no full-size solve is predicted to fit (large problems, `sequence` given): block by
+   block (recovery.py), first `linked_recovery` from the `link` blocks' point (e.g. ADN-day
+   blocks: battery cycles kept, the energies fixed, each hour alone), else hour by hour.
    Every candidate is certified (solver/heuristics.Certifier) before it becomes the incumbent.
 4. Proximal bundle (bundle.py) for at most `settings.bundle_seconds` (and at most
    `bundle_fraction` of the time limit), stopping early when the bound reaches the pruning
@@ -43,10 +46,10 @@ from ..options import BnBOptions
 from ..relax import NodeSolver
 from .blocks import decompose
 from .bundle import proximal_bundle
-from .lagrangian import Lagrangian, LagrangianValue, block_options
+from .lagrangian import Lagrangian, LagrangianValue, block_options, run_block
 from .multipliers import predict_monolithic_seconds, staged_duals
 from .parallel import check_scheduler, make_pool
-from .recovery import sequential_recovery
+from .recovery import linked_recovery, sequential_recovery
 
 __all__ = ["DecompositionSettings", "DecompositionResult", "solve", "ROOT_MODES", "RootBound",
            "decomposition_root_bound"]
@@ -99,6 +102,10 @@ class DecompositionSettings:
     # never (recovery block by block over `sequence`, no tree search); True = always
     full_solves: Optional[bool] = None
     staged_share: float = 0.5          # of the time left that the staged passes may take
+    # the linking blocks of the block-by-block recovery (solve's `link`): each block B&B at
+    # most this long, and all of them at most `link_share` of the time left
+    link_block_seconds: float = 2.0
+    link_share: float = 0.25
     staged_passes: int = 2              # 1 ADN/2 ADNs x 4 h: 1 pass 1,194.89 $, 2 passes 1,210.006 $
                                         # (root duals: 1,210.015 $)
     # (0.6 left 2.5 s per block on 5 ADNs x 24 h: 52,434.33 $, below the (ADN, hour) bound; the
@@ -122,7 +129,7 @@ def _say(opts, msg):
 
 def solve(prob, labels, names=None, options=None, heuristics: Sequence[Callable] = (),
           callback: Optional[Callable] = None, settings: Optional[DecompositionSettings] = None,
-          refine=None, stages=None, sequence=None, multipliers=None) -> DecompositionResult:
+          refine=None, stages=None, sequence=None, multipliers=None, link=None) -> DecompositionResult:
     """`refine`: optional (labels, names) of coarser blocks (fewer coupling rows, larger blocks),
     evaluated once at the root duals after the recovery, within the time limit (module doc, 4b).
     `stages`: optional [(labels, names, block indices or None for all)] for the staged
@@ -132,7 +139,14 @@ def solve(prob, labels, names=None, options=None, heuristics: Sequence[Callable]
     `multipliers`: optional start multipliers (length = the decomposition's coupling rows, e.g.
     `result.multipliers` of an earlier run on the same problem, from a cache):
     used instead of the staged multipliers, and evaluated next to the monolithic root's duals;
-    ignored (with a log line) if the length differs. Any vector gives a valid bound."""
+    ignored (with a log line) if the length differs. Any vector gives a valid bound.
+    `link`: optional (labels, names) of blocks that own every row spanning the `sequence`
+    blocks (e.g. ADN-day blocks own the battery energy rows between hours): with `sequence`,
+    the block-by-block recovery first evaluates the Lagrangian of these blocks (each block B&B
+    limited, `settings.link_block_seconds`; its bound counts when it is higher) and recovers
+    from their point with the linking variables fixed (recovery.linked_recovery), then
+    re-solves the continuous problem with the recovered integers fixed when one full-size
+    solve fits; the hour-by-hour `sequential_recovery` only if that finds nothing."""
     opts = BnBOptions.coerce(options)
     st = settings or DecompositionSettings()
     _check_root(st, stages)
@@ -150,7 +164,7 @@ def solve(prob, labels, names=None, options=None, heuristics: Sequence[Callable]
                      deadline=deadline if math.isfinite(deadline) else None)
     try:
         return _solve(prob, dec, lag, opts, st, heuristics, callback, t0, deadline, say, refine, stages, sequence,
-                      multipliers)
+                      multipliers, link)
     finally:
         if pool is not None:
             pool.close()
@@ -216,7 +230,7 @@ def _staged(prob, stages, lb, ub, st, opts, deadline, log=None):
 
 
 def _solve(prob, dec, lag, opts, st, heuristics, callback, t0, deadline, say, refine=None, stages=None,
-           sequence=None, warm=None):
+           sequence=None, warm=None, link=None):
     pairs = complementarity_pairs(prob)
     cert = Certifier(prob, opts, pairs)
     # full-size recovery solves under the time limit (relax.NodeSolver: a solve that cannot end by
@@ -225,6 +239,7 @@ def _solve(prob, dec, lag, opts, st, heuristics, callback, t0, deadline, say, re
     best_x: List[Optional[np.ndarray]] = [None]
     best_obj = [math.inf]
     extra = dict(ecos=0.0, solves=0, inaccurate=0)
+    sources: List[Tuple[float, str, float]] = []     # (seconds, recovery step, objective) per incumbent
 
     root_lb, root_ub = _root_bounds(prob, opts)
 
@@ -235,6 +250,7 @@ def _solve(prob, dec, lag, opts, st, heuristics, callback, t0, deadline, say, re
         if ok and prob.objective(x) < best_obj[0]:
             best_obj[0] = prob.objective(x)
             best_x[0] = np.array(x, float)
+            sources.append((time.perf_counter() - t0, source, best_obj[0]))
             say(f"decomposition: incumbent {best_obj[0]:.9g} from {source} at {time.perf_counter() - t0:.2f} s")
             return True
         return False
@@ -315,6 +331,10 @@ def _solve(prob, dec, lag, opts, st, heuristics, callback, t0, deadline, say, re
         # block by block (recovery.py): no full-size solve, or the full-size recovery found nothing
         if seq_dec[0] is None:
             seq_dec[0] = decompose(prob, sequence[0], sequence[1] if len(sequence) > 1 else None)
+        if link is not None:
+            found = linked(val, tag)
+            if found:
+                return
         y = sequential_recovery(prob, seq_dec[0], xg, root_lb, root_ub, opts, pairs, heuristics,
                                 deadline, log=say, duals_eq=sol_y[0], duals_lp=sol_z[0])
         found = offer(y, f"{tag}:sequential")
@@ -324,13 +344,82 @@ def _solve(prob, dec, lag, opts, st, heuristics, callback, t0, deadline, say, re
             y = fix_and_solve(prob, node_solver, xg, root_lb, root_ub, opts, pairs)
             offer(y, f"{tag}:fixed")
 
+    def cutoff():
+        if not math.isfinite(best_obj[0]):
+            return math.inf
+        return best_obj[0] - max(opts.abs_gap, opts.rel_gap * max(1.0, abs(best_obj[0])))
+
+    def gap_met():
+        return max([lag.best_bound] + [b for _, b in link_bounds]) >= cutoff()
+
+    link_dec = [None]
+
+    def linked(val: LagrangianValue, tag: str) -> bool:
+        # the `link` blocks' Lagrangian at val's multipliers (the coupling rows they share),
+        # each block B&B limited; their point holds the rows between the `sequence` blocks
+        if link_dec[0] is None:
+            link_dec[0] = decompose(prob, link[0], link[1] if len(link) > 1 else None)
+        ld = link_dec[0]
+        left = deadline - time.perf_counter()
+        per = st.link_block_seconds
+        if math.isfinite(left):
+            per = min(per, st.link_share * left / max(1, len(ld.blocks)))
+        y, z = dec.duals_from_multipliers(val.lam)
+        llag = Lagrangian(ld, block_options(opts, time_limit=max(per, 1e-3)), t0=t0,
+                          deadline=deadline if math.isfinite(deadline) else None)
+        lv = llag.evaluate(ld.multipliers_from_duals(y, z), root_lb, root_ub)
+        extra["ecos"] += llag.ecos_seconds
+        extra["solves"] += llag.node_solves
+        extra["inaccurate"] += llag.inaccurate_solves
+        say(f"decomposition: linking blocks ({len(ld.blocks)}, {per:.2g} s each at most): bound "
+            f"{lv.bound:.9g} in {lv.seconds:.2f} s")
+        if lv.bound > lag.best_bound and lv.bound < math.inf:
+            # a valid bound of the problem (every block's proven bound), from other blocks
+            link_bounds.append((time.perf_counter() - t0, lv.bound))
+        g = lv.x if lv.x is not None else lv.x_guide
+        if g is None:
+            return False
+        g = g.copy()
+        r = ld.reduced_costs(lv.lam)
+        for k in lv.no_point:
+            # a block without an incumbent in its limit (50 ADNs x 24 h, 1.4 s: 2 of 50 ADN days;
+            # both found one within 15 s): again with 4x, then 16x the limit while time is left;
+            # its relaxation point (fractional modes) would strand an hour of the recovery
+            b = ld.blocks[k]
+            res = None
+            for f in (4.0, 16.0):
+                lim = min(f * per, 0.5 * (deadline - time.perf_counter()))
+                if lim <= 0:
+                    break
+                res = run_block(b.prob, k, r[b.cols], root_lb[b.cols], root_ub[b.cols],
+                                block_options(opts, time_limit=lim))
+                extra["ecos"] += res.ecos_seconds
+                extra["solves"] += res.node_solves
+                if res.x is not None:
+                    g[b.cols] = res.x
+                    break
+            if res is not None:
+                say(f"decomposition: linking block {b.name} without a point in {per:.2g} s: "
+                    f"{'found one' if res.x is not None else 'none'} in {res.seconds:.1f} s more")
+        y1 = linked_recovery(prob, seq_dec[0], g, root_lb, root_ub, opts, pairs, heuristics, deadline, log=say)
+        found = offer(y1, f"{tag}:linked")
+        if found and not gap_met() and full_fits(1):
+            # the continuous problem with the recovered integers fixed (the linking values free;
+            # 50 ADNs x 24 h: 512,609.78 -> 512,605.09 $ in 100 s, peak memory 463 -> 908 MB, so
+            # only while the gap is not met)
+            found = offer(fix_and_solve(prob, node_solver, best_x[0], root_lb, root_ub, opts, pairs),
+                          f"{tag}:linked:fixed") or found
+        return found
+
+    link_bounds: List[Tuple[float, float]] = []
+
     # 3. primal recovery
     recover(v0, "lagrangian")
 
     # 3b. staged first (a bound in seconds), then the monolithic root's duals if its predicted
     # solve fits in `upgrade_share` of the time left (under the ECOS time budget): a second
     # Lagrangian bound at those multipliers, the better one counts
-    if (mode == "staged" and st.root == "auto" and math.isfinite(deadline)
+    if (mode == "staged" and st.root == "auto" and math.isfinite(deadline) and not gap_met()
             and predicted <= st.upgrade_share * (deadline - time.perf_counter())):
         tr = time.perf_counter()
         sol = ea.solve(prob, root_lb, root_ub, time_budget=_budget(deadline), **opts.ecos_tolerances)
@@ -347,11 +436,6 @@ def _solve(prob, dec, lag, opts, st, heuristics, callback, t0, deadline, say, re
                 recover(v1, "lagrangian-root")
         else:
             extra["inaccurate"] += 1
-
-    def cutoff():
-        if not math.isfinite(best_obj[0]):
-            return math.inf
-        return best_obj[0] - max(opts.abs_gap, opts.rel_gap * max(1.0, abs(best_obj[0])))
 
     # 4b. refinement: coarser blocks at the same root duals, each block B&B limited so that the
     # whole evaluation ends by `refine_fraction` of the time left; the blocks' proven best bounds
@@ -434,13 +518,14 @@ def _solve(prob, dec, lag, opts, st, heuristics, callback, t0, deadline, say, re
             f"{max(remaining, 0):.3g} s left")
         remaining = 1e-9
     ref_bound = ref_val.bound if ref_val is not None and ref_val.bound < math.inf else -math.inf
-    lb_floor = max(lag.best_bound, root_bound, ref_bound)
+    link_bound = max((b for _, b in link_bounds), default=-math.inf)
+    lb_floor = max(lag.best_bound, root_bound, ref_bound, link_bound)
     res = bnb_solve(tree_prob, replace(opts, time_limit=remaining), heuristics=heuristics, callback=callback,
                     root_bound=lb_floor, node_bound=node_bound if st.node_bounds else None,
                     start=best_x[0])
     off = t_tree - t0
     seconds = time.perf_counter() - t0
-    bound_hist = sorted(lag.bound_history + [(t + off, b) for t, b in res.bound_history])
+    bound_hist = sorted(lag.bound_history + link_bounds + [(t + off, b) for t, b in res.bound_history])
     mono, top = [], -math.inf
     for t, b in bound_hist:
         if b > top:
@@ -463,7 +548,7 @@ def _solve(prob, dec, lag, opts, st, heuristics, callback, t0, deadline, say, re
         predicted_root_seconds=predicted,
         staged_seconds=staged.seconds if staged is not None else None,
         staged_relaxations=staged.relaxations if staged is not None else 0, tree_skipped=tree_skipped,
-        late_blocks=lag.late_blocks)
+        late_blocks=lag.late_blocks, link_bound=link_bound, incumbent_sources=list(sources))
     out = DecompositionResult(**{**res.__dict__,
                                  "seconds": seconds, "ecos_seconds": ecos_s, "other_seconds": seconds - ecos_s,
                                  "node_solves": res.node_solves + lag.node_solves + node_solver.calls + extra["solves"],
