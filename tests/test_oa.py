@@ -20,6 +20,7 @@ import sys
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 
 from tsodso.conic import ecos_adapter as ea
 from tsodso.data import load_system
@@ -117,6 +118,20 @@ def test_proof_round_after_a_closed_master(cases):
         inc = log[1]["cutoff_incumbent"]
         tol = max(1e-6, 1e-4 * max(1e-3, abs(inc)))           # bounds.tolerance at OPTS
         assert log[1]["cutoff"] == pytest.approx(inc - share * tol, rel=1e-12)
+
+
+def test_inflight_resolve_stops_the_master_once_the_gap_is_proven():
+    """OASettings.inflight: the proof round's points are re-solved during the HiGHS run and the
+    run is interrupted (kInterrupt, not a user stop) once its bound proves the gap; the result
+    is SCIP's optimum either way (reference as in the proof-round test)."""
+    prob, _, ref = scip_reference(1, 6, 1, 13)
+    exact = ref.objective
+    for inflight in (True, False):
+        res = oa_solve(prob, dict(OPTS, time_limit=120), settings=OASettings(inflight=inflight))
+        assert res.status == "optimal" and res.stop_reason == "gap"
+        assert abs(res.objective - exact) <= 1e-4 * abs(exact)
+        assert res.best_bound <= exact + 5e-5 * abs(exact)
+        assert ("kInterrupt" in res.oa["master_statuses"]) is inflight, res.oa["master_statuses"]
 
 
 def test_tiny_time_limit_is_never_optimal(cases):
@@ -239,6 +254,7 @@ def test_master_bound_rules_on_a_small_milp():
     assert m._opt("mip_heuristic_effort") == before and m._opt("mip_heuristic_run_rins") is True
     with pytest.raises(ValueError, match="no_such_option"):
         m.solve(10.0, 1e-6, 1e-9, options={"no_such_option": 1})
+
     # a cutoff above the optimum: still optimal, bound capped at cutoff - slack
     r = m.solve(10.0, 1e-6, 1e-9, cutoff=-0.5)
     assert r.status == "kOptimal" and r.bound <= -1.0 + 1e-9
@@ -250,6 +266,49 @@ def test_master_bound_rules_on_a_small_milp():
     m.add_rows(__import__("scipy.sparse", fromlist=["csr_matrix"]).csr_matrix(np.array([[-1.0, -1.0]])), [-1.8])
     r = m.solve(10.0, 1e-6, 1e-9)
     assert r.status == "kInfeasible" and r.bound == math.inf
+
+
+def test_master_monitor_sees_points_and_stops_the_run():
+    """Master.solve's monitor on a 40-item, 5-row 0-1 knapsack (seeded; HiGHS needs a tree
+    with presolve off): it sees HiGHS's improving points; its "enough" interrupts the run with
+    the bound of master.py's rules, flagged as the monitor's stop (not a user interrupt); the
+    optimum is the unmonitored run's."""
+    from tsodso.conic import ProblemBuilder
+    from tsodso.solver.oa.master import Master
+    rng = np.random.default_rng(0)
+    W = rng.integers(5, 60, (5, 40)).astype(float)
+    pb = ProblemBuilder()
+    x = pb.binary("x", 40)
+    pb.add_cost(x, -rng.integers(5, 60, 40).astype(float))
+    for i in range(5):
+        pb.add_leq(f"c{i}", [0] * 40, x, W[i], [W[i].sum() / 3])
+    prob = pb.build()
+    opt = Master(prob, options={"presolve": "off"}).solve(10.0, 0.0, 0.0)
+    assert opt.status == "kOptimal" and opt.nodes > 1
+
+    class Mon:
+        def __init__(self, stop):
+            self.points, self.bounds, self.stop = [], [], stop
+
+        def point(self, x, obj):
+            self.points.append((x.copy(), obj))
+
+        def enough(self, bound):
+            self.bounds.append(bound)
+            return self.stop
+    m = Master(prob, options={"presolve": "off"})
+    mon = Mon(True)
+    r = m.solve(10.0, 0.0, 0.0, monitor=mon)
+    assert mon.bounds and r.stopped and r.status == "kInterrupt"
+    assert r.bound <= opt.objective + 1e-9 and max(mon.bounds) <= opt.objective + 1e-9
+    mon = Mon(False)
+    m.add_rows(sp.csr_matrix((1, prob.n)), [0.0])         # a new row: HiGHS runs afresh
+    r = m.solve(10.0, 0.0, 0.0, monitor=mon)
+    assert r.status == "kOptimal" and not r.stopped and r.objective == pytest.approx(opt.objective)
+    assert len(mon.bounds) > 1 and max(mon.bounds) <= opt.objective + 1e-9
+    assert mon.points and min(obj for _, obj in mon.points) == pytest.approx(opt.objective)
+    for x, obj in mon.points:
+        assert obj == pytest.approx(prob.objective(x))
 
 
 def test_settings_are_validated():

@@ -67,6 +67,7 @@ class MasterResult:
     nodes: int
     seconds: float
     cutoff: float
+    stopped: bool = False            # interrupted because the monitor had enough (Master.solve)
 
 
 class Master:
@@ -100,6 +101,18 @@ class Master:
         if prob.n_lp:
             G = prob.G.tocsr()[: prob.n_lp]
             self._add(G, np.full(prob.n_lp, -inf), prob.h[: prob.n_lp])
+        self._monitor = None               # the current run's monitor (solve)
+        self._monitor_stopped = False
+        self._run = dict(cutoff=math.inf, rel=0.0, abs=0.0)
+        # HiGHS 1.16 never clears its callback input's user_interrupt between runs (only
+        # Highs::setCallback does): a run after an interrupted one would stop at once. The first
+        # interrupt callback of each run clears it (subscribed before interrupt.watch_highs, so a
+        # stop request in the same callback still counts).
+        self._fresh = False
+        for name in ("cbSimplexInterrupt", "cbIpmInterrupt", "cbMipInterrupt"):
+            getattr(h, name).subscribe(self._clear_stale)
+        h.cbMipImprovingSolution.subscribe(self._on_point)
+        h.cbMipInterrupt.subscribe(self._on_check)
         self.base_rows = prob.n_eq + prob.n_lp
         self._new_rows = True
         self._saved = {}                   # option -> value before a run's own options changed it
@@ -112,6 +125,30 @@ class Master:
     def _opt(self, name):
         v = self.h.getOptionValue(name)
         return v[1] if isinstance(v, tuple) else v
+
+    def _clear_stale(self, event) -> None:
+        if self._fresh:
+            self._fresh = False
+            event.interrupt(False)
+
+    def _on_point(self, event) -> None:
+        mon = self._monitor
+        if mon is not None:
+            mon.point(np.asarray(event.data_out.mip_solution, float), float(event.data_out.objective_function_value))
+
+    def _on_check(self, event) -> None:
+        mon, run = self._monitor, self._run
+        if mon is None or self._monitor_stopped:
+            return
+        d = event.data_out
+        db = float(d.mip_dual_bound)
+        if not math.isfinite(db):
+            return
+        bound = min(db, self._cap(run["cutoff"], run["rel"], run["abs"]),
+                    self._point_cap(float(d.mip_primal_bound), run["rel"], run["abs"]))
+        if mon.enough(bound):
+            self._monitor_stopped = True
+            event.interrupt()
 
     def _set_run_options(self, options: dict) -> None:
         for k in [k for k in self._saved if k not in options]:
@@ -143,15 +180,21 @@ class Master:
 
     def solve(self, time_limit: float, rel_gap: float, abs_gap: float, cutoff: float = math.inf,
               start: Optional[np.ndarray] = None, target: float = -math.inf,
-              options: Optional[dict] = None) -> MasterResult:
+              options: Optional[dict] = None, monitor=None) -> MasterResult:
         """One HiGHS run: `rel_gap`, `abs_gap` are HiGHS's mip_rel_gap / mip_abs_gap (objective
         units), `cutoff` its objective_bound, `target` its objective_target (HiGHS stops at the
         first master point below it: kObjectiveTarget), `start` a start solution (full x),
         `options` further HiGHS options for this run only (the values before it are restored
-        for runs without them)."""
+        for runs without them). `monitor` (optional): `monitor.point(x, objective)` is called at
+        each improving HiGHS point during the run, `monitor.enough(bound)` at HiGHS's limit
+        checks with the bound the run would report if it stopped there (the rules above); True
+        interrupts the run (model status kInterrupt, MasterResult.stopped True)."""
         h = self.h
         t0 = time.perf_counter()
         self._set_run_options(options or {})
+        self._run = dict(cutoff=cutoff, rel=rel_gap, abs=abs_gap)
+        self._monitor, self._monitor_stopped = monitor, False
+        self._fresh = True
         # with the model unchanged since the last run (no new rows) HiGHS would return its last
         # status and point, stale under a new cutoff: clear it (new rows keep the LP basis)
         if not self._new_rows:
@@ -167,10 +210,13 @@ class Master:
             s.col_value = [float(v) for v in start]
             s.value_valid = True
             h.setSolution(s)           # HiGHS checks it; an infeasible start is ignored
-        ran = h.run()
-        if ran == highspy.HighsStatus.kError and h.getModelStatus() == highspy.HighsModelStatus.kNotset:
-            highspy.Highs.resetGlobalScheduler(True)   # sized by an earlier run with another count
-            h.run()
+        try:
+            ran = h.run()
+            if ran == highspy.HighsStatus.kError and h.getModelStatus() == highspy.HighsModelStatus.kNotset:
+                highspy.Highs.resetGlobalScheduler(True)   # sized by an earlier run with another count
+                h.run()
+        finally:
+            self._monitor = None
         status = _status_name(h.getModelStatus())
         info = h.getInfo()
         nodes = int(info.mip_node_count) if info.mip_node_count >= 0 else 0
@@ -189,8 +235,9 @@ class Master:
             bound = cap
         else:
             bound = -math.inf
+        stopped = self._monitor_stopped and status in ("kInterrupt", "kHighsInterrupt")
         return MasterResult(status=status, bound=bound, x=x, objective=obj, nodes=nodes,
-                            seconds=time.perf_counter() - t0, cutoff=cutoff)
+                            seconds=time.perf_counter() - t0, cutoff=cutoff, stopped=stopped)
 
 
     @staticmethod

@@ -51,7 +51,7 @@ import numpy as np
 
 from ...conic import interrupt
 from ..bnb import BnBResult, complementarity_pairs
-from ..bounds import BoundTracker, rounded_root_bounds
+from ..bounds import BoundTracker, gap, rounded_root_bounds
 from ..heuristics import Certifier, fix_and_solve, run_user_heuristics
 from ..log import BnBLog
 from ..options import BnBOptions
@@ -122,6 +122,9 @@ class OASettings:
     proof_highs_options: dict = field(default_factory=lambda: dict(_PROOF_HIGHS_OPTIONS))
     # without an incumbent the master only has to propose integers: HiGHS mip_rel_gap = this x rel_gap
     first_gap_share: float = 1.0
+    # during a master run: re-solve each improving HiGHS point below the cutoff at once and stop
+    # the run as soon as its bound proves the gap against the (possibly new) incumbent
+    inflight: bool = True
     cone_tol: float = 1e-7             # a cone is violated at a master point if ||z|| - t > cone_tol x max(1, t)
     active_tol: float = 1e-5           # a cone is active at an ECOS point if t - ||z|| <= active_tol x max(1, t)
     master_log: bool = False           # HiGHS's own log to stdout
@@ -138,6 +141,36 @@ class OASettings:
                                  "(a master without a point below the cutoff must prove the gap)")
         if not 0 < self.first_round_share <= 1:
             raise ValueError(f"OASettings.first_round_share = {self.first_round_share!r}: expected (0, 1]")
+
+
+class _Monitor:
+    """A master run's in-flight hooks (Master.solve's `monitor`). Each improving HiGHS point
+    below the cutoff is re-solved at once (fixed integers, ECOS; a certified point becomes the
+    incumbent; points and re-solves are kept for the tangents after the run), and the run is
+    stopped as soon as the bound it would report proves the gap against the incumbent.
+    Measured on 24 h, load 2.6-3.4 (single runs; 1-ADN repeats vary by ~3 s): 2 ADNs 62.3 s vs
+    119.8 s without the monitor (the second master's points re-solved at once gave the
+    incumbent its bound then proved); re-solving only points within the gap tolerance of the
+    run's bound 87.5 s; 1 ADN 19.4 / 17.9 s vs 14.6 / 17.6 s without (11 re-solves in the proof
+    round), stop test alone 17.8 / 17.5 s; 5 ADNs unchanged at 120 s (the first incumbent at
+    37 s instead of 50 s)."""
+
+    def __init__(self, run, cutoff, tag):
+        self.run, self.cutoff, self.tag = run, cutoff, tag
+        self.points = []                   # (master point, its fixed-integer ECOS point or None)
+
+    def point(self, x, obj) -> None:
+        run = self.run
+        if not (obj < self.cutoff and time.perf_counter() < run.deadline) or run.stop():
+            return
+        self.points.append((x, run.recover(x, self.tag)))
+
+    def enough(self, bound) -> bool:
+        tr = self.run.tracker
+        if not math.isfinite(tr.incumbent):
+            return False
+        a, r = gap(tr.incumbent, max(bound, tr.bound), tr.floor)
+        return a <= tr.abs_tol or r <= tr.rel_tol
 
 
 @dataclass
@@ -332,8 +365,9 @@ class _Run:
             left -= 2 * self.resolve_seconds       # time for the re-solve of its last point
         if self.rounds == 1 and math.isfinite(opts.time_limit):
             left = min(left, st.first_round_share * opts.time_limit)
+        mon = _Monitor(self, cutoff, f"oa{self.rounds}") if st.inflight else None
         m = self.master.solve(left, rel, absg, cutoff=cutoff, start=tr.x, target=target,
-                              options=st.proof_highs_options if proof else None)
+                              options=st.proof_highs_options if proof else None, monitor=mon)
         self.n_proof += proof
         self.master_seconds += m.seconds
         self.master_statuses.append(m.status)
@@ -343,7 +377,7 @@ class _Run:
             return "infeasible"
         if m.bound > -math.inf:
             tr.update_bound(m.bound)
-        if m.status in ("kInterrupt", "kHighsInterrupt"):
+        if m.status in ("kInterrupt", "kHighsInterrupt") and not m.stopped:
             return "interrupted"
         self.say(f"oa: round {self.rounds}{' (proof)' if proof else ''}: master {m.status} in {m.seconds:.2f} s "
                  f"({m.nodes} nodes), "
@@ -357,8 +391,14 @@ class _Run:
                                   incumbent=tr.incumbent, cuts=self.cuts))
         # a master point at or above the cutoff is HiGHS's copy of the start (the incumbent)
         x = m.x if m.x is not None and m.objective < cutoff else None
+        seen = mon.points if mon is not None else []
+        k_seen = sum(self.add_cuts(p, "violated") + self.add_cuts(q, "active") for p, q in seen)
         if tr.converged():
             return None
+        if x is not None and any(np.array_equal(x, p) for p, _ in seen):
+            # re-solved during the run already: its cuts are in
+            return "stalled" if (k_seen == 0 and tr.incumbent >= inc and tr.bound <= before
+                                 and time.perf_counter() < self.deadline) else None
         if (x is None and self.rounds == 1 and tr.x is None and not self.st.root_user_heuristics
                 and self.x0 is not None and m.status not in ("kInterrupt", "kHighsInterrupt")):
             # the first master gave no point (large problems): the user heuristics at the root
@@ -370,10 +410,9 @@ class _Run:
             if m.status in ("kTimeLimit", "kInterrupt", "kHighsInterrupt"):
                 return None                            # the loop's stop test says why
             return "stalled" if tr.bound <= before else None
-        inc_before = tr.incumbent
         y = self.recover(x, f"oa{self.rounds}")
-        k = self.add_cuts(x, "violated") + self.add_cuts(y, "active")
-        if (k == 0 and tr.incumbent >= inc_before and tr.bound <= before
+        k = k_seen + self.add_cuts(x, "violated") + self.add_cuts(y, "active")
+        if (k == 0 and tr.incumbent >= inc and tr.bound <= before
                 and time.perf_counter() < self.deadline):
             return "stalled"
         return None
