@@ -36,7 +36,9 @@ process per N, no warm-start cache, nothing built before. Columns:
   hours it decided), screen (primal LPs, step 1) and milp (HiGHS MILPs), with the MILP count
   and the fixed pairs; region and screen are 0 for a tree without them.
 * assembly = build_dso_led_model (the rows; minus the JIT time spent inside it).
-* total = wall time of build_dso_led (jit included).
+* total = wall time of build_dso_led (jit included). problem_key = the first 16 hex digits of
+  schemes.warm.problem_key of the built MISOCP (c, A, b, G, h, bounds, integers): equal keys
+  = the same model, e.g. before and after a presolve change.
 The split wraps module functions by name, so an older source tree (--src) is timed the same
 way where the names exist (its MILPs are `_solve`, there is no `_screen`).
 
@@ -294,6 +296,8 @@ def cold_one(adns: int, hours: int, seed: int) -> dict:
     else:
         out["assembly_s"] -= jst + jdf
     out["variables"], out["integers"] = int(prob.n), int(prob.integer.size)
+    from tsodso.schemes.warm import problem_key
+    out["problem_key"] = problem_key(prob, {})[:16]    # hash of the built MISOCP's arrays
     return out
 
 
@@ -304,7 +308,7 @@ def cold(adns_list, hours, seed, src=None, numba_cold=False, path="numba") -> li
     hdr = (f"{'ADNs':>4} {'total_s':>7} {'jit_s':>6} {'cache':>5} {'box_s':>6} {'dual_s':>6} {'presolve':>8} "
            f"{'sample':>6} {'hourmod':>7} {'region':>6} {'screen':>6} {'milp_s':>6} {'milps':>5} {'reg_h':>5} "
            f"{'screened':>8} {'fixed0':>6} "
-           f"{'fixed1':>6} {'assembly':>8} {'import':>6} {'load':>5}")
+           f"{'fixed1':>6} {'assembly':>8} {'import':>6} {'load':>5} problem_key")
     print(hdr, flush=True)
     rows = []
     import tempfile
@@ -336,8 +340,8 @@ def cold(adns_list, hours, seed, src=None, numba_cold=False, path="numba") -> li
               f"{r['presolve_s']:>8.2f} {r['sample_s']:>6.2f} {r['hour_models_s']:>7.2f} {r['region_s']:>6.2f} "
               f"{r['screen_s']:>6.2f} {r['milp_s']:>6.2f} {r.get('milps', 0):>5d} {r.get('region_hours', 0):>5d} "
               f"{r.get('screened', 0):>8d} {r.get('fixed_inactive', 0):>6d} "
-              f"{r.get('fixed_active', 0):>6d} {r['assembly_s']:>8.2f} {r['import_s']:>6.2f} {r['load_s']:>5.2f}",
-              flush=True)
+              f"{r.get('fixed_active', 0):>6d} {r['assembly_s']:>8.2f} {r['import_s']:>6.2f} {r['load_s']:>5.2f} "
+              f"{r['problem_key']}", flush=True)
     print(f"# load average at end {' '.join(_loadavg())}", flush=True)
     return rows
 
