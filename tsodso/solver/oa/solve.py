@@ -27,7 +27,11 @@
      `first_round_share` of the time limit, so that an incumbent and the tangents at its
      re-solve come early;
    * tangents at the master point's violated cones (||z|| - t > cone_tol x max(1, t)) and at
-     the ECOS point of the fixed-integer SOCP (its active cones), added to the master.
+     the ECOS point of the fixed-integer SOCP (its active cones), added to the master;
+   * during the HiGHS run (OASettings.inflight, `_Monitor`): each improving master point below
+     the cutoff is re-solved at once (its tangents added after the run), and the run is
+     interrupted as soon as the bound it would report proves the gap against the incumbent
+     (the bound itself is only ever taken from the finished run, master.py's rules).
    A round that adds no cut and finds no better incumbent cannot change the next master:
    the search stops ("feasible" with the gap it has; stop_reason "stalled").
 
