@@ -3,7 +3,7 @@
     python bench/bench_scale.py [--adns 5,20,50] [--hours 24] [--seed 0] [--start 0]
                                 [--time-limit 300[,600,...]] [--solvers decomposition,scip]
                                 [--root auto|staged|monolithic] [--root-only 100,200]
-                                [--workers 1] [--cache DIR] [--json FILE]
+                                [--workers 1] [--cache DIR] [--json FILE] [--full-solves auto|never]
 
 Each (N, solver) runs in its own child process, one at a time, so `peak MB` (getrusage maxrss
 of the child: interpreter, libraries, problem and solver) is per run. `--time-limit` takes one
@@ -20,6 +20,10 @@ rel_gap 1e-3 (the issue's 20/50-ADN target). `first bound s`: when the first pro
 came from (staged / monolithic). SCIP: conic/scip.py settings (as bench/bench_decomp.py: obbt
 off, Ipopt `mumps_pivot_order 2`), 1 thread, gap 1e-3, same time limit, on the exported MISOCP;
 it may not finish its root at 20/50 ADNs: its row shows what it has at the limit.
+
+`--full-solves never`: DecompositionSettings(full_solves=False), the large-N path (staged
+multipliers, linked / hour-by-hour recovery, no full-size ECOS solve, no tree) forced at any
+N, e.g. for the memory of that path at 20 ADNs; `auto` (default) = `tsodso solve`'s rule.
 
 `--root-only N,...`: for large N (100, 200) only the build and the first Lagrangian bound (no
 recovery, no refinement, no tree): `decomposition_root_bound` of tsodso/solver/decomposition.
@@ -57,14 +61,15 @@ def _build(adns, hours, seed, start, cache_dir):
     return prob, lay, hit
 
 
-def worker(solver, adns, hours, seed, start, time_limit, root, workers, cache_dir, root_only):
+def worker(solver, adns, hours, seed, start, time_limit, root, workers, cache_dir, root_only, full="auto"):
     sys.path.insert(0, ROOT)
     t0 = time.perf_counter()
     prob, lay, hit = _build(adns, hours, seed, start, cache_dir)
     build = time.perf_counter() - t0
     out = {"solver": solver, "adns": adns, "hours": hours, "seed": seed, "start": start,
            "time_limit": time_limit, "build_seconds": build, "cache": hit, "variables": int(prob.n),
-           "binaries": int(prob.integer.size), "nnz": int(prob.A.nnz + prob.G.nnz), "load_start": _load()}
+           "binaries": int(prob.integer.size), "nnz": int(prob.A.nnz + prob.G.nnz), "load_start": _load(),
+           "full_solves": full}
     t0 = time.perf_counter()
     if solver == "decomposition":
         from tsodso.schemes.dso_led import NODE_ABSTOL, NODE_FEASTOL, NODE_RELTOL, _run_method
@@ -73,7 +78,7 @@ def worker(solver, adns, hours, seed, start, time_limit, root, workers, cache_di
         from tsodso.solver.decomposition.solve import DecompositionSettings
         opts = BnBOptions(time_limit=time_limit, rel_gap=1e-3, verbose=True, log_stream=sys.stderr,
                           ecos_reltol=NODE_RELTOL, ecos_abstol=NODE_ABSTOL, ecos_feastol=NODE_FEASTOL)
-        st = DecompositionSettings(root=root, workers=workers)
+        st = DecompositionSettings(root=root, workers=workers, full_solves=False if full == "never" else None)
         if root_only:
             from tsodso.formulation.blocks import decomposition_labels, staged_stages
             from tsodso.solver.decomposition import decomposition_root_bound
@@ -120,7 +125,8 @@ def _fmt(r):
     gap = r.get("gap")
     g = "-" if gap is None or not math.isfinite(gap) else f"{100 * gap:.3f} %"
     fb = r.get("first_bound_seconds")
-    return (f"| {r['adns']} | {r['solver']} | {r.get('root') or '-'} | {r['build_seconds']:.1f} | "
+    solver = r["solver"] + (", no full-size solves" if r.get("full_solves") == "never" else "")
+    return (f"| {r['adns']} | {solver} | {r.get('root') or '-'} | {r['build_seconds']:.1f} | "
             f"{'-' if fb is None else f'{fb:.1f}'} | {_usd(r.get('bound'))} | {_usd(r.get('objective'))} | "
             f"{g} | {r.get('status')} | {r['seconds']:.1f} | {r['peak_mb']:.0f} | {r.get('blocks') or '-'} | "
             f"{' '.join(r['load_start'])} / {' '.join(r['load_end'])} |")
@@ -143,12 +149,13 @@ def main(argv=None):
     ap.add_argument("--workers", type=int, default=1)
     ap.add_argument("--cache", default=None)
     ap.add_argument("--json", default=None)
-    ap.add_argument("--worker", nargs=10, help=argparse.SUPPRESS)
+    ap.add_argument("--full-solves", default="auto", choices=["auto", "never"])
+    ap.add_argument("--worker", nargs=11, help=argparse.SUPPRESS)
     a = ap.parse_args(argv)
     if a.worker:
-        s, n, h, seed, st, tl, root, w, cache, ro = a.worker
+        s, n, h, seed, st, tl, root, w, cache, ro, full = a.worker
         worker(s, int(n), int(h), int(seed), int(st), float(tl), root, int(w),
-               None if cache == "-" else cache, ro == "1")
+               None if cache == "-" else cache, ro == "1", full)
         return
     adns = [int(x) for x in a.adns.split(",") if x]
     tls = [float(x) for x in a.time_limit.split(",")]
@@ -162,7 +169,7 @@ def main(argv=None):
     rows = []
     for n, s, tl, ro in runs:
         cmd = [sys.executable, os.path.abspath(__file__), "--worker", s, str(n), str(a.hours), str(a.seed),
-               str(a.start), str(tl), a.root, str(a.workers), a.cache or "-", ro]
+               str(a.start), str(tl), a.root, str(a.workers), a.cache or "-", ro, a.full_solves]
         p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         lines = [ln for ln in p.stdout.splitlines() if ln.startswith("{")]
         if p.returncode != 0 or not lines:

@@ -64,3 +64,21 @@ def test_consolidation_budget_and_no_worse_when_nothing_to_drop(window):
     z2, _ = consolidate_platform(prob, lay, consolidate_platform(prob, lay, y, prob.lb, prob.ub)[0],
                                  prob.lb, prob.ub)
     assert prob.objective(z2) <= prob.objective(y)
+
+
+def test_consolidation_keeps_the_binaries_the_caller_fixed(window):
+    # one hour free, the others fixed (the linked recovery's block call): only that hour's
+    # platform binaries may be dropped, every other variable the caller fixed stays as it was
+    prob, lay, y = window
+    lb, ub = y.copy(), y.copy()
+    hour = 0
+    for name, (sl, shp) in prob.var_blocks.items():
+        idx = np.arange(sl.start, sl.stop).reshape(shp) if shp else np.arange(sl.start, sl.stop)
+        lb[idx[hour]], ub[idx[hour]] = prob.lb[idx[hour]], prob.ub[idx[hour]]
+    fixed = lb == ub
+    free_all, _ = consolidate_platform(prob, lay, y, prob.lb, prob.ub)
+    z, _ = consolidate_platform(prob, lay, y, lb, ub)
+    assert _feasible(prob, lay, z) and prob.objective(z) <= prob.objective(y)
+    np.testing.assert_allclose(z[fixed], y[fixed], atol=1e-6)
+    # (with every hour free the consolidation does drop binaries outside hour 0 on these windows)
+    assert np.abs(free_all[fixed] - y[fixed]).max() > 1e-3

@@ -101,12 +101,13 @@ def test_oa_optimum_equals_scip(key, cases):
 
 
 def test_proof_round_after_a_closed_master(cases):
-    """After a master that HiGHS closed (kOptimal) the next round is a proof round: cutoff
-    incumbent - 0.9 tol, HiGHS heuristics off; with proof_rounds=False the 0.4 tol cutoff.
+    """After a master that HiGHS closed (kOptimal) at a point below incumbent - 0.9 tol the next
+    round is a proof round: cutoff incumbent - 0.9 tol, HiGHS heuristics off; with
+    proof_rounds=False the 0.4 tol cutoff.
     Both end at SCIP's optimum. (ECOS does not re-solve SCIP's integers here to OPTIMAL at
     1e-9, so SCIP's own objective is the reference: up to 2.6e-5 relative below the feasible
     value, module docstring, hence the bound's 5e-5.)"""
-    prob, _, ref = scip_reference(1, 6, 1, 12)
+    prob, _, ref = scip_reference(1, 5, 1, 12)
     exact = ref.objective
     for proof, share in ((True, 0.9), (False, 0.4)):
         res = oa_solve(prob, dict(OPTS, time_limit=120), settings=OASettings(proof_rounds=proof))
@@ -117,7 +118,21 @@ def test_proof_round_after_a_closed_master(cases):
         assert log[1]["proof"] is proof and res.oa["proof_rounds"] == (len(log) - 1 if proof else 0)
         inc = log[1]["cutoff_incumbent"]
         tol = max(1e-6, 1e-4 * max(1e-3, abs(inc)))           # bounds.tolerance at OPTS
+        assert log[0]["master_objective"] < inc - 0.9 * tol
         assert log[1]["cutoff"] == pytest.approx(inc - share * tol, rel=1e-12)
+
+
+def test_no_proof_round_after_a_point_above_the_proof_cutoff():
+    """1 ADN x 6 h from 12:00, seed 1: the first master closes (kOptimal) at a point above
+    incumbent - 0.9 tol, so the second round is a 0.4 tol search round."""
+    prob, _ = build_dso_led(load_system(adns=1, hours=6, seed=1, start=12), complementarity="bigm")
+    res = oa_solve(prob, dict(OPTS, time_limit=120))
+    assert res.status == "optimal"
+    log = res.oa["log"]
+    inc = log[1]["cutoff_incumbent"]
+    tol = max(1e-6, 1e-4 * max(1e-3, abs(inc)))
+    assert log[0]["status"] == "kOptimal" and log[0]["master_objective"] >= inc - 0.9 * tol
+    assert not log[1]["proof"] and log[1]["cutoff"] == pytest.approx(inc - 0.4 * tol, rel=1e-12)
 
 
 def test_inflight_resolve_stops_the_master_once_the_gap_is_proven():

@@ -19,9 +19,9 @@
      the objective cutoff B = incumbent - 0.4 tol (tol = the options' gap tolerance at the
      incumbent, bounds.tolerance) and its gap tolerances at 0.2 tol (OASettings): its proven
      bound (master.py, capped at B - slack) raises the best bound; "no master point below B"
-     proves incumbent - bound <= 0.8 tol; after a master that HiGHS closed (kOptimal or
-     kInfeasible) a proof round: B = incumbent - 0.9 tol, gaps 0.04 tol, HiGHS's primal
-     heuristics off (OASettings.proof_rounds), proving 0.98 tol;
+     proves incumbent - bound <= 0.8 tol; after a master that HiGHS closed (kOptimal) at a
+     point below incumbent - 0.9 tol, a proof round: B = incumbent - 0.9 tol, gaps 0.04 tol,
+     HiGHS's primal heuristics off (OASettings.proof_rounds), proving 0.98 tol;
    * at the master's point: fix_and_solve, and the user heuristics where it gives no
      certified point (OASettings.user_heuristics); the first master gets at most
      `first_round_share` of the time limit, so that an incumbent and the tangents at its
@@ -105,17 +105,18 @@ class OASettings:
     first_round_share: float = 0.4
     threads: int = 1                   # HiGHS threads (1: as SCIP's reference runs; 0 = HiGHS's choice)
     highs_options: dict = field(default_factory=dict)   # further HiGHS options, e.g. {"mip_heuristic_effort": 0.01}
-    # proof rounds: a round with an incumbent whose previous master ended kOptimal or
-    # kInfeasible (HiGHS closed it within its round) uses proof_cutoff_share / proof_gap_share
-    # in place of cutoff_share / master_gap_share, and proof_highs_options over highs_options
-    # (default: HiGHS's primal heuristics off; a point below the cutoff is still re-solved).
-    # "No master point below the cutoff" then proves incumbent - bound <= 0.98 tol, and HiGHS
-    # has more to prune and no sub-MIPs to run. Measured (load 3.4, 1 ADN x 24 h): solve 15.3 s
-    # vs 21.0 s (proof cutoff, heuristics on) and 27.0 s (0.4 / 0.2). Not in rounds after a
-    # master stopped by its time limit: on 5 ADNs x 24 h (HiGHS's tree stalls at 52,457 $,
-    # below the 52,459 $ a proof needs) a proof round found no point and ended at 0.0164 %
-    # (120 s) / 0.0156 % (300 s) vs 0.0156 % / 0.013 % for the 0.4 / 0.2 rounds, whose points
-    # just below the cutoff improve the incumbent. proof_rounds=False: never.
+    # proof rounds: a round with an incumbent whose previous master ended kOptimal (HiGHS
+    # closed it within its round) at a point below the proof cutoff (so the master has points
+    # there for HiGHS to find and close) uses proof_cutoff_share / proof_gap_share in place of
+    # cutoff_share / master_gap_share, and proof_highs_options over highs_options (default:
+    # HiGHS's primal heuristics off; a point below the cutoff is still re-solved). "No master
+    # point below the cutoff" then proves incumbent - bound <= 0.98 tol, and HiGHS has more to
+    # prune and no sub-MIPs to run. Measured (load 3.4, 1 ADN x 24 h): solve 15.3 s vs 21.0 s
+    # (proof cutoff, heuristics on) and 27.0 s (0.4 / 0.2). Not otherwise: on 5 ADNs x 24 h
+    # (first master point 52,462.02 $, above the proof cutoff 52,461.06 $; HiGHS's tree stalls
+    # at 52,457 $, below the 52,459 $ a proof needs) a proof round found no point and ended at
+    # 0.0164 % (120 s) / 0.0156 % (300 s) vs 0.0156 % / 0.013 % for the 0.4 / 0.2 rounds,
+    # whose points just below the cutoff improve the incumbent. proof_rounds=False: never.
     proof_rounds: bool = True
     proof_cutoff_share: float = 0.9
     proof_gap_share: float = 0.04
@@ -350,8 +351,10 @@ class _Run:
         self.rounds += 1
         inc = tr.incumbent
         tol = tr.tolerance(inc) if math.isfinite(inc) else math.inf
-        proof = (st.proof_rounds and math.isfinite(inc) and bool(self.master_statuses)
-                 and self.master_statuses[-1] in ("kOptimal", "kInfeasible"))
+        last = self.log_rows[-1] if self.log_rows else None
+        proof = (st.proof_rounds and math.isfinite(inc) and last is not None
+                 and last["status"] == "kOptimal"
+                 and last["master_objective"] < inc - st.proof_cutoff_share * tol)
         share = st.proof_gap_share if proof else st.master_gap_share
         if math.isfinite(inc):
             cutoff = inc - (st.proof_cutoff_share if proof else st.cutoff_share) * tol
