@@ -133,8 +133,9 @@ class Master:
 
     def _on_point(self, event) -> None:
         mon = self._monitor
-        if mon is not None:
-            mon.point(np.asarray(event.data_out.mip_solution, float), float(event.data_out.objective_function_value))
+        x = np.asarray(event.data_out.mip_solution, float)
+        if mon is not None and x.shape == (self.prob.n,):    # HiGHS's point in the original space
+            mon.point(x, float(event.data_out.objective_function_value))
 
     def _on_check(self, event) -> None:
         mon, run = self._monitor, self._run
