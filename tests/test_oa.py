@@ -110,7 +110,8 @@ def test_proof_round_after_a_closed_master(cases):
     prob, _, ref = scip_reference(1, 5, 1, 12)
     exact = ref.objective
     for proof, share in ((True, 0.9), (False, 0.4)):
-        res = oa_solve(prob, dict(OPTS, time_limit=120), settings=OASettings(proof_rounds=proof))
+        res = oa_solve(prob, dict(OPTS, time_limit=120),
+                       settings=OASettings(proof_rounds=proof, proof_oa_error_share=math.inf))
         assert res.status == "optimal" and abs(res.objective - exact) <= 1e-4 * abs(exact)
         assert res.best_bound <= exact + 5e-5 * abs(exact)
         log = res.oa["log"]
@@ -120,6 +121,21 @@ def test_proof_round_after_a_closed_master(cases):
         tol = max(1e-6, 1e-4 * max(1e-3, abs(inc)))           # bounds.tolerance at OPTS
         assert log[0]["master_objective"] < inc - 0.9 * tol
         assert log[1]["cutoff"] == pytest.approx(inc - share * tol, rel=1e-12)
+
+
+def test_no_proof_round_after_an_inaccurate_master(cases):
+    """The same instance: a proof round also needs the previous master's final point, re-solved,
+    within proof_oa_error_share x tol of its master objective (the outer approximation's error
+    there); the re-solve is recorded in the round's log row."""
+    prob, _, ref = scip_reference(1, 5, 1, 12)
+    exact = ref.objective
+    res = oa_solve(prob, dict(OPTS, time_limit=120), settings=OASettings(proof_oa_error_share=0.0))
+    assert res.status == "optimal" and abs(res.objective - exact) <= 1e-4 * abs(exact)
+    log = res.oa["log"]
+    assert len(log) >= 2 and res.oa["master_statuses"][0] == "kOptimal"
+    err = log[0]["resolved_objective"] - log[0]["master_objective"]
+    assert err >= -1e-6 * abs(exact)            # the master is a relaxation at those integers
+    assert log[1]["proof"] is (err <= 0.0)
 
 
 def test_no_proof_round_after_a_point_above_the_proof_cutoff():
@@ -358,3 +374,23 @@ def test_default_method_is_one_rule_for_the_cli_and_the_api(monkeypatch):
             cli.main(["solve", "--hours", "2", *argv])
         assert seen.pop("method") == want, argv
     assert cli.main(["solve", "--adns", "1", "--hours", "2", "--method", "oa", "--complementarity", "branch"]) == 2
+
+
+def test_lagrangian_cuts_from_hour_blocks():
+    """`blocks` (the dso-led hour blocks): the Lagrangian at the root duals bounds SCIP's optimum
+    from below, its cuts hold at SCIP's optimal point (they are valid rows of the MISOCP), and
+    the run ends at SCIP's optimum with every bound below it."""
+    from tsodso.formulation.blocks import decomposition_labels
+    prob, lay, ref = scip_reference(1, 5, 1, 12)
+    exact = ref.objective
+    res = oa_solve(prob, dict(OPTS, time_limit=120), blocks=decomposition_labels(prob, lay, "hour"))
+    assert res.status == "optimal" and abs(res.objective - exact) <= 1e-4 * abs(exact)
+    assert max(b for _, b in res.bound_history) <= exact + 5e-5 * abs(exact)
+    lag = res.oa["lagrangian"]
+    assert lag["blocks"] == 5 and lag["untrusted_blocks"] == 0
+    assert lag["bound"] <= exact + 5e-5 * abs(exact)
+    C, d = lag["rows"]
+    assert C is not None and C.shape[0] == lag["cuts"] >= 1
+    # SCIP's point satisfies each cut up to SCIP's feasibility tolerance on rows scaled to
+    # max |coefficient| 1 (1e-6) and its objective's gap (the cut is an objective bound)
+    assert np.all(C @ ref.x - d <= 1e-5), (C @ ref.x - d).max()

@@ -47,9 +47,12 @@ def _run_method(method, prob, lay, opts, heur, callback, settings=None, pseudoco
     the decomposition run them first among the heuristics, the outer approximation once at the
     root (where it does not run the follower response, OASettings.root_user_heuristics)."""
     if method == "oa":
+        from ..formulation.blocks import decomposition_labels
         from ..solver.oa import solve as oa_solve
+        # hour blocks (all ADNs + TN of one hour; the batteries' hour coupling dualised) for the
+        # Lagrangian cuts in the master (solver/oa/solve.py 3b)
         return oa_solve(prob, opts, heuristics=heur, callback=callback, settings=settings,
-                        start_heuristics=list(starts))
+                        start_heuristics=list(starts), blocks=decomposition_labels(prob, lay, "hour"))
     heur = list(starts) + list(heur)
     if method == "decomposition":
         from ..formulation.blocks import decomposition_labels, staged_stages
