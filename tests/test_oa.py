@@ -389,7 +389,9 @@ def test_lagrangian_cuts_from_hour_blocks():
     lag = res.oa["lagrangian"]
     assert lag["blocks"] == 5 and lag["untrusted_blocks"] == 0
     assert lag["bound"] <= exact + 5e-5 * abs(exact)
-    C, d = lag["rows"]
+    C, d = res.lagrangian_rows
+    import json
+    json.dumps(res.oa, default=float)           # the statistics stay JSON-serialisable (bench/)
     assert C is not None and C.shape[0] == lag["cuts"] >= 1
     # SCIP's point satisfies each cut up to SCIP's feasibility tolerance on rows scaled to
     # max |coefficient| 1 (1e-6) and its objective's gap (the cut is an objective bound)

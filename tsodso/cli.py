@@ -569,7 +569,7 @@ def _search_args(p, per_scheme=False, time_limit=300.0):
                    default=time_limit,
                    help=("seconds of branch-and-bound search" + (" per scheme" if per_scheme else "")
                          + f", > 0 (default {time_limit:g}). It bounds the search only: building the model (with "
-                           "its KKT presolve) and the certificates come on top (the build took 3.9 s on "
+                           "its KKT presolve) and the certificates come on top (the build took 4.3 s on "
                            "the default case from a fresh install; the summary reports build_seconds)"))
     p.add_argument("--gap", type=_flag_float("gap", 0.0, allow_inf=True), default=1e-4,
                    help="relative gap to prove, >= 0 (default 1e-4): (objective - bound) / "

@@ -203,7 +203,8 @@ class _Monitor:
 
 @dataclass
 class OAResult(BnBResult):
-    oa: dict = field(default_factory=dict)
+    oa: dict = field(default_factory=dict)           # JSON-serialisable run statistics
+    lagrangian_rows: Optional[tuple] = None          # (C, d) of the Lagrangian cuts C x <= d (3b), or None
 
 
 def solve(prob, options=None, heuristics: Sequence[Callable] = (), callback: Optional[Callable] = None,
@@ -237,6 +238,7 @@ class _Run:
         self.prob, self.opts, self.st, self.pairs = prob, opts, st, pairs
         self.blocks = blocks
         self.lagrangian = {}
+        self.lagrangian_rows = None
         self.heuristics, self.callback, self.stop = heuristics, callback, stop
         self.start_heuristics = start_heuristics
         self.t0 = time.perf_counter()
@@ -402,7 +404,8 @@ class _Run:
                 n = self.master.add_rows(C, d)
         self.lagrangian = dict(blocks=len(dec.blocks), bound=val.bound, cuts=n, seconds=time.perf_counter() - t,
                                block_ecos_seconds=lag.ecos_seconds, late_blocks=lag.late_blocks,
-                               untrusted_blocks=len(val.untrusted_blocks), rows=(C, d))
+                               untrusted_blocks=len(val.untrusted_blocks))
+        self.lagrangian_rows = (C, d)
         self.say(f"oa: Lagrangian over {len(dec.blocks)} blocks at the root duals: bound {self.usd(val.bound)}, "
                  f"{n} cuts ({time.perf_counter() - t:.2f} s; {lag.late_blocks} blocks at their root only, "
                  f"{len(val.untrusted_blocks)} untrusted)")
@@ -531,7 +534,7 @@ class _Run:
                        other_seconds=seconds - solver.ecos_seconds,
                        incumbent_history=list(tr.incumbent_history), bound_history=list(tr.bound_history),
                        incumbent_source=tr.incumbent_source, rejected_candidates=self.cert.rejected,
-                       options=self.opts, oa=info)
+                       options=self.opts, oa=info, lagrangian_rows=self.lagrangian_rows)
         self.table(force=True)
         self.say(f"oa: {self.rounds} master rounds ({self.master_seconds:.1f} s, statuses "
                  f"{', '.join(self.master_statuses) or '-'}), {self.cuts} tangent cuts")
