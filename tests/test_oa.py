@@ -14,6 +14,7 @@ Tolerances: our optimum must equal `exact` within 1e-4 relative (the solve's rel
 must not exceed it by more than 1e-6 relative (HiGHS proves the master's bound at its own
 feasibility tolerances 1e-6 / 1e-7, master.py; measured excess on that instance: 9e-9).
 """
+import json
 import math
 import os
 import sys
@@ -390,7 +391,6 @@ def test_lagrangian_cuts_from_hour_blocks():
     assert lag["blocks"] == 5 and lag["untrusted_blocks"] == 0
     assert lag["bound"] <= exact + 5e-5 * abs(exact)
     C, d = res.lagrangian_rows
-    import json
     json.dumps(res.oa, default=float)           # the statistics stay JSON-serialisable (bench/)
     assert C is not None and C.shape[0] == lag["cuts"] >= 1
     # SCIP's point satisfies each cut up to SCIP's feasibility tolerance on rows scaled to

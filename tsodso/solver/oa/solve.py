@@ -185,13 +185,14 @@ class _Monitor:
 
     def __init__(self, run, cutoff, tag):
         self.run, self.cutoff, self.tag = run, cutoff, tag
-        self.points = []                   # (master point, its fixed-integer ECOS point or None)
+        self.points = []                   # (master point, its fixed-integer ECOS point or None, certified)
 
     def point(self, x, obj) -> None:
         run = self.run
         if not (obj < self.cutoff and time.perf_counter() < run.deadline) or run.stop():
             return
-        self.points.append((x, run.recover(x, self.tag)))
+        y = run.recover(x, self.tag)
+        self.points.append((x, y, run.last_certified))
 
     def enough(self, bound) -> bool:
         tr = self.run.tracker
@@ -239,6 +240,7 @@ class _Run:
         self.blocks = blocks
         self.lagrangian = {}
         self.lagrangian_rows = None
+        self.last_certified = False        # the Certifier's verdict on the last recover()'s point
         self.heuristics, self.callback, self.stop = heuristics, callback, stop
         self.start_heuristics = start_heuristics
         self.t0 = time.perf_counter()
@@ -279,10 +281,11 @@ class _Run:
     def elapsed(self):
         return time.perf_counter() - self.t0
 
-    def offer(self, x, source) -> bool:
+    def offer(self, x, source, certified: Optional[bool] = None) -> bool:
+        """`certified`: the Certifier's verdict on x if already known (not checked again)."""
         if x is None:
             return False
-        ok, _ = self.cert.check(x)
+        ok = self.cert.check(x)[0] if certified is None else certified
         if not ok:
             return False
         improved = self.tracker.offer(self.prob.objective(x), x, source)
@@ -302,8 +305,8 @@ class _Run:
         t = time.perf_counter()
         y = fix_and_solve(self.prob, self.solver, x, self.lb, self.ub, self.opts, self.pairs)
         self.resolve_seconds = max(self.resolve_seconds, time.perf_counter() - t)
-        ok = y is not None and self.cert.check(y)[0]
-        self.offer(y, f"{tag}:fixed")
+        ok = self.last_certified = y is not None and self.cert.check(y)[0]
+        self.offer(y, f"{tag}:fixed", certified=ok)
         mode = self.st.user_heuristics
         users = mode == "always" or (mode == "fallback" and not ok)
         if users and (tag != "root" or self.st.root_user_heuristics):
@@ -469,14 +472,14 @@ class _Run:
         # a master point at or above the cutoff is HiGHS's copy of the start (the incumbent)
         x = m.x if m.x is not None and m.objective < cutoff else None
         seen = mon.points if mon is not None else []
-        k_seen = sum(self.add_cuts(p, "violated") + self.add_cuts(q, "active") for p, q in seen)
+        k_seen = sum(self.add_cuts(p, "violated") + self.add_cuts(q, "active") for p, q, _ in seen)
         if tr.converged():
             return None
-        for p, q in seen:
-            if x is not None and q is not None and np.array_equal(x, p) and self.cert.check(q)[0]:
+        for p, q, certified in seen:
+            if x is not None and certified and np.array_equal(x, p):
                 self._resolved(q)
                 break
-        if x is not None and any(np.array_equal(x, p) for p, _ in seen):
+        if x is not None and any(np.array_equal(x, p) for p, _, _ in seen):
             # re-solved during the run already: its cuts are in
             return "stalled" if (k_seen == 0 and tr.incumbent >= inc and tr.bound <= before
                                  and time.perf_counter() < self.deadline) else None
@@ -492,7 +495,7 @@ class _Run:
                 return None                            # the loop's stop test says why
             return "stalled" if tr.bound <= before else None
         y = self.recover(x, f"oa{self.rounds}")
-        if y is not None and self.cert.check(y)[0]:
+        if self.last_certified:
             self._resolved(y)
         k = k_seen + self.add_cuts(x, "violated") + self.add_cuts(y, "active")
         if (k == 0 and tr.incumbent >= inc and tr.bound <= before
